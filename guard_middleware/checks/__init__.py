@@ -1,0 +1,1 @@
+"""Local, in-process checks: blocklist, pii_regex, content_limits."""

@@ -1,0 +1,51 @@
+"""The contract every remote provider meets. Providers are the I/O shell: they may use aiohttp/boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from guard_middleware.verdict import Phase, ProviderOutcome, Segment
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+@dataclass(frozen=True, slots=True)
+class EvalContext:
+    """Per-evaluation facts a provider may forward (Lakera ``metadata``, custom webhook body, ...)."""
+
+    request_id: str
+    phase: Phase
+    route: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Runtime(Protocol):
+    """Long-lived resources owned by the middleware, created on app start-up and closed on cleanup."""
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The one pooled session every HTTP provider shares."""
+        ...
+
+    async def run_blocking(self, fn: Any, /, *args: Any) -> Any:
+        """Run a blocking call (boto3) in the bounded thread pool."""
+        ...
+
+
+class RemoteProvider(Protocol):
+    name: str
+
+    async def evaluate(
+        self, segments: Sequence[Segment], ctx: EvalContext, runtime: Runtime
+    ) -> ProviderOutcome:
+        """Ask the service about ``segments``.
+
+        Raise ``guard_middleware.verdict.ProviderError`` for any answer that is not a documented success
+        (non-2xx, 401/403, 429, malformed JSON, an HTML error page, an unexpected shape, connection
+        refused). The pipeline enforces the overall ``timeout_ms`` with ``asyncio.timeout`` and applies
+        ``on_timeout``/``on_error``; a provider applies its own per-attempt timeout only when it retries.
+        """
+        ...
