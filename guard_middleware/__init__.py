@@ -1,0 +1,11 @@
+"""guard_middleware: LLM guardrails for an existing aiohttp gateway, in one line.
+
+    app.middlewares.append(GuardMiddleware())
+"""
+
+from guard_middleware.errors import ConfigError
+from guard_middleware.middleware import GuardMiddleware
+from guard_middleware.settings import GuardSettings
+
+__all__ = ["ConfigError", "GuardMiddleware", "GuardSettings"]
+__version__ = "0.1.0"

@@ -34,3 +34,7 @@ class TextCheck(Protocol):
         the same matches there.
         """
         ...
+
+
+class CheckError(Exception):
+    """A local check could not finish (a regex hit its time limit). The pipeline fails closed."""

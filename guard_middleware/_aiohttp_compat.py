@@ -1,0 +1,217 @@
+"""The one place that touches aiohttp private attributes (``_payload``, ``_payload_writer``, ``_state``).
+
+aiohttp has no public way to give a request a new body or to see a handler-prepared response's bytes
+before they reach the socket; the techniques here were verified on aiohttp 3.10 through 3.14 (see the
+project's aiohttp notes). ``self_check()`` runs at start-up so a future aiohttp that drops one of these
+attributes fails loudly at boot instead of silently skipping the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal, Protocol
+
+from aiohttp import StreamReader, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.base_protocol import BaseProtocol
+from multidict import CIMultiDict
+
+WriterMode = Literal["pass", "buffer", "stream"]
+
+
+class StreamTerminated(ConnectionResetError):
+    """Raised into the handler after the guard ended a stream itself (mid-stream block or an unreadable
+    stream). A ``ConnectionResetError`` so gateway code that already handles client disconnects unwinds
+    the same way and closes its upstream request."""
+
+
+class WriterHooks(Protocol):
+    """What the guard decides for a response the handler writes itself."""
+
+    terminated: bool
+
+    async def on_headers(self, status: int, headers: CIMultiDict[str]) -> WriterMode: ...
+
+    async def on_chunk(self, data: bytes) -> bytes: ...
+
+    async def on_stream_end(self) -> bytes: ...
+
+    async def on_body(self, status_line: str, headers: CIMultiDict[str], body: bytes) -> tuple[str, bytes]: ...
+
+
+def self_check() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    req = make_mocked_request("POST", "/", headers={"Content-Type": "application/json"})
+    missing = [a for a in ("_payload", "_payload_writer", "_state") if not hasattr(req, a)]
+    if missing:
+        import aiohttp
+
+        raise RuntimeError(
+            f"guard_middleware does not support aiohttp {aiohttp.__version__}: request attributes "
+            f"{', '.join(missing)} are gone. Pin aiohttp>=3.10,<4."
+        )
+
+
+def bytes_reader(data: bytes) -> StreamReader:
+    loop = asyncio.get_running_loop()
+    # A fresh BaseProtocol (not the live connection's) so reads never touch the socket's flow control;
+    # limit >= len(data) so the reader never tries to pause it.
+    reader = StreamReader(BaseProtocol(loop), limit=max(2**16, len(data) + 1), loop=loop)
+    if data:
+        reader.feed_data(data)
+    reader.feed_eof()
+    return reader
+
+
+def clone_for_handler(request: web.Request, body: bytes, hooks: WriterHooks | None) -> web.Request:
+    """A request whose body is exactly ``body`` (already decoded and checked), sharing the original's
+    state so outer middlewares see what the handler stores, and whose writer the guard intercepts."""
+    headers = CIMultiDict(request.headers)
+    headers["Content-Length"] = str(len(body))
+    headers.popall("Content-Encoding", None)
+    headers.popall("Transfer-Encoding", None)
+    # Gateways that forward client headers then get uncompressed upstream answers the guard can read.
+    headers["Accept-Encoding"] = "identity"
+    new = request.clone(
+        headers=headers,
+        scheme=request.scheme,
+        host=request.host,
+        remote=request.remote,
+        client_max_size=max(request.client_max_size, len(body) + 1),
+    )
+    new._payload = bytes_reader(body)
+    new._state = request._state
+    if hooks is not None:
+        new._payload_writer = GuardedWriter(request._payload_writer, hooks)
+    return new
+
+
+def guarded_writer(request: web.Request) -> GuardedWriter | None:
+    writer = request._payload_writer
+    return writer if isinstance(writer, GuardedWriter) else None
+
+
+class GuardedWriter(AbstractStreamWriter):
+    """Wraps the connection's real writer. The real writer still does compression and chunk framing,
+    so the guard always sees the plaintext body the handler wrote."""
+
+    def __init__(self, inner: AbstractStreamWriter, hooks: WriterHooks) -> None:
+        self._inner = inner
+        self._hooks = hooks
+        self._mode: WriterMode | None = None
+        self._held: tuple[str, CIMultiDict[str]] | None = None
+        self._buffer = bytearray()
+        self._chunked = False
+        self.length: int | None = None
+        self.headers_sent = False
+        self.finished = False
+        self.status = 200
+
+    # aiohttp reads these for the access log and to decide whether an error page can still be sent.
+    @property  # type: ignore[override]
+    def buffer_size(self) -> int:
+        return self._inner.buffer_size
+
+    @property  # type: ignore[override]
+    def output_size(self) -> int:
+        return self._inner.output_size
+
+    @property
+    def transport(self) -> asyncio.WriteTransport | None:
+        return getattr(self._inner, "transport", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def enable_compression(self, *args: Any, **kwargs: Any) -> None:
+        self._inner.enable_compression(*args, **kwargs)
+
+    def enable_chunking(self) -> None:
+        self._chunked = True
+        self._inner.enable_chunking()
+
+    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
+        self.status = int(status_line.split(" ", 2)[1])
+        mode = await self._hooks.on_headers(self.status, headers)
+        self._mode = mode
+        if mode == "buffer":
+            self._held = (status_line, headers)
+            return
+        if mode == "stream":
+            # The guard may change the body's length: a declared Content-Length would clip or hang it.
+            if headers.popall("Content-Length", None) is not None or not self._chunked:
+                headers["Transfer-Encoding"] = "chunked"
+                if not self._chunked:
+                    self.enable_chunking()
+        else:
+            self._inner.length = self.length
+        self.headers_sent = True
+        await self._inner.write_headers(status_line, headers)
+
+    def send_headers(self) -> None:
+        if self._held is None:
+            getattr(self._inner, "send_headers", lambda: None)()
+
+    def _check_alive(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        if self._hooks.terminated:
+            raise StreamTerminated("the guard ended this stream")
+        if self._mode == "pass" or self._mode is None:
+            await self._inner.write(chunk)
+            return
+        # While holding text back nothing reaches the socket, so notice a gone client here.
+        self._check_alive()
+        if self._mode == "buffer":
+            self._buffer += chunk
+            return
+        out = await self._hooks.on_chunk(bytes(chunk))
+        if out:
+            await self._inner.write(out)
+        if self._hooks.terminated:
+            await self._inner.write_eof()
+            self.finished = True
+            raise StreamTerminated("the guard ended this stream")
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        if self.finished:
+            return
+        if chunk:
+            await self.write(chunk)
+        if self._mode == "buffer" and self._held is not None:
+            status_line, headers = self._held
+            status_line, body = await self._hooks.on_body(status_line, headers, bytes(self._buffer))
+            if not self._chunked:
+                headers["Content-Length"] = str(len(body))
+                self._inner.length = len(body)
+            self._held = None
+            self.headers_sent = True
+            await self._inner.write_headers(status_line, headers)
+            await self._inner.write_eof(body)
+        elif self._mode == "stream":
+            tail = await self._hooks.on_stream_end()
+            await self._inner.write_eof(tail)
+        else:
+            await self._inner.write_eof()
+        self.finished = True
+
+    async def drain(self) -> None:
+        await self._inner.drain()
+
+
+class AlreadySent(web.StreamResponse):
+    """Returned after the guard wrote and finished the response itself, so aiohttp writes nothing more
+    (a second status line after a finished body would corrupt the connection)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status=status)
+
+    async def prepare(self, request: web.BaseRequest) -> None:  # type: ignore[override]
+        return None
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None

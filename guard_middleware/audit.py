@@ -1,0 +1,95 @@
+"""Audit records: one JSON log record per guardrail evaluation, selected by the ``[audit]`` flags.
+
+Records carry keyed hashes (HMAC-SHA256, first 16 hex chars) of matched values so repeated leaks can
+be correlated without the log itself becoming a store of the PII it protects. The key is random per
+process unless ``GUARD_AUDIT_HASH_KEY`` is set (set it to correlate across restarts and replicas).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from guard_middleware.settings import AuditSettings
+from guard_middleware.verdict import Action, Finding, Status
+
+
+def _json_handler() -> logging.Handler:
+    try:
+        from pythonjsonlogger.json import JsonFormatter
+    except ImportError:  # python-json-logger < 3
+        from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    return handler
+
+
+class Auditor:
+    def __init__(self, settings: AuditSettings) -> None:
+        self._settings = settings
+        self._logger = logging.getLogger(settings.logger)
+        key = os.environ.get("GUARD_AUDIT_HASH_KEY")
+        self._key = key.encode() if key else secrets.token_bytes(32)
+        if settings.enabled and not self._logger.handlers and not logging.getLogger().handlers:
+            # Nobody configured logging: still emit JSON records rather than dropping them.
+            self._logger.addHandler(_json_handler())
+            self._logger.setLevel(logging.INFO)
+            self._logger.propagate = False
+
+    def hash_value(self, value: str) -> str:
+        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
+
+    def wanted(self, action: Action, findings: Sequence[Finding], status: Status) -> bool:
+        s = self._settings
+        if not s.enabled:
+            return False
+        if s.log_all_evaluations or status == "guardrail_failed_to_respond":
+            return True
+        if action is Action.BLOCK and s.log_blocked:
+            return True
+        if action is Action.REDACT and s.log_redacted:
+            return True
+        return bool(findings) and s.log_violations
+
+    def record(
+        self,
+        *,
+        request_id: str,
+        guardrail: str,
+        phase: str,
+        status: Status,
+        action: Action,
+        findings: Sequence[Finding],
+        duration_ms: float,
+        values: Iterable[str] = (),
+        unscanned: Sequence[str] = (),
+        error: str | None = None,
+        stream: bool = False,
+    ) -> None:
+        if not self.wanted(action, findings, status):
+            return
+        extra: dict[str, Any] = {
+            "event": "guardrail_evaluation",
+            "request_id": request_id,
+            "guardrail": guardrail,
+            "phase": phase,
+            "status": status,
+            "action": action.name.lower(),
+            "categories": sorted({f.category for f in findings}),
+            "findings": len(findings),
+            "duration_ms": round(duration_ms, 3),
+            "value_hashes": sorted({self.hash_value(v) for v in values}),
+        }
+        if unscanned:
+            extra["unscanned"] = list(unscanned)
+        if error:
+            extra["error"] = error
+        if stream:
+            extra["stream"] = True
+        level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
+        self._logger.log(level, "guardrail_evaluation", extra=extra)

@@ -1,0 +1,609 @@
+"""The ``pii_regex`` provider and the ``[pii]`` section's regex provider: PII found locally. Pure.
+
+Only the types a regex plus a checksum can find reliably are offered; ``Match.category`` is the type:
+
+* EMAIL; URL (``http(s)://``, ``ftp://``, ``www.``; trailing punctuation is not part of it)
+* PHONE: North American with separators (``555-123-4567``, ``(555) 123-4567``, ``+1 555 123 4567``) and
+  international with a ``+`` country code (8 to 15 digits). Never inside a longer digit run; a bare
+  10-digit run is not a phone number.
+* SSN: ``AAA-GG-SSSS`` or with spaces, area not 000/666/9xx, group not 00, serial not 0000. A bare
+  9-digit run counts only when preceded (within 30 characters) by ``SSN`` or ``social security``.
+* CREDIT_CARD: 13-19 digits, optionally grouped by spaces or dashes (4-4-4-4, Amex 4-6-5, Diners 4-6-4),
+  passing Luhn and a known issuer prefix/length (Visa, Mastercard 51-55 and 2221-2720, Amex, Discover,
+  JCB, Diners).
+* IP_ADDRESS: IPv4 (octets up to 255) and IPv6 in every textual form ``ipaddress`` accepts (``::1``,
+  ``fe80::1``, ``2001:db8::8a2e:370:7334``).
+* DATE_OF_BIRTH: a date preceded by ``born``, ``DOB``, ``birthday``, ``birth date``, ``date of birth``;
+  the span is the date only. A date on its own is not a birth date.
+* MAC_ADDRESS (``:`` or ``-`` separated); IBAN (mod-97 checksum); AWS_ACCESS_KEY (``AKIA``/``ASIA``/...
+  plus 16); AWS_SECRET_KEY (40 base64 characters after ``aws``/``secret``); API_KEY (OpenAI ``sk-``/
+  ``sk-proj-``, Anthropic ``sk-ant-``, GitHub ``ghp_``/``gho_``/``github_pat_``, Slack ``xox?-``, Google
+  ``AIza``, Stripe ``sk_live_``/``rk_live_``); PASSWORD (after ``password:``/``pwd=``/``passwd is``; the
+  span is the value only).
+
+Context words (SSN, DATE_OF_BIRTH, AWS_SECRET_KEY, PASSWORD) must come *before* the value, so a stream
+can settle text without waiting for what follows.
+
+NAME, ADDRESS, USERNAME, DRIVERS_LICENSE, PASSPORT and BANK_ACCOUNT are refused at build time: regexes
+cannot find them without drowning in false positives. Bedrock ``ApplyGuardrail`` (NAME, ADDRESS,
+USERNAME, DRIVER_ID, US_PASSPORT_NUMBER, US_BANK_ACCOUNT_NUMBER) or Lakera (``pii/address``, ...) can.
+
+Speed: text is scanned with cheap anchors first ('@' for emails, runs of digits and separators for the
+numeric types, ``:``/``-`` pairs for IPv6/MAC, context words found with ``str.find``); the full
+patterns run only around those anchors, and validators only on candidates. Edge conditions (not glued to
+a word, not inside a longer digit run) are checked on the candidate, which keeps the patterns free of
+leading look-behinds that would stop the engines from skipping ahead.
+
+Matching runs on NFKC text with format characters removed (no case folding), so full-width digits and
+zero-width characters do not evade; spans are mapped back to the original text.
+
+Streams: ``holdback`` keeps back every tail position where a pattern has a partial match or a complete
+match touching the end (it may grow), using ``regex`` partial matching on twins of the patterns that
+carry the edge conditions as look-arounds, plus the last character cluster. It is capped at
+``max_holdback_chars`` (1024); a longer URL straddling stream chunks is reported only in part.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import regex
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from guard_middleware.checks.blocklist import pydantic_key
+from guard_middleware.errors import ConfigError
+from guard_middleware.text import last_cluster_start, normalize, normalized_index, original_index
+from guard_middleware.text import original_span as _original_span
+from guard_middleware.verdict import Match
+
+__all__ = ["PII_TYPES", "REMOTE_ONLY_TYPES", "PiiCheck", "PiiRegexOptions", "build_pii_regex"]
+
+Anchor = Literal["digits", "email", "colon", "dash_colon", "scan", "context"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    name: str
+    body: str  # the pattern without edge conditions; group ``v`` (if any) is the reported span
+    anchor: Anchor
+    lead: str = ""  # character class that must not precede the match ("" = anything may)
+    trail: str = ""  # character class that must not follow the match
+    validate: Callable[[str], bool] | None = None
+    context: tuple[str, ...] = ()  # lower-case words that start a context match
+    max_len: int = 64
+    engine: Literal["re", "regex"] = "re"
+    gate: tuple[str, ...] = ()  # for ``scan``: skip the scan unless one of these substrings is present
+
+
+# ---------------------------------------------------------------- validators (run on candidates only)
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _luhn(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card_issuer_ok(n: str) -> bool:
+    length = len(n)
+    if n[0] == "4":
+        return length in (13, 16, 19)
+    p2, p4, p6 = int(n[:2]), int(n[:4]), int(n[:6])
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
+        return length == 16
+    if p2 in (34, 37):
+        return length == 15
+    if n.startswith("6011") or p2 == 65 or 644 <= int(n[:3]) <= 649 or 622126 <= p6 <= 622925:
+        return 16 <= length <= 19
+    if 3528 <= p4 <= 3589:
+        return 16 <= length <= 19
+    if 300 <= int(n[:3]) <= 305 or p2 in (36, 38, 39):
+        return 14 <= length <= 19
+    return False
+
+
+def _valid_card(value: str) -> bool:
+    n = _digits(value)
+    return 13 <= len(n) <= 19 and _card_issuer_ok(n) and _luhn(n)
+
+
+def _valid_ssn(value: str) -> bool:
+    n = _digits(value)
+    if len(n) != 9:
+        return False
+    area, group, serial = int(n[:3]), n[3:5], n[5:]
+    return area not in (0, 666) and area < 900 and group != "00" and serial != "0000"
+
+
+def _valid_ipv4(value: str) -> bool:
+    return all(int(octet) <= 255 for octet in value.split("."))
+
+
+def _valid_ipv6(value: str) -> bool:
+    if not any(c not in ":" for c in value):
+        return False  # a bare "::" in prose is punctuation, not an address
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_phone(value: str) -> bool:
+    n = len(_digits(value))
+    if value.startswith("+"):
+        return 8 <= n <= 15
+    return n in (10, 11)
+
+
+def _valid_iban(value: str) -> bool:
+    s = value.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _valid_date(value: str) -> bool:
+    nums = [int(x) for x in re.findall(r"[0-9]+", value)]
+    if len(nums) == 3:
+        if nums[0] > 999:  # year-month-day
+            return 1 <= nums[1] <= 12 and 1 <= nums[2] <= 31
+        a, b = nums[0], nums[1]
+        return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
+    return len(nums) == 2 and 1 <= nums[0] <= 31  # month name, day and year
+
+
+def _valid_secret(value: str) -> bool:
+    # Real secret keys mix cases and digits; a 40-letter word run is prose.
+    return any(c.isdigit() or c in "/+" for c in value) and any(c.isupper() for c in value)
+
+
+# ---------------------------------------------------------------- patterns
+
+_H = "[0-9A-Fa-f]"
+_MONTH = (
+    r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATE = (
+    r"(?:[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"
+    r"|[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})"
+    rf"|[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{_MONTH},?[ ]{{1,3}}[0-9]{{4}}"
+    rf"|{_MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}})"
+)
+
+_TYPES: dict[str, list[_Type]] = {
+    "EMAIL": [
+        _Type(
+            "EMAIL",
+            r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
+            "email",
+            lead="[A-Za-z0-9._%+-]",
+            trail="[A-Za-z0-9-]",
+            max_len=700,
+        )
+    ],
+    "PHONE": [
+        _Type(
+            "PHONE",
+            r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
+            r"|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}",
+            "digits",
+            lead=r"[\w+]",
+            trail="[0-9]",
+            validate=_valid_phone,
+            max_len=32,
+        )
+    ],
+    "SSN": [
+        _Type(
+            "SSN",
+            r"[0-9]{3}([- ])[0-9]{2}\1[0-9]{4}",
+            "digits",
+            lead=r"[\w-]",
+            trail=r"[\w-]",
+            validate=_valid_ssn,
+            max_len=11,
+        ),
+        _Type(
+            "SSN",
+            r"(?i:ssns?|social[ ]{1,3}security)(?![A-Za-z])[^0-9\n]{0,30}(?P<v>[0-9]{9})(?![0-9])",
+            "context",
+            lead="[A-Za-z]",
+            validate=_valid_ssn,
+            context=("ssn", "social"),
+            max_len=60,
+        ),
+    ],
+    "CREDIT_CARD": [
+        _Type(
+            "CREDIT_CARD",
+            r"[0-9]{4}([ -]?)[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -]?)[0-9]{6}\2[0-9]{4,5}",
+            "digits",
+            lead=r"[\w-]",
+            trail=r"[\w-]",
+            validate=_valid_card,
+            max_len=25,
+        )
+    ],
+    "IP_ADDRESS": [
+        _Type(
+            "IP_ADDRESS",
+            r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
+            "digits",
+            lead=r"[\w.]",
+            trail=r"[\w]|\.[0-9]",
+            validate=_valid_ipv4,
+            max_len=15,
+        ),
+        _Type(
+            "IP_ADDRESS",
+            rf"(?:{_H}{{0,4}}:){{2,7}}{_H}{{0,4}}",
+            "colon",
+            lead=r"[\w:]",
+            trail=r"[\w:]",
+            validate=_valid_ipv6,
+            max_len=39,
+        ),
+    ],
+    "DATE_OF_BIRTH": [
+        _Type(
+            "DATE_OF_BIRTH",
+            r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?![A-Za-z])[^0-9\n]{0,24}?"
+            rf"(?P<v>{_DATE})(?![0-9])",
+            "context",
+            lead="[A-Za-z]",
+            validate=_valid_date,
+            context=("born", "dob", "d.o.b", "birth"),
+            max_len=80,
+        )
+    ],
+    "MAC_ADDRESS": [
+        _Type(
+            "MAC_ADDRESS",
+            rf"{_H}{{2}}([:-])(?:{_H}{{2}}\1){{4}}{_H}{{2}}",
+            "dash_colon",
+            lead=r"[\w:-]",
+            trail=r"[\w:-]",
+            max_len=17,
+        )
+    ],
+    "URL": [
+        _Type(
+            "URL",
+            r"(?:https?://|ftp://|www\.)[^\s<>\"'`]{0,2046}[^\s<>\"'`.,;:!?)\]}]",
+            "scan",
+            lead=r"[\w@./]",
+            max_len=2048,
+            gate=("://", "www."),
+        )
+    ],
+    "IBAN": [
+        _Type(
+            "IBAN",
+            r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?",
+            "scan",
+            lead="[A-Za-z0-9]",
+            trail="[A-Za-z0-9]",
+            validate=_valid_iban,
+            max_len=42,
+            engine="regex",
+        )
+    ],
+    "AWS_ACCESS_KEY": [
+        _Type(
+            "AWS_ACCESS_KEY",
+            r"A(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA|IPA)[A-Z0-9]{16}",
+            "scan",
+            lead="[A-Za-z0-9]",
+            trail="[A-Za-z0-9]",
+            max_len=20,
+        )
+    ],
+    "AWS_SECRET_KEY": [
+        _Type(
+            "AWS_SECRET_KEY",
+            r"(?i:aws|secret)(?![A-Za-z])[^\n]{0,40}?(?<![A-Za-z0-9/+=])(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+            "context",
+            lead="[A-Za-z]",
+            validate=_valid_secret,
+            context=("aws", "secret"),
+            max_len=90,
+        )
+    ],
+    "API_KEY": [
+        _Type(
+            "API_KEY",
+            r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}"
+            r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}"
+            r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}",
+            "scan",
+            lead="[A-Za-z0-9_-]",
+            trail="[A-Za-z0-9_-]",
+            max_len=270,
+            gate=("sk-", "k_live_", "gh", "xox", "AIza"),
+        )
+    ],
+    "PASSWORD": [
+        _Type(
+            "PASSWORD",
+            r"(?i:password|passwd|passphrase|pwd)(?![A-Za-z])[ ]{0,3}(?:(?i:is)[ ]{1,3}|[:=][ ]{0,3})"
+            r"[\"']?(?P<v>[^\s\"',;]{1,128})",
+            "context",
+            lead="[A-Za-z]",
+            context=("pass", "pwd"),
+            max_len=150,
+        )
+    ],
+}
+
+#: every type this check can find
+PII_TYPES: tuple[str, ...] = tuple(_TYPES)
+
+#: types only a remote provider can find, and which
+REMOTE_ONLY_TYPES: dict[str, str] = {
+    "NAME": "Bedrock ApplyGuardrail (NAME) or Lakera (pii/name)",
+    "ADDRESS": "Bedrock ApplyGuardrail (ADDRESS) or Lakera (pii/address)",
+    "USERNAME": "Bedrock ApplyGuardrail (USERNAME)",
+    "DRIVERS_LICENSE": "Bedrock ApplyGuardrail (DRIVER_ID)",
+    "PASSPORT": "Bedrock ApplyGuardrail (US_PASSPORT_NUMBER)",
+    "BANK_ACCOUNT": "Bedrock ApplyGuardrail (US_BANK_ACCOUNT_NUMBER)",
+}
+
+# Runs of digits and the separators numeric PII uses; shorter runs cannot hold any numeric type.
+_DIGIT_RUN = re.compile(r"[0-9][0-9 ().\-/+:]{6,}")
+_COLON_ANCHOR = re.compile(rf":{_H}{{0,4}}:")
+_DASH_COLON_ANCHOR = re.compile(rf"[:-]{_H}{{2}}[:-]")
+_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_HEX_DASH_COLON = frozenset("0123456789abcdefABCDEF:-")
+
+
+class _Compiled:
+    __slots__ = ("find_re", "lead", "spec", "trail", "twin")
+
+    def __init__(self, spec: _Type) -> None:
+        self.spec = spec
+        # For emails only the domain half runs as a pattern; the local part is scanned back from the '@'.
+        body = spec.body[spec.body.index("@") :] if spec.anchor == "email" else spec.body
+        engine: Any = regex if spec.engine == "regex" else re
+        self.find_re: Any = engine.compile(body)
+        self.lead: re.Pattern[str] | None = re.compile(spec.lead) if spec.lead else None
+        self.trail: re.Pattern[str] | None = re.compile(spec.trail) if spec.trail else None
+        twin = spec.body
+        if spec.lead:
+            twin = f"(?<!{spec.lead})(?:{twin})"
+        if spec.trail:
+            twin = f"(?:{twin})(?!{spec.trail})"
+        self.twin: regex.Pattern[str] = regex.compile(twin)
+
+    def edges_ok(self, text: str, start: int, end: int) -> bool:
+        if self.lead is not None and start > 0 and self.lead.match(text, start - 1, start) is not None:
+            return False
+        return self.trail is None or end >= len(text) or self.trail.match(text, end) is None
+
+
+class PiiRegexOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # The provider table's own discriminator may be passed along with the options.
+    type: Literal["pii_regex", "regex"] | None = None
+    email: bool = True
+    phone: bool = True
+    ssn: bool = True
+    credit_card: bool = True
+    ip_address: bool = True
+    date_of_birth: bool = True
+    types: list[str] = Field(default_factory=list)
+    max_holdback_chars: int = Field(default=1024, ge=1)
+
+
+class PiiCheck:
+    """Regex PII detection. Build with ``build_pii_regex`` or ``PiiCheck.for_types``."""
+
+    def __init__(self, name: str, types: Iterable[str], *, max_holdback_chars: int = 1024) -> None:
+        self.name = name
+        self.types: tuple[str, ...] = tuple(dict.fromkeys(types))
+        self._cap = max_holdback_chars
+        compiled = [_Compiled(spec) for t in self.types for spec in _TYPES[t]]
+        self._digit = [c for c in compiled if c.spec.anchor == "digits"]
+        self._email = [c for c in compiled if c.spec.anchor == "email"]
+        self._colon = [c for c in compiled if c.spec.anchor == "colon"]
+        self._dash_colon = [c for c in compiled if c.spec.anchor == "dash_colon"]
+        self._scan = [c for c in compiled if c.spec.anchor == "scan"]
+        self._context = [c for c in compiled if c.spec.anchor == "context"]
+        self._all = compiled
+
+    @classmethod
+    def for_types(
+        cls, types: Sequence[str], *, name: str, key: str, max_holdback_chars: int = 1024
+    ) -> PiiCheck:
+        """The ``[pii]`` section's ``types`` list; names match case-insensitively."""
+        if isinstance(types, str):
+            raise ConfigError(key, "types must be a list of PII type names")
+        wanted: list[str] = []
+        for i, raw in enumerate(types):
+            if not isinstance(raw, str):
+                raise ConfigError(f"{key}[{i}]", f"expected a PII type name, got {raw!r}")
+            t = raw.strip().upper()
+            if t in REMOTE_ONLY_TYPES:
+                raise ConfigError(
+                    f"{key}[{i}]",
+                    f"{t} cannot be detected reliably by regex; "
+                    f"use a remote provider: {REMOTE_ONLY_TYPES[t]}",
+                )
+            if t not in _TYPES:
+                raise ConfigError(
+                    f"{key}[{i}]", f"unknown PII type {raw!r}; valid types: {', '.join(PII_TYPES)}"
+                )
+            wanted.append(t)
+        return cls(name, wanted, max_holdback_chars=max_holdback_chars)
+
+    # ------------------------------------------------------------------ find
+
+    def find(self, text: str, pos: int = 0) -> list[Match]:
+        norm, omap = normalize(text, casefold=False)
+        npos = normalized_index(omap, pos)
+        found: list[tuple[int, int, str]] = []
+        if self._digit and npos < len(norm):
+            self._find_digits(norm, npos, found)
+        if self._email and "@" in norm:
+            self._find_email(norm, npos, found)
+        if self._colon and ":" in norm:
+            for c in self._colon:
+                self._find_anchored(c, _COLON_ANCHOR, _HEX_COLON, norm, npos, found)
+        if self._dash_colon and (":" in norm or "-" in norm):
+            for c in self._dash_colon:
+                self._find_anchored(c, _DASH_COLON_ANCHOR, _HEX_DASH_COLON, norm, npos, found)
+        for c in self._scan:
+            if c.spec.gate and not any(g in norm for g in c.spec.gate):
+                continue
+            for m in c.find_re.finditer(norm, npos):
+                self._accept(c, norm, m, npos, found)
+        if self._context:
+            self._find_context(norm, npos, found)
+        out: list[Match] = []
+        for s, e, category in sorted(set(found)):
+            os_, oe = _original_span(omap, s, e)
+            out.append(Match(os_, oe, category))
+        return out
+
+    @staticmethod
+    def _accept(c: _Compiled, norm: str, m: Any, npos: int, found: list[tuple[int, int, str]]) -> bool:
+        start, end = m.span()
+        if not c.edges_ok(norm, start, end):
+            return False
+        if "v" in c.find_re.groupindex:
+            start, end = m.span("v")
+        if start < npos:
+            return False
+        if c.spec.validate is not None and not c.spec.validate(norm[start:end]):
+            return False
+        found.append((start, end, c.spec.name))
+        return True
+
+    def _find_digits(self, norm: str, npos: int, found: list[tuple[int, int, str]]) -> None:
+        for run in _DIGIT_RUN.finditer(norm, max(npos - 1, 0)):
+            # One character before the run may be the "+" or "(" a phone number starts with.
+            lo, hi = max(run.start() - 1, 0), run.end()
+            for c in self._digit:
+                for m in c.find_re.finditer(norm, lo, hi):
+                    self._accept(c, norm, m, npos, found)
+
+    def _find_email(self, norm: str, npos: int, found: list[tuple[int, int, str]]) -> None:
+        (c,) = self._email
+        at = norm.find("@", npos)
+        last_end = 0
+        while at != -1:
+            local = at
+            while local > 0 and at - local <= 64 and norm[local - 1] in _EMAIL_LOCAL:
+                local -= 1
+            m = c.find_re.match(norm, at)
+            if (
+                m is not None
+                and 1 <= at - local <= 64
+                and local >= last_end
+                and local >= npos
+                and c.edges_ok(norm, local, m.end())
+            ):
+                found.append((local, m.end(), "EMAIL"))
+                last_end = m.end()
+            at = norm.find("@", at + 1)
+
+    def _find_anchored(
+        self,
+        c: _Compiled,
+        anchor: re.Pattern[str],
+        token_chars: frozenset[str],
+        norm: str,
+        npos: int,
+        found: list[tuple[int, int, str]],
+    ) -> None:
+        done = 0
+        for a in anchor.finditer(norm, max(npos - c.spec.max_len, 0)):
+            if a.start() < done:
+                continue
+            start = a.start()
+            limit = max(start - c.spec.max_len, 0)
+            while start > limit and norm[start - 1] in token_chars:
+                start -= 1
+            m = c.find_re.match(norm, start)
+            if m is not None and self._accept(c, norm, m, npos, found):
+                done = m.end()
+
+    def _find_context(self, norm: str, npos: int, found: list[tuple[int, int, str]]) -> None:
+        lower = norm.lower()
+        if len(lower) != len(norm):
+            lower = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in norm)
+        for c in self._context:
+            # Context may sit before ``pos``; only the value has to start at or after it.
+            lo = max(npos - c.spec.max_len, 0)
+            hits: set[int] = set()
+            for word in c.spec.context:
+                i = lower.find(word, lo)
+                while i != -1:
+                    hits.add(i)
+                    i = lower.find(word, i + 1)
+            for h in sorted(hits):
+                m = c.find_re.match(norm, h)
+                if m is not None:
+                    self._accept(c, norm, m, npos, found)
+
+    # ------------------------------------------------------------------ holdback
+
+    def holdback(self, text: str, pos: int = 0) -> int:
+        n_orig = len(text)
+        if pos >= n_orig:
+            return n_orig
+        floor = max(pos, n_orig - self._cap)
+        norm, omap = normalize(text, casefold=False)
+        n = len(norm)
+        lo = normalized_index(omap, floor)
+        held = n
+        for c in self._all:
+            start = max(lo, n - c.spec.max_len)
+            for i in range(start, held):
+                if c.twin.fullmatch(norm, i, partial=True) is not None:
+                    held = i
+                    break
+        return max(min(original_index(omap, held), last_cluster_start(text)), floor)
+
+
+def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCheck:
+    """The seed's ``pii_regex`` provider: six booleans (default true) plus our ``types`` extension."""
+    try:
+        opts = PiiRegexOptions.model_validate(dict(options))
+    except ValidationError as exc:
+        raise pydantic_key(key, exc) from None
+    chosen = [
+        t
+        for t, on in (
+            ("EMAIL", opts.email),
+            ("PHONE", opts.phone),
+            ("SSN", opts.ssn),
+            ("CREDIT_CARD", opts.credit_card),
+            ("IP_ADDRESS", opts.ip_address),
+            ("DATE_OF_BIRTH", opts.date_of_birth),
+        )
+        if on
+    ]
+    extra = PiiCheck.for_types(opts.types, name=name, key=f"{key}.types").types
+    types = [*chosen, *extra]
+    if not types:
+        raise ConfigError(key, "every PII type is switched off")
+    return PiiCheck(name, types, max_holdback_chars=opts.max_holdback_chars)

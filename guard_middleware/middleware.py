@@ -1,0 +1,473 @@
+"""The aiohttp shell: route matching, reading the body once, running the pipeline, handing the handler
+exactly the checked body, and guarding what comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from guard_middleware import _aiohttp_compat as compat
+from guard_middleware.audit import Auditor
+from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder
+from guard_middleware.errors import GuardRejection, bad_request, error_body
+from guard_middleware.formats.body import apply_rewrites, dump_json, parse_json
+from guard_middleware.formats.openai import ApiKind, ParsedRequest, extract_response, parse_request
+from guard_middleware.pipeline import Evaluation, Evaluator, Vault
+from guard_middleware.policy import Guardrail, Policy, compile_policy, normalize_route
+from guard_middleware.providers.base import EvalContext
+from guard_middleware.runtime import Runtime
+from guard_middleware.settings import GuardSettings
+from guard_middleware.stream_guard import StreamGuard
+from guard_middleware.verdict import Action, Phase
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TeamResolver = Callable[[web.Request], "Sequence[str] | Awaitable[Sequence[str]]"]
+
+# Codings aiohttp's server parser decodes itself; anything else (or a stacked list) is refused.
+_DECODED_BY_AIOHTTP = frozenset({"", "identity", "gzip", "deflate", "br", "x-gzip"})
+
+
+def _is_json(content_type: str) -> bool:
+    ct = content_type.split(";", 1)[0].strip().lower()
+    return ct == "application/json" or ct.endswith("+json")
+
+
+def _is_sse(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+def _reject(rejection: GuardRejection, applied: Sequence[str] = ()) -> web.Response:
+    headers = dict(rejection.headers)
+    if applied:
+        headers["X-Guardrails-Applied"] = ",".join(applied)
+    return web.json_response(rejection.body, status=rejection.status, headers=headers)
+
+
+class GuardMiddleware:
+    """``app.middlewares.append(GuardMiddleware())``: settings from ``GUARD_*`` env vars (and the file
+    ``GUARD_CONFIG_FILE`` names), or pass ``GuardSettings`` explicitly.
+
+    ``team_resolver`` (optional) maps a request to the names of extra guardrails for its team/tenant,
+    applied after the operator's base guardrails and before those the request names itself.
+    """
+
+    __middleware_version__ = 1  # new-style middleware in aiohttp 3.x; ignored (and harmless) in 4.x
+
+    def __init__(self, settings: GuardSettings | None = None, *, team_resolver: TeamResolver | None = None) -> None:
+        compat.self_check()
+        self.settings = settings if settings is not None else GuardSettings.load()
+        self.policy: Policy = compile_policy(self.settings)
+        self.auditor = Auditor(self.settings.audit)
+        self.evaluator = Evaluator(self.policy, self.auditor)
+        self.runtime = Runtime(self.policy.blocking_pool_size)
+        self._team_resolver = team_resolver
+        self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
+        self._routes = self.policy.routes
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
+        """Optional: ``app.cleanup_ctx.append(guard.cleanup_ctx)`` opens the provider session at start-up
+        and closes it on shutdown (otherwise it opens on first use and closes when the loop ends)."""
+        if self._needs_runtime:
+            await self.runtime.start()
+        yield
+        await self.runtime.close()
+
+    def install(self, app: web.Application) -> GuardMiddleware:
+        app.middlewares.append(self)
+        app.cleanup_ctx.append(self.cleanup_ctx)
+        return self
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+    # -- request path ----------------------------------------------------------------------------
+    def _route_kind(self, request: web.Request) -> ApiKind | None:
+        path = request.path
+        if path not in self._routes:
+            path = normalize_route(path).lower()
+            if path not in self._routes:
+                return None
+        return "chat" if path.endswith("chat/completions") else "completions"
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self.policy.enabled:
+            return await handler(request)
+        kind = self._route_kind(request)
+        if kind is None or (not request.body_exists and request.method in ("GET", "HEAD", "OPTIONS")):
+            return await handler(request)
+        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        try:
+            raw = await self._read_body(request)
+            parsed = parse_request(parse_json(raw), kind)
+            requested = self._requested_guardrails(request, parsed)
+            team = await self._team_guardrails(request)
+        except GuardRejection as rejection:
+            return _reject(rejection)
+        if self._needs_runtime:
+            await self.runtime.start()
+        return await _Exchange(self, request, handler, parsed, raw, request_id, requested, team).run()
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        coding = request.headers.get("Content-Encoding", "").strip().lower()
+        if coding not in _DECODED_BY_AIOHTTP:
+            raise GuardRejection(
+                415,
+                error_body(f"Unsupported Content-Encoding {coding!r}; use gzip, deflate, br or none.",
+                           code="unsupported_encoding"),
+            )
+        limit = self.policy.max_body_bytes
+        too_large = GuardRejection(
+            413, error_body(f"Request body exceeds the limit of {limit} bytes.", code="request_too_large")
+        )
+        if request.content_length is not None and request.content_length > limit and not coding:
+            raise too_large
+        try:
+            # Through a throw-away clone so the original can still be cloned for the handler. aiohttp
+            # already decoded gzip/deflate/br; the limit counts decoded bytes (zip-bomb defence).
+            raw = await request.clone(client_max_size=limit + 1).read()
+        except web.HTTPRequestEntityTooLarge:
+            raise too_large from None
+        if len(raw) > limit:
+            raise too_large
+        if coding and coding != "identity" and raw[:1] not in (b"{", b"[", b" ", b"\n", b"\r", b"\t"):
+            # The server runs with auto_decompress=False: decode ourselves rather than forward bytes
+            # no check has read.
+            try:
+                decoder = build_decoder(coding, max_output=limit)
+                raw = decoder.decode(raw) + decoder.flush()
+            except DecodedTooLarge:
+                raise too_large from None
+            except (UnsupportedEncoding, ValueError, OSError) as exc:
+                raise bad_request(f"The {coding} body could not be decoded: {exc}.", code="invalid_encoding") from None
+        return raw
+
+    def _requested_guardrails(self, request: web.Request, parsed: ParsedRequest) -> list[str]:
+        names = list(parsed.requested_guardrails)
+        header = request.headers.get(self.policy.guardrails_header)
+        if header:
+            names.extend(n.strip() for n in header.split(",") if n.strip())
+        unknown = self.policy.unknown(names)
+        if unknown:
+            raise bad_request(f"Unknown guardrail(s): {', '.join(unknown)}.", code="unknown_guardrail",
+                              param="guardrails")
+        return names
+
+    async def _team_guardrails(self, request: web.Request) -> list[str]:
+        policy = self.policy
+        names: list[str] = []
+        if policy.team_header:
+            team = request.headers.get(policy.team_header)
+            if team:
+                names.extend(policy.teams.get(team, ()))
+        if policy.team_request_key:
+            team = request.get(policy.team_request_key)
+            if isinstance(team, str):
+                names.extend(policy.teams.get(team, ()))
+        if self._team_resolver is not None:
+            resolved = self._team_resolver(request)
+            if inspect.isawaitable(resolved):
+                resolved = await resolved
+            names.extend(resolved)
+        unknown = policy.unknown(names)
+        if unknown:
+            # The operator's resolver named something that does not exist: a misconfiguration, not a
+            # client error, but never silently skip a policy.
+            raise GuardRejection(
+                500, error_body(f"Team policy names unknown guardrail(s): {', '.join(unknown)}.",
+                                code="guardrail_misconfigured", type_="server_error")
+            )
+        return names
+
+
+class _Exchange:
+    """One guarded request/response. Holds the per-request state the writer hooks need."""
+
+    def __init__(
+        self,
+        guard: GuardMiddleware,
+        request: web.Request,
+        handler: Handler,
+        parsed: ParsedRequest,
+        raw: bytes,
+        request_id: str,
+        requested: list[str],
+        team: list[str],
+    ) -> None:
+        self.guard = guard
+        self.policy = guard.policy
+        self.request = request
+        self.handler = handler
+        self.parsed = parsed
+        self.raw = raw
+        self.request_id = request_id
+        self.vault = Vault()
+        self.applied: list[str] = []
+        self.warnings: list[str] = []
+        self.input_selected = self.policy.select(Phase.INPUT, requested, team)
+        self.output_selected = self.policy.select(Phase.OUTPUT, requested, team)
+        self.gate: asyncio.Future[None] | None = None
+        self.terminated = False
+        self.stream: StreamGuard | None = None
+        self.route = request.path
+        self._pending_coding = ""
+
+    def ctx(self, phase: Phase) -> EvalContext:
+        return EvalContext(self.request_id, phase, self.route, {"model": self.parsed.body.get("model")})
+
+    def _note(self, ev: Evaluation) -> None:
+        self.applied.extend(n for n in ev.applied if n not in self.applied)
+        self.warnings.extend(c for c in ev.warnings if c not in self.warnings)
+
+    def _guard_headers(self, headers: CIMultiDict[str] | dict[str, str]) -> None:
+        if self.applied:
+            headers["X-Guardrails-Applied"] = ",".join(self.applied)
+        if self.warnings:
+            headers["X-Guardrails-Warning"] = ",".join(self.warnings)
+
+    async def _evaluate(self, phase: Phase, selected: Sequence[Guardrail], segments: Any, unscanned: Any = ()) -> Evaluation:
+        return await self.guard.evaluator.evaluate(
+            phase, selected, segments, self.ctx(phase), self.guard.runtime, self.vault, unscanned=unscanned
+        )
+
+    # -- input -----------------------------------------------------------------------------------
+    async def run(self) -> web.StreamResponse:
+        parsed = self.parsed
+        extraction = parsed.extraction
+        blocking = [g for g in self.input_selected if not g.concurrent]
+        concurrent = [g for g in self.input_selected if g.concurrent]
+        ev = await self._evaluate(Phase.INPUT, blocking, extraction.segments, extraction.unscanned)
+        self._note(ev)
+        if ev.action is Action.BLOCK:
+            return self._input_blocked(ev)
+        body = self.raw
+        if ev.new_texts:
+            try:
+                apply_rewrites(parsed.body, extraction, ev.new_texts)
+                body = dump_json(parsed.body)
+            except GuardRejection as rejection:
+                return _reject(rejection, self.applied)
+        elif parsed.stripped:
+            body = dump_json(parsed.body)  # the guardrails field is ours; the upstream never sees it
+        new_request = compat.clone_for_handler(self.request, body, self)
+        if not concurrent:
+            return await self._call_handler(new_request)
+        return await self._race(new_request, concurrent)
+
+    async def _race(self, new_request: web.Request, concurrent: Sequence[Guardrail]) -> web.StreamResponse:
+        """Input checks race the upstream call; nothing from upstream reaches the client before the
+        verdict, and a block cancels the handler (closing its upstream request)."""
+        loop = asyncio.get_running_loop()
+        self.gate = loop.create_future()
+        handler_task = asyncio.ensure_future(self._call_handler(new_request))
+        try:
+            ev = await self._evaluate(Phase.INPUT, concurrent, self.parsed.extraction.segments)
+        except BaseException:
+            handler_task.cancel()
+            raise
+        self._note(ev)
+        if ev.action is Action.BLOCK:
+            handler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await handler_task
+            return self._input_blocked(ev)
+        self.gate.set_result(None)
+        try:
+            return await handler_task
+        except asyncio.CancelledError:
+            handler_task.cancel()
+            raise
+
+    def _input_blocked(self, ev: Evaluation) -> web.StreamResponse:
+        if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
+            return self._synthetic_answer(ev)
+        return _reject(ev.rejection(Phase.INPUT), self.applied)
+
+    def _synthetic_answer(self, ev: Evaluation) -> web.StreamResponse:
+        """``disable_exception_on_block``: answer 200 as the model would, with the block message and
+        ``finish_reason: content_filter``; the upstream is never called."""
+        message = ev.blocked_message or f"This request was blocked by guardrail {ev.blocking.name if ev.blocking else ''}."
+        headers: dict[str, str] = {}
+        self._guard_headers(headers)
+        model = self.parsed.body.get("model", "")
+        base = {"id": f"guard-{self.request_id}", "created": int(time.time()), "model": model}
+        chat = self.parsed.kind == "chat"
+        if not self.parsed.stream:
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "content_filter"}
+            if chat:
+                choice["message"] = {"role": "assistant", "content": message}
+            else:
+                choice["text"] = message
+            body = {**base, "object": "chat.completion" if chat else "text_completion", "choices": [choice],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+            return web.json_response(body, headers=headers)
+        obj = "chat.completion.chunk" if chat else "text_completion"
+        delta = {"role": "assistant", "content": message} if chat else None
+        first = {**base, "object": obj, "choices": [
+            {"index": 0, "delta": delta, "finish_reason": None} if chat else {"index": 0, "text": message, "finish_reason": None}]}
+        last = {**base, "object": obj, "choices": [
+            {"index": 0, "delta": {}, "finish_reason": "content_filter"} if chat else {"index": 0, "text": "", "finish_reason": "content_filter"}]}
+        payload = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in (first, last)) + b"data: [DONE]\n\n"
+        return web.Response(body=payload, content_type="text/event-stream", headers=headers)
+
+    # -- output ----------------------------------------------------------------------------------
+    async def _call_handler(self, new_request: web.Request) -> web.StreamResponse:
+        writer = compat.guarded_writer(new_request)
+        try:
+            resp = await self.handler(new_request)
+        except compat.StreamTerminated:
+            if writer is not None and writer.finished:
+                return compat.AlreadySent(writer.status)
+            raise
+        if writer is not None and (writer.finished or writer.headers_sent):
+            # The handler prepared the response through our writer: it has been guarded already. If the
+            # guard ended the stream, whatever the handler returned must not be written after it.
+            return compat.AlreadySent(writer.status) if self.terminated else resp
+        if resp.prepared:
+            return resp
+        if isinstance(resp, web.Response) and not isinstance(resp.body, (bytes, bytearray, type(None))):
+            # A streamed payload body: route it through our writer so it is guarded like a stream.
+            await resp.prepare(new_request)
+            await resp.write_eof()
+            return compat.AlreadySent(resp.status) if self.terminated else resp
+        return await self._guard_unprepared(resp)
+
+    async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:
+        if self.gate is not None:
+            await self.gate
+        if not isinstance(resp, web.Response) or not 200 <= resp.status < 300:
+            self._guard_headers(resp.headers)
+            return resp
+        content_type = resp.headers.get("Content-Type", resp.content_type)
+        body = bytes(resp.body or b"")  # type: ignore[arg-type]
+        coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
+        if _is_json(content_type):
+            try:
+                body = self._decode_response(body, coding)
+                status, new_body = await self.guard_json_body(body)
+            except GuardRejection as rejection:
+                return _reject(rejection, self.applied)
+            if status != 200:
+                return web.Response(body=new_body, status=status, content_type="application/json",
+                                    headers=self._header_dict())
+            resp.body = new_body
+        elif _is_sse(content_type):
+            try:
+                body = self._decode_response(body, coding)
+            except GuardRejection as rejection:
+                return _reject(rejection, self.applied)
+            stream = self.make_stream_guard()
+            resp.body = await stream.feed(body) + await stream.finish()
+        else:
+            self._guard_headers(resp.headers)
+            return resp
+        if coding:
+            resp.headers.popall("Content-Encoding", None)
+        # A stale Content-Length would make aiohttp send a body of another length (response desync).
+        resp.headers.popall("Content-Length", None)
+        self._guard_headers(resp.headers)
+        return resp
+
+    def _header_dict(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        self._guard_headers(headers)
+        return headers
+
+    def _decode_response(self, body: bytes, coding: str) -> bytes:
+        coding = coding.strip().lower()
+        if not coding or coding == "identity":
+            return body
+        try:
+            decoder = build_decoder(coding, max_output=64 * 1024 * 1024)
+            return decoder.decode(body) + decoder.flush()
+        except (UnsupportedEncoding, DecodedTooLarge, ValueError, OSError) as exc:
+            raise GuardRejection(
+                502, error_body(f"The upstream response ({coding}) could not be decoded for checking: {exc}.",
+                                code="upstream_unreadable", type_="upstream_error")
+            ) from None
+
+    async def guard_json_body(self, body: bytes) -> tuple[int, bytes]:
+        """Check a complete JSON response. Returns the status and the body to send."""
+        try:
+            obj = parse_json(body, "upstream response")
+            extraction = extract_response(obj)
+        except (GuardRejection, ValueError) as exc:
+            detail = exc.body["error"]["message"] if isinstance(exc, GuardRejection) else str(exc)
+            raise GuardRejection(
+                502, error_body(f"The upstream response could not be checked: {detail}",
+                                code="upstream_unreadable", type_="upstream_error")
+            ) from None
+        ev = await self._evaluate(Phase.OUTPUT, self.output_selected, extraction.segments, extraction.unscanned)
+        self._note(ev)
+        if ev.action is Action.BLOCK:
+            if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
+                message = ev.blocked_message or f"This response was blocked by guardrail {ev.blocking.name}."
+                for choice in obj.get("choices") or []:
+                    if isinstance(choice, dict):
+                        if isinstance(choice.get("message"), dict):
+                            choice["message"] = {"role": "assistant", "content": message}
+                        else:
+                            choice["text"] = message
+                        choice["finish_reason"] = "content_filter"
+                return 200, dump_json(obj)
+            rejection = ev.rejection(Phase.OUTPUT)
+            return rejection.status, json.dumps(rejection.body).encode()
+        if ev.new_texts:
+            apply_rewrites(obj, extraction, ev.new_texts)
+            return 200, dump_json(obj)
+        return 200, body
+
+    def make_stream_guard(self) -> StreamGuard:
+        self.stream = StreamGuard(self)
+        return self.stream
+
+    # -- WriterHooks (responses the handler writes itself) ----------------------------------------
+    async def on_headers(self, status: int, headers: CIMultiDict[str]) -> compat.WriterMode:
+        if self.gate is not None:
+            await self.gate
+        content_type = headers.get("Content-Type", "")
+        if not 200 <= status < 300 or not (_is_json(content_type) or _is_sse(content_type)):
+            self._guard_headers(headers)
+            return "pass"
+        if _is_json(content_type):
+            self._pending_coding = headers.popall("Content-Encoding", [""])[0]
+            return "buffer"
+        coding = headers.get("Content-Encoding", "")
+        self.make_stream_guard()
+        assert self.stream is not None
+        self.stream.set_encoding(coding)
+        headers.popall("Content-Encoding", None)
+        headers.popall("Content-Length", None)
+        self.applied.extend(g.name for g in self.output_selected if g.name not in self.applied)
+        self._guard_headers(headers)
+        return "stream"
+
+    async def on_chunk(self, data: bytes) -> bytes:
+        assert self.stream is not None
+        return await self.stream.feed(data)
+
+    async def on_stream_end(self) -> bytes:
+        assert self.stream is not None
+        return await self.stream.finish()
+
+    async def on_body(self, status_line: str, headers: CIMultiDict[str], body: bytes) -> tuple[str, bytes]:
+        try:
+            body = self._decode_response(body, self._pending_coding)
+            status, new_body = await self.guard_json_body(body)
+        except GuardRejection as rejection:
+            status, new_body = rejection.status, json.dumps(rejection.body).encode()
+        self._guard_headers(headers)
+        if status != 200:
+            headers["Content-Type"] = "application/json"
+            reason = {400: "Bad Request", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+            status_line = f"{status_line.split(' ', 1)[0]} {status} {reason.get(status, 'Error')}"
+        return status_line, new_body

@@ -1,0 +1,302 @@
+"""Runs the guardrails of one phase: local checks first, then remote providers concurrently; decides.
+
+No aiohttp here: providers receive the runtime (session, thread pool) from the shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from guard_middleware.audit import Auditor
+from guard_middleware.checks.base import CheckError
+from guard_middleware.errors import GuardRejection, blocked_body, error_body
+from guard_middleware.policy import Guardrail, Policy
+from guard_middleware.providers.base import EvalContext, Runtime
+from guard_middleware.verdict import Action, Finding, Match, Phase, ProviderError, ProviderOutcome, Segment, Status
+
+log = logging.getLogger("guard_middleware")
+
+
+class Vault:
+    """Anonymisation placeholders for one request: the same value gets the same ``[TYPE_n]`` in the
+    request and in its response."""
+
+    __slots__ = ("_counts", "_map")
+
+    def __init__(self) -> None:
+        self._map: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+
+    def placeholder(self, category: str, value: str) -> str:
+        key = (category.upper(), value)
+        found = self._map.get(key)
+        if found is None:
+            n = self._counts.get(key[0], 0) + 1
+            self._counts[key[0]] = n
+            found = self._map[key] = f"[{key[0]}_{n}]"
+        return found
+
+
+def replacement_for(guardrail: Guardrail, category: str, value: str, vault: Vault) -> str:
+    return vault.placeholder(category, value) if guardrail.anonymize else guardrail.replacement
+
+
+def redact_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """Replace ``[start, end)`` spans; overlapping spans merge into one region and the earliest span's
+    replacement stands for the whole region."""
+    if not spans:
+        return text
+    out: list[str] = []
+    cursor = 0
+    region_end = -1
+    for start, end, repl in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if start < region_end:  # overlaps the region already replaced
+            if end > region_end:
+                region_end = end
+                cursor = end
+            continue
+        out.append(text[cursor:start])
+        out.append(repl)
+        cursor = region_end = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+@dataclass(slots=True)
+class Evaluation:
+    action: Action = Action.ALLOW
+    findings: list[Finding] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    new_texts: dict[int, str] = field(default_factory=dict)
+    # A provider failure whose policy is "block": 503/504.
+    failure: GuardRejection | None = None
+    blocked_message: str | None = None
+    blocking: Guardrail | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        return sorted({f.category for f in self.findings if f.action is Action.WARN})
+
+    def rejection(self, phase: Phase) -> GuardRejection:
+        if self.failure is not None:
+            return self.failure
+        blocking = [f for f in self.findings if f.action is Action.BLOCK]
+        return GuardRejection(400, blocked_body(phase.value, blocking))
+
+
+def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
+    if kind == "timeout":
+        return GuardRejection(
+            504,
+            error_body(
+                f"Guardrail {guardrail.name} did not answer in time.",
+                code="guardrail_timeout",
+                type_="guardrail_error",
+                guardrail=guardrail.name,
+            ),
+        )
+    return GuardRejection(
+        503,
+        error_body(
+            f"Guardrail {guardrail.name} is unavailable; the request was not forwarded.",
+            code="guardrail_unavailable",
+            type_="guardrail_error",
+            guardrail=guardrail.name,
+        ),
+    )
+
+
+class Evaluator:
+    """Stateless apart from its collaborators; one per middleware, shared by all requests."""
+
+    def __init__(self, policy: Policy, auditor: Auditor) -> None:
+        self.policy = policy
+        self.auditor = auditor
+
+    def scan_local(
+        self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        resolve = self.policy.resolve_action
+        if guardrail.text_check is not None:
+            find = guardrail.text_check.find
+            for i, seg in enumerate(segments):
+                for m in find(seg.text):
+                    findings.append(self.finding(guardrail, phase, m, i))
+        if guardrail.limits is not None:
+            texts = [s.text for s in segments if s.kind != "other"]
+            for f in guardrail.limits.evaluate(texts):
+                findings.append(replace(f, action=resolve(guardrail, phase, f.category, f.action)))
+        return findings
+
+    def finding(self, guardrail: Guardrail, phase: Phase, m: Match, segment: int) -> Finding:
+        action = self.policy.resolve_action(guardrail, phase, m.category, None)
+        return Finding(guardrail.name, m.category, m.severity, action, segment, m.start, m.end, m.message)
+
+    async def evaluate(
+        self,
+        phase: Phase,
+        guardrails: Sequence[Guardrail],
+        segments: Sequence[Segment],
+        ctx: EvalContext,
+        runtime: Runtime | None,
+        vault: Vault,
+        *,
+        unscanned: Sequence[str] = (),
+    ) -> Evaluation:
+        ev = Evaluation()
+        texts = [s.text for s in segments]
+        spans: dict[int, list[tuple[int, int, str]]] = {}
+
+        for g in guardrails:
+            if not g.is_local:
+                continue
+            started = time.perf_counter()
+            ev.applied.append(g.name)
+            try:
+                found = self.scan_local(g, phase, segments)
+            except CheckError as exc:
+                self._fail(ev, g, phase, ctx, "error", str(exc), started)
+                if ev.failure is not None:
+                    return ev
+                continue
+            self._collect(ev, g, phase, found, segments, vault, spans, ctx, started, unscanned)
+        if ev.action is Action.BLOCK:
+            return ev
+        for i, s in spans.items():
+            ev.new_texts[i] = texts[i] = redact_spans(texts[i], s)
+
+        remotes = [g for g in guardrails if not g.is_local]
+        if remotes and runtime is not None:
+            await self._run_remote(ev, remotes, phase, segments, texts, ctx, runtime)
+        return ev
+
+    def _collect(
+        self,
+        ev: Evaluation,
+        g: Guardrail,
+        phase: Phase,
+        found: list[Finding],
+        segments: Sequence[Segment],
+        vault: Vault,
+        spans: dict[int, list[tuple[int, int, str]]],
+        ctx: EvalContext,
+        started: float,
+        unscanned: Sequence[str],
+    ) -> None:
+        action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
+        values: list[str] = []
+        for f in found:
+            if f.segment is not None and f.start is not None and f.end is not None:
+                value = segments[f.segment].text[f.start : f.end]
+                values.append(value)
+                if f.action is Action.REDACT:
+                    spans.setdefault(f.segment, []).append(
+                        (f.start, f.end, replacement_for(g, f.category, value, vault))
+                    )
+        if action is Action.BLOCK and ev.blocking is None:
+            ev.blocking = g
+        ev.findings.extend(found)
+        ev.action = max(ev.action, action)
+        status: Status = "guardrail_intervened" if action >= Action.REDACT else "success"
+        self.auditor.record(
+            request_id=ctx.request_id,
+            guardrail=g.name,
+            phase=phase.value,
+            status=status,
+            action=action,
+            findings=found,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            values=values,
+            unscanned=unscanned,
+        )
+
+    def _fail(
+        self, ev: Evaluation, g: Guardrail, phase: Phase, ctx: EvalContext, kind: str, detail: str, started: float
+    ) -> None:
+        policy = g.on_timeout if kind == "timeout" else g.on_error
+        if policy == "block":
+            ev.failure = _failure(g, kind)
+            ev.action = Action.BLOCK
+        # An operator must see a bad key or a dead provider at once, whatever the policy.
+        log.warning("guardrail %s failed (%s): %s; policy %s", g.name, kind, detail, policy)
+        self.auditor.record(
+            request_id=ctx.request_id,
+            guardrail=g.name,
+            phase=phase.value,
+            status="guardrail_failed_to_respond",
+            action=Action.BLOCK if policy == "block" else Action.ALLOW,
+            findings=(),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=f"{kind}: {detail}",
+        )
+
+    async def _run_remote(
+        self,
+        ev: Evaluation,
+        remotes: Sequence[Guardrail],
+        phase: Phase,
+        segments: Sequence[Segment],
+        texts: list[str],
+        ctx: EvalContext,
+        runtime: Runtime,
+    ) -> None:
+        # Remote providers read what the model reads: message content and tool arguments, after local
+        # redaction (so a third party never receives PII we already removed).
+        index = [i for i, s in enumerate(segments) if s.kind != "other"]
+        if not index:
+            return
+        sent = [Segment(segments[i].path, texts[i], segments[i].role, segments[i].kind) for i in index]
+
+        async def one(g: Guardrail) -> tuple[Guardrail, ProviderOutcome | None, str | None, str, float]:
+            started = time.perf_counter()
+            assert g.remote is not None
+            try:
+                async with asyncio.timeout(g.timeout_s):
+                    return g, await g.remote.evaluate(sent, ctx, runtime), None, "", started
+            except TimeoutError:
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started
+            except ProviderError as exc:
+                return g, None, exc.kind, exc.detail, started
+            except Exception as exc:  # a provider bug must not become an unchecked pass
+                log.exception("guardrail %s raised", g.name)
+                return g, None, "error", repr(exc), started
+
+        results = await asyncio.gather(*(one(g) for g in remotes))
+        for g, outcome, kind, detail, started in results:
+            ev.applied.append(g.name)
+            if outcome is None:
+                self._fail(ev, g, phase, ctx, "timeout" if kind == "timeout" else "error", f"{kind}: {detail}",
+                           started)
+                continue
+            found = [
+                replace(
+                    f,
+                    segment=index[f.segment] if f.segment is not None else None,
+                    action=self.policy.resolve_action(g, phase, f.category, f.action),
+                )
+                for f in outcome.findings
+            ]
+            for local_i, text in outcome.rewrites.items():
+                ev.new_texts[index[local_i]] = text
+            action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
+            if outcome.rewrites:
+                action = max(action, Action.REDACT)
+            if action is Action.BLOCK and ev.blocking is None:
+                ev.blocking = g
+                ev.blocked_message = outcome.blocked_message
+            ev.findings.extend(found)
+            ev.action = max(ev.action, action)
+            self.auditor.record(
+                request_id=ctx.request_id,
+                guardrail=g.name,
+                phase=phase.value,
+                status="guardrail_intervened" if action >= Action.REDACT else "success",
+                action=action,
+                findings=found,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )

@@ -1,0 +1,327 @@
+"""Settings compiled once at start-up into the objects the hot path uses. Pure (no aiohttp)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from guard_middleware.checks.base import TextCheck
+from guard_middleware.checks.blocklist import build_blocklist
+from guard_middleware.checks.limits import ContentLimits, build_content_limits
+from guard_middleware.checks.pii import PiiCheck, build_pii_regex
+from guard_middleware.config_litellm import guardrails_from_litellm
+from guard_middleware.errors import ConfigError
+from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote
+from guard_middleware.providers.base import RemoteProvider
+from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings
+from guard_middleware.verdict import Action, Phase
+
+LOCAL_TYPES = ("blocklist", "pii_regex", "content_limits")
+# Keys the policy layer owns; everything else in a provider table belongs to the provider.
+COMMON_KEYS = frozenset(
+    {
+        "name",
+        "type",
+        "enabled",
+        "mode",
+        "default_on",
+        "timeout_ms",
+        "on_timeout",
+        "on_error",
+        "actions",
+        "default_action",
+        "disable_exception_on_block",
+        "description",
+        "replacement",
+    }
+)
+MODE_PHASE = {"pre_call": Phase.INPUT, "during_call": Phase.INPUT, "post_call": Phase.OUTPUT}
+ErrorPolicy = Literal["block", "allow", "log_and_allow"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTable:
+    by_category: Mapping[str, Action]
+    default: Action
+
+    def resolve(self, category: str) -> Action:
+        # Category keys match case-insensitively (peer lesson: HATE vs hate silently fell through).
+        return self.by_category.get(category.casefold(), self.default)
+
+    @classmethod
+    def build(cls, actions: Mapping[str, str], default: str, key: str) -> ActionTable:
+        table: dict[str, Action] = {}
+        for category, value in actions.items():
+            try:
+                table[category.casefold()] = Action.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{key}.actions.{category}", str(exc)) from None
+        try:
+            default_action = Action.parse(default)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.default_action", str(exc)) from None
+        return cls(table, default_action)
+
+
+@dataclass(eq=False, slots=True)
+class Guardrail:
+    name: str
+    phases: frozenset[Phase]
+    key: str
+    text_check: TextCheck | None = None
+    limits: ContentLimits | None = None
+    remote: RemoteProvider | None = None
+    default_on: bool = True
+    concurrent: bool = False
+    # Set for the [pii] section: its action applies to every finding whatever the category.
+    forced_action: Action | None = None
+    anonymize: bool = False
+    replacement: str = "[REDACTED]"
+    actions: ActionTable | None = None
+    timeout_s: float = 5.0
+    on_timeout: ErrorPolicy = "block"
+    on_error: ErrorPolicy = "block"
+    disable_exception_on_block: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        return self.remote is None
+
+
+@dataclass(slots=True)
+class Policy:
+    enabled: bool
+    routes: frozenset[str]
+    max_body_bytes: int
+    guardrails: dict[str, Guardrail]
+    base: dict[Phase, list[Guardrail]]
+    phase_actions: dict[Phase, ActionTable]
+    phase_enabled: dict[Phase, bool]
+    input_concurrent: bool
+    streaming_mode: Literal["final_only", "per_chunk", "buffered"]
+    buffer_tokens: int
+    max_holdback_chars: int
+    teams: Mapping[str, list[str]] = field(default_factory=dict)
+    team_header: str | None = None
+    team_request_key: str | None = None
+    guardrails_header: str = "X-Guardrails"
+    blocking_pool_size: int = 8
+    audit: Any = None
+
+    def resolve_action(self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None) -> Action:
+        if decided is not None:
+            return decided
+        if guardrail.forced_action is not None:
+            return guardrail.forced_action
+        if guardrail.actions is not None and category.casefold() in guardrail.actions.by_category:
+            return guardrail.actions.resolve(category)
+        table = guardrail.actions or self.phase_actions[phase]
+        return table.resolve(category)
+
+    def select(self, phase: Phase, requested: Sequence[str], team: Sequence[str]) -> list[Guardrail]:
+        """Base (operator-enforced) first, then the team's list, then those the request names. A request
+        may add guardrails but never remove an enforced one."""
+        if not self.phase_enabled[phase]:
+            return []
+        chosen: dict[str, Guardrail] = {g.name: g for g in self.base[phase]}
+        for name in (*team, *requested):
+            g = self.guardrails[name]
+            if phase in g.phases:
+                chosen.setdefault(name, g)
+        # Local checks first: they are cheap, and when they block no remote provider is called.
+        ordered = list(chosen.values())
+        return [g for g in ordered if g.is_local] + [g for g in ordered if not g.is_local]
+
+    def unknown(self, names: Sequence[str]) -> list[str]:
+        return [n for n in names if n not in self.guardrails]
+
+
+def compile_policy(settings: GuardSettings) -> Policy:
+    guardrails: dict[str, Guardrail] = {}
+    base: dict[Phase, list[Guardrail]] = {Phase.INPUT: [], Phase.OUTPUT: []}
+
+    def add(g: Guardrail, *, enforced: bool) -> None:
+        if g.name in guardrails:
+            raise ConfigError(f"{g.key}.name", f"guardrail name {g.name!r} is used twice; give each a unique name")
+        guardrails[g.name] = g
+        if enforced:
+            for phase in sorted(g.phases):
+                base[phase].append(g)
+
+    phase_actions = {
+        Phase.INPUT: ActionTable.build(settings.input.actions, settings.input.default_action, "input"),
+        Phase.OUTPUT: ActionTable.build(settings.output.actions, settings.output.default_action, "output"),
+    }
+    pii = settings.pii
+    pii_replacement = pii.replacement if pii else "[PII REDACTED]"
+
+    # Named guardrails first, so phase sections can refer to them by name.
+    for i, table in enumerate(settings.guardrails):
+        key = f"guardrails[{i}]"
+        native = guardrails_from_litellm([table], key="guardrails", start=i)[0] if "litellm_params" in table else table
+        add(_build_named(native, key, settings, pii_replacement), enforced=False)
+    for name, g in list(guardrails.items()):
+        if g.default_on:
+            for phase in sorted(g.phases):
+                base[phase].append(guardrails[name])
+
+    for phase, section in ((Phase.INPUT, settings.input), (Phase.OUTPUT, settings.output)):
+        concurrent = phase is Phase.INPUT and settings.input.mode == "concurrent"
+        for j, table in enumerate(section.provider_tables()):
+            key = f"{phase.value}.provider" if section.provider is table else f"{phase.value}.providers[{j - (1 if section.provider else 0)}]"
+            g = _build_guardrail(
+                table, key, phases=frozenset({phase}), section=section, pii_replacement=pii_replacement,
+                default_name=_default_name(table, phase, guardrails),
+            )
+            g.concurrent = concurrent
+            add(g, enforced=True)
+        for name in section.guardrails:
+            if name not in guardrails:
+                raise ConfigError(f"{phase.value}.guardrails", f"unknown guardrail name {name!r}")
+            if guardrails[name] not in base[phase]:
+                base[phase].append(guardrails[name])
+
+    if pii is not None and pii.enabled:
+        if pii.provider.get("type", "regex") != "regex":
+            raise ConfigError(
+                "pii.provider.type",
+                f"{pii.provider.get('type')!r} is not a local PII provider; only 'regex' is. "
+                "Use a remote provider (bedrock, lakera_v2) in input/output for NAME or ADDRESS.",
+            )
+        phases = {"input": {Phase.INPUT}, "output": {Phase.OUTPUT}, "both": {Phase.INPUT, Phase.OUTPUT}}[pii.apply_to]
+        check = PiiCheck.for_types(pii.types, name="pii", key="pii.types")
+        add(
+            Guardrail(
+                name="pii" if "pii" not in guardrails else "pii_section",
+                phases=frozenset(phases),
+                key="pii",
+                text_check=check,
+                forced_action=Action.parse(pii.action),
+                anonymize=pii.action == "anonymize",
+                replacement=pii.replacement,
+            ),
+            enforced=True,
+        )
+
+    if settings.input.mode == "concurrent":
+        for g in base[Phase.INPUT]:
+            if g.forced_action is Action.REDACT or (g.remote is not None and _masks(g)):
+                raise ConfigError(
+                    "input.mode",
+                    f"guardrail {g.name!r} rewrites the request, which cannot happen once the request has left "
+                    "in concurrent mode; use mode = \"blocking\" or apply PII redaction to output only",
+                )
+
+    mode, buffer_tokens = _streaming_mode(settings.output)
+    teams: dict[str, list[str]] = {}
+    policies = settings.policies
+    if policies is not None:
+        for team, names in policies.teams.items():
+            missing = [n for n in names if n not in guardrails]
+            if missing:
+                raise ConfigError(f"policies.teams.{team}", f"unknown guardrail name(s): {', '.join(missing)}")
+            teams[team] = list(names)
+    return Policy(
+        enabled=settings.enabled,
+        routes=frozenset(normalize_route(r) for r in settings.routes),
+        max_body_bytes=settings.max_body_bytes,
+        guardrails=guardrails,
+        base=base,
+        phase_actions=phase_actions,
+        phase_enabled={Phase.INPUT: settings.input.enabled, Phase.OUTPUT: settings.output.enabled},
+        input_concurrent=settings.input.mode == "concurrent",
+        streaming_mode=mode,
+        buffer_tokens=buffer_tokens,
+        max_holdback_chars=settings.output.max_holdback_chars,
+        teams=teams,
+        team_header=policies.header if policies else None,
+        team_request_key=policies.request_key if policies else None,
+        guardrails_header=settings.guardrails_header,
+        blocking_pool_size=settings.blocking_pool_size,
+        audit=settings.audit,
+    )
+
+
+def _masks(g: Guardrail) -> bool:
+    return bool(getattr(g.remote, "masks_input", False))
+
+
+def _streaming_mode(output: OutputSettings) -> tuple[Literal["final_only", "per_chunk", "buffered"], int]:
+    mode = output.streaming_mode
+    if isinstance(mode, dict):
+        return "buffered", mode["buffered"].buffer_tokens
+    return mode, 0
+
+
+def _default_name(table: Mapping[str, Any], phase: Phase, existing: Mapping[str, Guardrail]) -> str:
+    base = str(table.get("type", "guardrail"))
+    return base if base not in existing else f"{phase.value}.{base}"
+
+
+def normalize_route(path: str) -> str:
+    """Collapse repeated slashes and drop a trailing slash, so ``//v1/chat/completions/`` matches."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts)
+
+
+def _build_named(table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str) -> Guardrail:
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{key}.name", "every named guardrail needs a non-empty 'name'")
+    modes = table.get("mode", ["pre_call"])
+    if isinstance(modes, str):
+        modes = [modes]
+    phases: set[Phase] = set()
+    concurrent = False
+    for m in modes:
+        if m not in MODE_PHASE:
+            raise ConfigError(f"{key}.mode", f"unknown mode {m!r}; expected pre_call, during_call or post_call")
+        phases.add(MODE_PHASE[m])
+        concurrent = concurrent or m == "during_call"
+    section: PhaseSettings = settings.input if Phase.INPUT in phases else settings.output
+    g = _build_guardrail(table, key, phases=frozenset(phases), section=section, pii_replacement=pii_replacement,
+                         default_name=name)
+    g.default_on = bool(table.get("default_on", False))
+    g.concurrent = concurrent
+    g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
+    return g
+
+
+def _build_guardrail(
+    table: Mapping[str, Any],
+    key: str,
+    *,
+    phases: frozenset[Phase],
+    section: PhaseSettings,
+    pii_replacement: str,
+    default_name: str,
+) -> Guardrail:
+    type_ = table.get("type")
+    if not isinstance(type_, str):
+        raise ConfigError(f"{key}.type", "missing provider type")
+    name = str(table.get("name") or default_name)
+    options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
+    timeout_ms = int(table.get("timeout_ms", section.timeout_ms))
+    g = Guardrail(name=name, phases=phases, key=key, timeout_s=timeout_ms / 1000.0)
+    for policy_key in ("on_timeout", "on_error"):
+        value = table.get(policy_key, getattr(section, policy_key))
+        if value not in ("block", "allow", "log_and_allow"):
+            raise ConfigError(f"{key}.{policy_key}", f"unknown value {value!r}; expected block, allow or log_and_allow")
+        setattr(g, policy_key, value)
+    if "actions" in table or "default_action" in table:
+        g.actions = ActionTable.build(table.get("actions", {}), table.get("default_action", section.default_action), key)
+    if type_ == "blocklist":
+        g.text_check = build_blocklist(options, name=name, key=key)
+        g.replacement = str(table.get("replacement", "[REDACTED]"))
+    elif type_ == "pii_regex":
+        g.text_check = build_pii_regex(options, name=name, key=key)
+        g.replacement = str(table.get("replacement", pii_replacement))
+    elif type_ == "content_limits":
+        g.limits = build_content_limits(options, name=name, key=key)
+    elif type_ in REMOTE_PROVIDER_TYPES:
+        g.remote = build_remote(type_, options, name=name, key=key, timeout_ms=timeout_ms)
+    else:
+        valid = ", ".join((*LOCAL_TYPES, *sorted(REMOTE_PROVIDER_TYPES)))
+        raise ConfigError(f"{key}.type", f"unknown provider type {type_!r}; expected one of {valid}")
+    return g

@@ -1,0 +1,208 @@
+"""Configuration: ``GUARD_*`` environment variables over an optional TOML/YAML/JSON file.
+
+The file may be written in three forms, which can be combined:
+- the seed gateway form: a ``[features.guardrails]`` table (``input``, ``output``, ``pii``, ``audit``);
+- the native form: the same keys at the top level or under ``[guard]``, plus lists (``providers``,
+  ``guardrails``, ``policies``);
+- LiteLLM's ``guardrails:`` list (``guardrail_name`` + ``litellm_params``).
+Precedence: constructor arguments > environment (``GUARD_`` prefix, ``__`` for nesting) > file > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from guard_middleware.errors import ConfigError
+
+DEFAULT_ROUTES = ("/v1/chat/completions", "/v1/completions", "/chat/completions", "/completions")
+DEFAULT_PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PhaseSettings(_Section):
+    enabled: bool = True
+    timeout_ms: int = Field(5000, ge=1)
+    on_timeout: Literal["block", "allow", "log_and_allow"] = "block"
+    on_error: Literal["block", "allow", "log_and_allow"] = "block"
+    default_action: str = "block"
+    actions: dict[str, str] = Field(default_factory=dict)
+    # The seed's single provider table, and the native list of checks/providers (local ones run first).
+    provider: dict[str, Any] | None = None
+    providers: list[dict[str, Any]] = Field(default_factory=list)
+    # Names of named guardrails (from ``guardrails``) that this phase always runs.
+    guardrails: list[str] = Field(default_factory=list)
+
+    # Action names are validated when the policy is compiled, where the error can name the exact key.
+
+    def provider_tables(self) -> list[dict[str, Any]]:
+        return ([self.provider] if self.provider else []) + list(self.providers)
+
+
+class InputSettings(PhaseSettings):
+    mode: Literal["blocking", "concurrent"] = "blocking"
+
+
+class BufferedMode(_Section):
+    buffer_tokens: int = Field(100, ge=1)
+
+
+class OutputSettings(PhaseSettings):
+    # "final_only" | "per_chunk" | {buffered = {buffer_tokens = N}}
+    streaming_mode: Literal["final_only", "per_chunk"] | dict[Literal["buffered"], BufferedMode] = "final_only"
+    # Longest text a stream window may hold back waiting for a match to complete.
+    max_holdback_chars: int = Field(4096, ge=64)
+
+
+class PiiSettings(_Section):
+    enabled: bool = True
+    action: Literal["block", "redact", "anonymize", "log", "warn"] = "redact"
+    replacement: str = "[PII REDACTED]"
+    apply_to: Literal["input", "output", "both"] = "both"
+    types: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_TYPES))
+    provider: dict[str, Any] = Field(default_factory=lambda: {"type": "regex"})
+
+
+class AuditSettings(_Section):
+    enabled: bool = True
+    log_all_evaluations: bool = False
+    log_blocked: bool = True
+    log_violations: bool = True
+    log_redacted: bool = True
+    logger: str = "guard_middleware.audit"
+
+
+class PolicySettings(_Section):
+    """Layered guardrail lists (base → team → named in the request)."""
+
+    header: str | None = None
+    request_key: str | None = None
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class GuardSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    config_file: Path | None = None
+    enabled: bool = True
+    routes: list[str] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    input: InputSettings = Field(default_factory=InputSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    pii: PiiSettings | None = None
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    guardrails: list[dict[str, Any]] = Field(default_factory=list)
+    policies: PolicySettings | None = None
+    # Header a client may use to name extra guardrails (comma-separated).
+    guardrails_header: str = "X-Guardrails"
+    blocking_pool_size: int = Field(8, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSource(settings_cls, init_settings))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> GuardSettings:
+        """Build settings, turning every validation problem into a ``ConfigError`` that names the key."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"]) or "settings"
+            raise ConfigError(key, err["msg"]) from None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._init = init_settings
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        init_kwargs = getattr(self._init, "init_kwargs", {}) or {}
+        path = init_kwargs.get("config_file") or os.environ.get("GUARD_CONFIG_FILE")
+        if not path:
+            return {}
+        return load_config_file(Path(path))
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("config_file", f"cannot read {path}: {exc.strerror}") from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            doc: Any = tomllib.loads(raw.decode("utf-8"))
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(raw) or {}
+        elif suffix == ".json":
+            doc = json.loads(raw)
+        else:
+            raise ConfigError("config_file", f"{path}: unknown extension {suffix!r} (use .toml, .yaml or .json)")
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError("config_file", f"{path} does not parse: {exc}") from None
+    except Exception as exc:  # yaml.YAMLError without importing yaml at module level
+        raise ConfigError("config_file", f"{path} does not parse: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError("config_file", f"{path} must hold a table/mapping at the top level")
+    return _expand(_select(doc), "")
+
+
+def _select(doc: dict[str, Any]) -> dict[str, Any]:
+    features = doc.get("features")
+    if isinstance(features, dict) and isinstance(features.get("guardrails"), dict):
+        data = dict(features["guardrails"])
+    elif isinstance(doc.get("guard"), dict):
+        data = dict(doc["guard"])
+    else:
+        data = {k: v for k, v in doc.items() if k != "guardrails" or isinstance(v, list)}
+    if isinstance(doc.get("guardrails"), list):
+        data.setdefault("guardrails", doc["guardrails"])
+    return data
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(node: Any, key: str) -> Any:
+    if isinstance(node, str):
+        def sub(m: re.Match[str]) -> str:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                raise ConfigError(key, f"environment variable {m.group(1)} is not set")
+            return value
+
+        return _VAR.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _expand(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, f"{key}[{i}]") for i, v in enumerate(node)]
+    return node

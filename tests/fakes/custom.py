@@ -1,0 +1,62 @@
+"""Fake custom guardrail webhook speaking the contract in ``guard_middleware.providers.custom``.
+
+``POST /guard`` (any path works). ``api_key`` (if set) must arrive as a Bearer token.
+Behaviour: ``"blockme"`` -> ``block`` with a message and a finding; ``"warnme"`` -> ``warn``;
+e-mail addresses -> ``redact`` with ``texts`` (each e-mail replaced by ``[EMAIL]``); otherwise
+``allow``. ``answer`` replaces the computed answer with any JSON value (for malformed tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes import EMAIL_RE, FakeService, bearer
+
+
+@dataclass
+class FakeCustomGuardrail(FakeService):
+    api_key: str | None = "cu-test"
+    answer: Any = None
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/{tail:.*}", self._guard)
+
+    def error(self, status: int, code: str, message: str) -> web.Response:
+        return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+    async def _guard(self, request: web.Request) -> web.Response:
+        if self.api_key is not None and bearer(request) != self.api_key:
+            return self.error(401, "unauthorized", "bad token")
+        if self.answer is not None:
+            return web.json_response(self.answer)
+        doc = self.requests[-1].json
+        segments = doc.get("segments") if isinstance(doc, dict) else None
+        if not isinstance(segments, list):
+            return self.error(400, "bad_request", "segments missing")
+        texts = [str(s.get("text", "")) for s in segments]
+        joined = " ".join(texts).lower()
+        if "blockme" in joined:
+            index = next(i for i, t in enumerate(texts) if "blockme" in t.lower())
+            return web.json_response(
+                {
+                    "action": "block",
+                    "message": "Blocked by policy X.",
+                    "findings": [{"category": "POLICY_X", "severity": "high", "segment": index}],
+                }
+            )
+        if "warnme" in joined:
+            return web.json_response(
+                {"action": "warn", "findings": [{"category": "TONE", "severity": "low"}]}
+            )
+        if any(EMAIL_RE.search(t) for t in texts):
+            return web.json_response(
+                {
+                    "action": "redact",
+                    "findings": [{"category": "PII"}],
+                    "texts": [EMAIL_RE.sub("[EMAIL]", t) for t in texts],
+                }
+            )
+        return web.json_response({"action": "allow"})
