@@ -4,7 +4,7 @@ By default it answers "You said: <last user text>". Tests and demos steer it wit
 (the example gateway forwards ``X-Mock-*``):
 - ``X-Mock-Reply``: the exact answer text (JSON-string escapes allowed, e.g. ``\\u0040``);
 - ``X-Mock-Chunk``: characters per streamed chunk (default 4, about one token);
-- ``X-Mock-Delay-Ms``: pause before each streamed chunk;
+- ``X-Mock-Delay-Ms``: pause before each streamed chunk (before the whole answer when not streaming);
 - ``X-Mock-Tool``: ``name:{"json": "args"}`` answers with one tool call instead of text.
 It records every request body it received, and every stream a client abandoned, on ``app[RECORD]``.
 """
@@ -66,7 +66,10 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     tool = request.headers.get("X-Mock-Tool")
     created = int(time.time())
     base = {"id": "chatcmpl-mock" if chat else "cmpl-mock", "created": created, "model": body.get("model", "mock")}
+    delay = float(request.headers.get("X-Mock-Delay-Ms", "0")) / 1000
     if not body.get("stream"):
+        if delay:
+            await asyncio.sleep(delay)
         choices = []
         for i in range(n):
             if not chat:
@@ -85,7 +88,6 @@ async def _completions(request: web.Request) -> web.StreamResponse:
                                   "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
 
     size = max(1, int(request.headers.get("X-Mock-Chunk", "4")))
-    delay = float(request.headers.get("X-Mock-Delay-Ms", "0")) / 1000
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     obj = "chat.completion.chunk" if chat else "text_completion"

@@ -103,6 +103,7 @@ class GuardedWriter(AbstractStreamWriter):
         self._held: tuple[str, CIMultiDict[str]] | None = None
         self._buffer = bytearray()
         self._chunked = False
+        self._compression: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self.length: int | None = None
         self.headers_sent = False
         self.finished = False
@@ -124,12 +125,21 @@ class GuardedWriter(AbstractStreamWriter):
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
+    # Configuration is recorded and applied to the real writer only when the guard lets the headers
+    # out: a response the guard replaces (a block in concurrent mode, a 400 for a JSON answer) must
+    # not inherit the framing of the one it replaces.
     def enable_compression(self, *args: Any, **kwargs: Any) -> None:
-        self._inner.enable_compression(*args, **kwargs)
+        self._compression = (args, kwargs)
 
     def enable_chunking(self) -> None:
         self._chunked = True
-        self._inner.enable_chunking()
+
+    def _configure_inner(self) -> None:
+        if self._chunked:
+            self._inner.enable_chunking()
+        if self._compression is not None:
+            args, kwargs = self._compression
+            self._inner.enable_compression(*args, **kwargs)
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         self.status = int(status_line.split(" ", 2)[1])
@@ -140,12 +150,12 @@ class GuardedWriter(AbstractStreamWriter):
             return
         if mode == "stream":
             # The guard may change the body's length: a declared Content-Length would clip or hang it.
-            if headers.popall("Content-Length", None) is not None or not self._chunked:
-                headers["Transfer-Encoding"] = "chunked"
-                if not self._chunked:
-                    self.enable_chunking()
+            headers.popall("Content-Length", None)
+            headers["Transfer-Encoding"] = "chunked"
+            self._chunked = True
         else:
             self._inner.length = self.length
+        self._configure_inner()
         self.headers_sent = True
         await self._inner.write_headers(status_line, headers)
 
@@ -188,6 +198,7 @@ class GuardedWriter(AbstractStreamWriter):
             if not self._chunked:
                 headers["Content-Length"] = str(len(body))
                 self._inner.length = len(body)
+            self._configure_inner()
             self._held = None
             self.headers_sent = True
             await self._inner.write_headers(status_line, headers)

@@ -321,6 +321,12 @@ def _build_guardrail(
         g.limits = build_content_limits(options, name=name, key=key)
     elif type_ in REMOTE_PROVIDER_TYPES:
         g.remote = build_remote(type_, options, name=name, key=key, timeout_ms=timeout_ms)
+        if type_ == "custom" and options.get("retry_enabled"):
+            # timeout_ms is the seed's per-request timeout; the overall deadline must leave room for the
+            # retries (each attempt, plus backoff capped at 2 s), or a retry could never happen.
+            retries = int(options.get("max_retries", 2))
+            attempt_ms = int(options.get("attempt_timeout_ms", timeout_ms))
+            g.timeout_s = (attempt_ms * (retries + 1) + 2000 * retries) / 1000.0
     else:
         valid = ", ".join((*LOCAL_TYPES, *sorted(REMOTE_PROVIDER_TYPES)))
         raise ConfigError(f"{key}.type", f"unknown provider type {type_!r}; expected one of {valid}")
