@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -22,21 +23,32 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guard_middleware import GuardMiddleware, GuardSettings  # noqa: E402
+from guard_middleware import GuardMiddleware, GuardSettings
 
 UPSTREAM = web.AppKey("upstream", str)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 FORWARD = web.AppKey("forward", str)
 # Response headers a proxy must not copy: hop-by-hop, or describing the upstream's framing.
-_DROP = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding", "date", "server"}
+_DROP = {
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "content-encoding",
+    "date",
+    "server",
+}
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
     session = request.app[SESSION]
     url = request.app[UPSTREAM].rstrip("/") + request.path_qs
-    headers = {k: v for k, v in request.headers.items()
-               if k.lower() in ("content-type", "authorization", "accept", "accept-encoding")
-               or k.lower().startswith("x-mock-")}
+    headers = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() in ("content-type", "authorization", "accept", "accept-encoding")
+        or k.lower().startswith("x-mock-")
+    }
     if request.app[FORWARD] == "stream":
         data: object = request.content
         if request.content_length is not None:
@@ -92,8 +104,10 @@ async def _main(args: argparse.Namespace) -> None:
     await gateway.setup()
     await web.TCPSite(gateway, args.host, args.port).start()
     runners.append(gateway)
-    print(f"gateway on http://{args.host}:{args.port} -> {upstream} (guard {'off' if args.no_guard else 'on'})",
-          flush=True)
+    print(
+        f"gateway on http://{args.host}:{args.port} -> {upstream} (guard {'off' if args.no_guard else 'on'})",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:
@@ -108,10 +122,8 @@ def main() -> None:
     parser.add_argument("--mock-port", type=int, default=8081)
     parser.add_argument("--forward", choices=["read", "stream"], default=os.environ.get("FORWARD", "read"))
     parser.add_argument("--no-guard", action="store_true")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args()))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

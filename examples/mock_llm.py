@@ -65,7 +65,11 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     n = int(body.get("n") or 1)
     tool = request.headers.get("X-Mock-Tool")
     created = int(time.time())
-    base = {"id": "chatcmpl-mock" if chat else "cmpl-mock", "created": created, "model": body.get("model", "mock")}
+    base = {
+        "id": "chatcmpl-mock" if chat else "cmpl-mock",
+        "created": created,
+        "model": body.get("model", "mock"),
+    }
     delay = float(request.headers.get("X-Mock-Delay-Ms", "0")) / 1000
     if not body.get("stream"):
         if delay:
@@ -76,16 +80,36 @@ async def _completions(request: web.Request) -> web.StreamResponse:
                 choices.append({"index": i, "text": text, "finish_reason": "stop", "logprobs": None})
             elif tool:
                 name, _, args = tool.partition(":")
-                choices.append({"index": i, "finish_reason": "tool_calls", "message": {
-                    "role": "assistant", "content": None,
-                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": args}}]}})
+                choices.append(
+                    {
+                        "index": i,
+                        "finish_reason": "tool_calls",
+                        "message": {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": args},
+                                }
+                            ],
+                        },
+                    }
+                )
             else:
-                choices.append({"index": i, "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": text}})
+                choices.append(
+                    {"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                )
         record.completed += 1
-        return web.json_response({**base, "object": "chat.completion" if chat else "text_completion",
-                                  "choices": choices,
-                                  "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
+        return web.json_response(
+            {
+                **base,
+                "object": "chat.completion" if chat else "text_completion",
+                "choices": choices,
+                "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+            }
+        )
 
     size = max(1, int(request.headers.get("X-Mock-Chunk", "4")))
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -95,28 +119,70 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     async def send(choices: list[dict[str, Any]]) -> None:
         if delay:
             await asyncio.sleep(delay)
-        await resp.write(b"data: " + json.dumps({**base, "object": obj, "choices": choices}).encode() + b"\n\n")
+        await resp.write(
+            b"data: " + json.dumps({**base, "object": obj, "choices": choices}).encode() + b"\n\n"
+        )
 
     try:
         if chat:
-            await send([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                        for i in range(n)])
+            await send(
+                [
+                    {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    for i in range(n)
+                ]
+            )
         if tool and chat:
             name, _, args = tool.partition(":")
-            await send([{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                                                 "function": {"name": name, "arguments": ""}}]},
-                         "finish_reason": None}])
+            await send(
+                [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": "call_1",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": ""},
+                                }
+                            ]
+                        },
+                        "finish_reason": None,
+                    }
+                ]
+            )
             for k in range(0, len(args), size):
-                await send([{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {
-                    "arguments": args[k:k + size]}}]}, "finish_reason": None}])
+                await send(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {
+                                "tool_calls": [{"index": 0, "function": {"arguments": args[k : k + size]}}]
+                            },
+                            "finish_reason": None,
+                        }
+                    ]
+                )
             await send([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
         else:
             for k in range(0, len(text), size):
-                piece = text[k:k + size]
-                await send([{"index": i, "delta": {"content": piece}, "finish_reason": None} if chat
-                            else {"index": i, "text": piece, "finish_reason": None} for i in range(n)])
-            await send([{"index": i, "delta": {}, "finish_reason": "stop"} if chat
-                        else {"index": i, "text": "", "finish_reason": "stop"} for i in range(n)])
+                piece = text[k : k + size]
+                await send(
+                    [
+                        {"index": i, "delta": {"content": piece}, "finish_reason": None}
+                        if chat
+                        else {"index": i, "text": piece, "finish_reason": None}
+                        for i in range(n)
+                    ]
+                )
+            await send(
+                [
+                    {"index": i, "delta": {}, "finish_reason": "stop"}
+                    if chat
+                    else {"index": i, "text": "", "finish_reason": "stop"}
+                    for i in range(n)
+                ]
+            )
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
     except (ConnectionResetError, asyncio.CancelledError):

@@ -1,6 +1,6 @@
 """guard_middleware: LLM guardrails for an existing aiohttp gateway, in one line.
 
-    app.middlewares.append(GuardMiddleware())
+app.middlewares.append(GuardMiddleware())
 """
 
 from guard_middleware.errors import ConfigError

@@ -12,10 +12,11 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from guard_middleware.audit import Auditor
 from guard_middleware.errors import ConfigError
-from guard_middleware.pipeline import Evaluator, Vault, redact_spans
+from guard_middleware.pipeline import Evaluator, Vault
 from guard_middleware.policy import compile_policy
 from guard_middleware.providers.base import EvalContext
 from guard_middleware.runtime import Runtime
@@ -34,43 +35,52 @@ async def _check(config: str | None, text: str, phase: Phase, as_json: bool) -> 
     if any(not g.is_local for g in selected):
         await runtime.start()
     try:
-        ev = await evaluator.evaluate(phase, selected, [segment], EvalContext("cli", phase, "cli"), runtime, Vault())
+        ev = await evaluator.evaluate(
+            phase, selected, [segment], EvalContext("cli", phase, "cli"), runtime, Vault()
+        )
     finally:
         await runtime.close()
-    findings = [
-        {
-            "guardrail": f.guardrail,
-            "category": f.category,
-            "severity": f.severity,
-            "action": (f.action or Action.ALLOW).name.lower(),
-            "span": [f.start, f.end] if f.start is not None else None,
-            "match": text[f.start : f.end] if f.start is not None and f.end is not None else None,
-            "message": f.message,
-        }
-        for f in ev.findings
-    ]
-    result = {
-        "phase": phase.value,
-        "guardrails": [g.name for g in selected],
-        "findings": findings,
-        "decision": ev.action.name.lower(),
-        "rewritten": ev.new_texts.get(0),
-        "error": ev.failure.body["error"]["message"] if ev.failure else None,
-    }
+    findings: list[dict[str, Any]] = []
+    for f in ev.findings:
+        has_span = f.start is not None and f.end is not None
+        findings.append(
+            {
+                "guardrail": f.guardrail,
+                "category": f.category,
+                "severity": f.severity,
+                "action": (f.action or Action.ALLOW).name.lower(),
+                "span": [f.start, f.end] if has_span else None,
+                "match": text[f.start : f.end] if has_span else None,
+                "message": f.message,
+            }
+        )
+    names = [g.name for g in selected]
+    rewritten = ev.new_texts.get(0)
+    error = ev.failure.body["error"]["message"] if ev.failure else None
     if as_json:
+        result = {
+            "phase": phase.value,
+            "guardrails": names,
+            "findings": findings,
+            "decision": ev.action.name.lower(),
+            "rewritten": rewritten,
+            "error": error,
+        }
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        print(f"guardrails ({phase.value}): {', '.join(result['guardrails']) or 'none'}")
-        for f in findings:
-            print(f"  {f['guardrail']}: {f['category']} ({f['severity']}) -> {f['action']}"
-                  f"{'  ' + repr(f['match']) if f['match'] else ''}{'  ' + f['message'] if f['message'] else ''}")
+        print(f"guardrails ({phase.value}): {', '.join(names) or 'none'}")
+        for row in findings:
+            match = f"  {row['match']!r}" if row["match"] else ""
+            message = f"  {row['message']}" if row["message"] else ""
+            what = f"{row['category']} ({row['severity']}) -> {row['action']}"
+            print(f"  {row['guardrail']}: {what}{match}{message}")
         if not findings:
             print("  no findings")
-        print(f"decision: {result['decision']}")
-        if result["rewritten"] is not None:
-            print(f"rewritten: {result['rewritten']}")
-        if result["error"]:
-            print(f"error: {result['error']}")
+        print(f"decision: {ev.action.name.lower()}")
+        if rewritten is not None:
+            print(f"rewritten: {rewritten}")
+        if error:
+            print(f"error: {error}")
     return 1 if ev.action is Action.BLOCK else 0
 
 

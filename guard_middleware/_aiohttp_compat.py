@@ -36,7 +36,9 @@ class WriterHooks(Protocol):
 
     async def on_stream_end(self) -> bytes: ...
 
-    async def on_body(self, status_line: str, headers: CIMultiDict[str], body: bytes) -> tuple[str, bytes]: ...
+    async def on_body(
+        self, status_line: str, headers: CIMultiDict[str], body: bytes
+    ) -> tuple[str, bytes]: ...
 
 
 def self_check() -> None:
@@ -73,12 +75,13 @@ def clone_for_handler(request: web.Request, body: bytes, hooks: WriterHooks | No
     headers.popall("Transfer-Encoding", None)
     # Gateways that forward client headers then get uncompressed upstream answers the guard can read.
     headers["Accept-Encoding"] = "identity"
+    # scheme/host/remote are passed again: clone() would otherwise undo an outer proxy middleware's
+    # overrides (X-Forwarded-*).
+    overrides: dict[str, Any] = {"scheme": request.scheme, "host": request.host}
+    if request.remote is not None:
+        overrides["remote"] = request.remote
     new = request.clone(
-        headers=headers,
-        scheme=request.scheme,
-        host=request.host,
-        remote=request.remote,
-        client_max_size=max(request.client_max_size, len(body) + 1),
+        headers=headers, client_max_size=max(request.client_max_size, len(body) + 1), **overrides
     )
     new._payload = bytes_reader(body)
     new._state = request._state
@@ -110,12 +113,13 @@ class GuardedWriter(AbstractStreamWriter):
         self.status = 200
 
     # aiohttp reads these for the access log and to decide whether an error page can still be sent.
-    @property  # type: ignore[override]
-    def buffer_size(self) -> int:
+    # The counters live in the real writer.
+    @property
+    def buffer_size(self) -> int:  # type: ignore[override]
         return self._inner.buffer_size
 
-    @property  # type: ignore[override]
-    def output_size(self) -> int:
+    @property
+    def output_size(self) -> int:  # type: ignore[override]
         return self._inner.output_size
 
     @property
@@ -221,7 +225,7 @@ class AlreadySent(web.StreamResponse):
     def __init__(self, status: int) -> None:
         super().__init__(status=status)
 
-    async def prepare(self, request: web.BaseRequest) -> None:  # type: ignore[override]
+    async def prepare(self, request: web.BaseRequest) -> None:
         return None
 
     async def write_eof(self, data: bytes = b"") -> None:

@@ -20,10 +20,7 @@ from guard_middleware.verdict import Action, Finding, Status
 
 
 def _json_handler() -> logging.Handler:
-    try:
-        from pythonjsonlogger.json import JsonFormatter
-    except ImportError:  # python-json-logger < 3
-        from pythonjsonlogger.jsonlogger import JsonFormatter  # type: ignore[no-redef]
+    from pythonjsonlogger.json import JsonFormatter
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     return handler

@@ -62,7 +62,9 @@ class GuardMiddleware:
 
     __middleware_version__ = 1  # new-style middleware in aiohttp 3.x; ignored (and harmless) in 4.x
 
-    def __init__(self, settings: GuardSettings | None = None, *, team_resolver: TeamResolver | None = None) -> None:
+    def __init__(
+        self, settings: GuardSettings | None = None, *, team_resolver: TeamResolver | None = None
+    ) -> None:
         compat.self_check()
         self.settings = settings if settings is not None else GuardSettings.load()
         self.policy: Policy = compile_policy(self.settings)
@@ -122,8 +124,10 @@ class GuardMiddleware:
         if coding not in _DECODED_BY_AIOHTTP:
             raise GuardRejection(
                 415,
-                error_body(f"Unsupported Content-Encoding {coding!r}; use gzip, deflate, br or none.",
-                           code="unsupported_encoding"),
+                error_body(
+                    f"Unsupported Content-Encoding {coding!r}; use gzip, deflate, br or none.",
+                    code="unsupported_encoding",
+                ),
             )
         limit = self.policy.max_body_bytes
         too_large = GuardRejection(
@@ -148,7 +152,9 @@ class GuardMiddleware:
             except DecodedTooLarge:
                 raise too_large from None
             except (UnsupportedEncoding, ValueError, OSError) as exc:
-                raise bad_request(f"The {coding} body could not be decoded: {exc}.", code="invalid_encoding") from None
+                raise bad_request(
+                    f"The {coding} body could not be decoded: {exc}.", code="invalid_encoding"
+                ) from None
         return raw
 
     def _requested_guardrails(self, request: web.Request, parsed: ParsedRequest) -> list[str]:
@@ -158,8 +164,9 @@ class GuardMiddleware:
             names.extend(n.strip() for n in header.split(",") if n.strip())
         unknown = self.policy.unknown(names)
         if unknown:
-            raise bad_request(f"Unknown guardrail(s): {', '.join(unknown)}.", code="unknown_guardrail",
-                              param="guardrails")
+            raise bad_request(
+                f"Unknown guardrail(s): {', '.join(unknown)}.", code="unknown_guardrail", param="guardrails"
+            )
         return names
 
     async def _team_guardrails(self, request: web.Request) -> list[str]:
@@ -183,8 +190,12 @@ class GuardMiddleware:
             # The operator's resolver named something that does not exist: a misconfiguration, not a
             # client error, but never silently skip a policy.
             raise GuardRejection(
-                500, error_body(f"Team policy names unknown guardrail(s): {', '.join(unknown)}.",
-                                code="guardrail_misconfigured", type_="server_error")
+                500,
+                error_body(
+                    f"Team policy names unknown guardrail(s): {', '.join(unknown)}.",
+                    code="guardrail_misconfigured",
+                    type_="server_error",
+                ),
             )
         return names
 
@@ -234,7 +245,9 @@ class _Exchange:
         if self.warnings:
             headers["X-Guardrails-Warning"] = ",".join(self.warnings)
 
-    async def _evaluate(self, phase: Phase, selected: Sequence[Guardrail], segments: Any, unscanned: Any = ()) -> Evaluation:
+    async def _evaluate(
+        self, phase: Phase, selected: Sequence[Guardrail], segments: Any, unscanned: Any = ()
+    ) -> Evaluation:
         return await self.guard.evaluator.evaluate(
             phase, selected, segments, self.ctx(phase), self.guard.runtime, self.vault, unscanned=unscanned
         )
@@ -295,7 +308,10 @@ class _Exchange:
     def _synthetic_answer(self, ev: Evaluation) -> web.StreamResponse:
         """``disable_exception_on_block``: answer 200 as the model would, with the block message and
         ``finish_reason: content_filter``; the upstream is never called."""
-        message = ev.blocked_message or f"This request was blocked by guardrail {ev.blocking.name if ev.blocking else ''}."
+        message = (
+            ev.blocked_message
+            or f"This request was blocked by guardrail {ev.blocking.name if ev.blocking else ''}."
+        )
         headers: dict[str, str] = {}
         self._guard_headers(headers)
         model = self.parsed.body.get("model", "")
@@ -307,16 +323,37 @@ class _Exchange:
                 choice["message"] = {"role": "assistant", "content": message}
             else:
                 choice["text"] = message
-            body = {**base, "object": "chat.completion" if chat else "text_completion", "choices": [choice],
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+            body = {
+                **base,
+                "object": "chat.completion" if chat else "text_completion",
+                "choices": [choice],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
             return web.json_response(body, headers=headers)
         obj = "chat.completion.chunk" if chat else "text_completion"
         delta = {"role": "assistant", "content": message} if chat else None
-        first = {**base, "object": obj, "choices": [
-            {"index": 0, "delta": delta, "finish_reason": None} if chat else {"index": 0, "text": message, "finish_reason": None}]}
-        last = {**base, "object": obj, "choices": [
-            {"index": 0, "delta": {}, "finish_reason": "content_filter"} if chat else {"index": 0, "text": "", "finish_reason": "content_filter"}]}
-        payload = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in (first, last)) + b"data: [DONE]\n\n"
+        first = {
+            **base,
+            "object": obj,
+            "choices": [
+                {"index": 0, "delta": delta, "finish_reason": None}
+                if chat
+                else {"index": 0, "text": message, "finish_reason": None}
+            ],
+        }
+        last = {
+            **base,
+            "object": obj,
+            "choices": [
+                {"index": 0, "delta": {}, "finish_reason": "content_filter"}
+                if chat
+                else {"index": 0, "text": "", "finish_reason": "content_filter"}
+            ],
+        }
+        payload = (
+            b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in (first, last))
+            + b"data: [DONE]\n\n"
+        )
         return web.Response(body=payload, content_type="text/event-stream", headers=headers)
 
     # -- output ----------------------------------------------------------------------------------
@@ -357,8 +394,9 @@ class _Exchange:
             except GuardRejection as rejection:
                 return _reject(rejection, self.applied)
             if status != 200:
-                return web.Response(body=new_body, status=status, content_type="application/json",
-                                    headers=self._header_dict())
+                return web.Response(
+                    body=new_body, status=status, content_type="application/json", headers=self._header_dict()
+                )
             resp.body = new_body
         elif _is_sse(content_type):
             try:
@@ -391,8 +429,12 @@ class _Exchange:
             return decoder.decode(body) + decoder.flush()
         except (UnsupportedEncoding, DecodedTooLarge, ValueError, OSError) as exc:
             raise GuardRejection(
-                502, error_body(f"The upstream response ({coding}) could not be decoded for checking: {exc}.",
-                                code="upstream_unreadable", type_="upstream_error")
+                502,
+                error_body(
+                    f"The upstream response ({coding}) could not be decoded for checking: {exc}.",
+                    code="upstream_unreadable",
+                    type_="upstream_error",
+                ),
             ) from None
 
     async def guard_json_body(self, body: bytes) -> tuple[int, bytes]:
@@ -403,10 +445,16 @@ class _Exchange:
         except (GuardRejection, ValueError) as exc:
             detail = exc.body["error"]["message"] if isinstance(exc, GuardRejection) else str(exc)
             raise GuardRejection(
-                502, error_body(f"The upstream response could not be checked: {detail}",
-                                code="upstream_unreadable", type_="upstream_error")
+                502,
+                error_body(
+                    f"The upstream response could not be checked: {detail}",
+                    code="upstream_unreadable",
+                    type_="upstream_error",
+                ),
             ) from None
-        ev = await self._evaluate(Phase.OUTPUT, self.output_selected, extraction.segments, extraction.unscanned)
+        ev = await self._evaluate(
+            Phase.OUTPUT, self.output_selected, extraction.segments, extraction.unscanned
+        )
         self._note(ev)
         if ev.action is Action.BLOCK:
             if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
@@ -468,6 +516,11 @@ class _Exchange:
         self._guard_headers(headers)
         if status != 200:
             headers["Content-Type"] = "application/json"
-            reason = {400: "Bad Request", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+            reason = {
+                400: "Bad Request",
+                502: "Bad Gateway",
+                503: "Service Unavailable",
+                504: "Gateway Timeout",
+            }
             status_line = f"{status_line.split(' ', 1)[0]} {status} {reason.get(status, 'Error')}"
         return status_line, new_body

@@ -16,7 +16,16 @@ from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
-from guard_middleware.verdict import Action, Finding, Match, Phase, ProviderError, ProviderOutcome, Segment, Status
+from guard_middleware.verdict import (
+    Action,
+    Finding,
+    Match,
+    Phase,
+    ProviderError,
+    ProviderOutcome,
+    Segment,
+    Status,
+)
 
 log = logging.getLogger("guard_middleware")
 
@@ -117,9 +126,7 @@ class Evaluator:
         self.policy = policy
         self.auditor = auditor
 
-    def scan_local(
-        self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]
-    ) -> list[Finding]:
+    def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:
         findings: list[Finding] = []
         resolve = self.policy.resolve_action
         if guardrail.text_check is not None:
@@ -216,7 +223,14 @@ class Evaluator:
         )
 
     def _fail(
-        self, ev: Evaluation, g: Guardrail, phase: Phase, ctx: EvalContext, kind: str, detail: str, started: float
+        self,
+        ev: Evaluation,
+        g: Guardrail,
+        phase: Phase,
+        ctx: EvalContext,
+        kind: str,
+        detail: str,
+        started: float,
     ) -> None:
         policy = g.on_timeout if kind == "timeout" else g.on_error
         if policy == "block":
@@ -270,8 +284,15 @@ class Evaluator:
         for g, outcome, kind, detail, started in results:
             ev.applied.append(g.name)
             if outcome is None:
-                self._fail(ev, g, phase, ctx, "timeout" if kind == "timeout" else "error", f"{kind}: {detail}",
-                           started)
+                self._fail(
+                    ev,
+                    g,
+                    phase,
+                    ctx,
+                    "timeout" if kind == "timeout" else "error",
+                    f"{kind}: {detail}",
+                    started,
+                )
                 continue
             found = [
                 replace(

@@ -109,7 +109,9 @@ class Policy:
     blocking_pool_size: int = 8
     audit: Any = None
 
-    def resolve_action(self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None) -> Action:
+    def resolve_action(
+        self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None
+    ) -> Action:
         if decided is not None:
             return decided
         if guardrail.forced_action is not None:
@@ -143,7 +145,9 @@ def compile_policy(settings: GuardSettings) -> Policy:
 
     def add(g: Guardrail, *, enforced: bool) -> None:
         if g.name in guardrails:
-            raise ConfigError(f"{g.key}.name", f"guardrail name {g.name!r} is used twice; give each a unique name")
+            raise ConfigError(
+                f"{g.key}.name", f"guardrail name {g.name!r} is used twice; give each a unique name"
+            )
         guardrails[g.name] = g
         if enforced:
             for phase in sorted(g.phases):
@@ -159,7 +163,11 @@ def compile_policy(settings: GuardSettings) -> Policy:
     # Named guardrails first, so phase sections can refer to them by name.
     for i, table in enumerate(settings.guardrails):
         key = f"guardrails[{i}]"
-        native = guardrails_from_litellm([table], key="guardrails", start=i)[0] if "litellm_params" in table else table
+        native = (
+            guardrails_from_litellm([table], key="guardrails", start=i)[0]
+            if "litellm_params" in table
+            else table
+        )
         add(_build_named(native, key, settings, pii_replacement), enforced=False)
     for name, g in list(guardrails.items()):
         if g.default_on:
@@ -169,9 +177,17 @@ def compile_policy(settings: GuardSettings) -> Policy:
     for phase, section in ((Phase.INPUT, settings.input), (Phase.OUTPUT, settings.output)):
         concurrent = phase is Phase.INPUT and settings.input.mode == "concurrent"
         for j, table in enumerate(section.provider_tables()):
-            key = f"{phase.value}.provider" if section.provider is table else f"{phase.value}.providers[{j - (1 if section.provider else 0)}]"
+            key = (
+                f"{phase.value}.provider"
+                if section.provider is table
+                else f"{phase.value}.providers[{j - (1 if section.provider else 0)}]"
+            )
             g = _build_guardrail(
-                table, key, phases=frozenset({phase}), section=section, pii_replacement=pii_replacement,
+                table,
+                key,
+                phases=frozenset({phase}),
+                section=section,
+                pii_replacement=pii_replacement,
                 default_name=_default_name(table, phase, guardrails),
             )
             g.concurrent = concurrent
@@ -189,7 +205,9 @@ def compile_policy(settings: GuardSettings) -> Policy:
                 f"{pii.provider.get('type')!r} is not a local PII provider; only 'regex' is. "
                 "Use a remote provider (bedrock, lakera_v2) in input/output for NAME or ADDRESS.",
             )
-        phases = {"input": {Phase.INPUT}, "output": {Phase.OUTPUT}, "both": {Phase.INPUT, Phase.OUTPUT}}[pii.apply_to]
+        phases = {"input": {Phase.INPUT}, "output": {Phase.OUTPUT}, "both": {Phase.INPUT, Phase.OUTPUT}}[
+            pii.apply_to
+        ]
         check = PiiCheck.for_types(pii.types, name="pii", key="pii.types")
         add(
             Guardrail(
@@ -209,8 +227,9 @@ def compile_policy(settings: GuardSettings) -> Policy:
             if g.forced_action is Action.REDACT or (g.remote is not None and _masks(g)):
                 raise ConfigError(
                     "input.mode",
-                    f"guardrail {g.name!r} rewrites the request, which cannot happen once the request has left "
-                    "in concurrent mode; use mode = \"blocking\" or apply PII redaction to output only",
+                    f"guardrail {g.name!r} rewrites the request, which cannot happen once the request "
+                    'has left in concurrent mode; use mode = "blocking" or apply PII redaction to output '
+                    "only",
                 )
 
     mode, buffer_tokens = _streaming_mode(settings.output)
@@ -220,7 +239,9 @@ def compile_policy(settings: GuardSettings) -> Policy:
         for team, names in policies.teams.items():
             missing = [n for n in names if n not in guardrails]
             if missing:
-                raise ConfigError(f"policies.teams.{team}", f"unknown guardrail name(s): {', '.join(missing)}")
+                raise ConfigError(
+                    f"policies.teams.{team}", f"unknown guardrail name(s): {', '.join(missing)}"
+                )
             teams[team] = list(names)
     return Policy(
         enabled=settings.enabled,
@@ -265,7 +286,9 @@ def normalize_route(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-def _build_named(table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str) -> Guardrail:
+def _build_named(
+    table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str
+) -> Guardrail:
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{key}.name", "every named guardrail needs a non-empty 'name'")
@@ -276,12 +299,20 @@ def _build_named(table: Mapping[str, Any], key: str, settings: GuardSettings, pi
     concurrent = False
     for m in modes:
         if m not in MODE_PHASE:
-            raise ConfigError(f"{key}.mode", f"unknown mode {m!r}; expected pre_call, during_call or post_call")
+            raise ConfigError(
+                f"{key}.mode", f"unknown mode {m!r}; expected pre_call, during_call or post_call"
+            )
         phases.add(MODE_PHASE[m])
         concurrent = concurrent or m == "during_call"
     section: PhaseSettings = settings.input if Phase.INPUT in phases else settings.output
-    g = _build_guardrail(table, key, phases=frozenset(phases), section=section, pii_replacement=pii_replacement,
-                         default_name=name)
+    g = _build_guardrail(
+        table,
+        key,
+        phases=frozenset(phases),
+        section=section,
+        pii_replacement=pii_replacement,
+        default_name=name,
+    )
     g.default_on = bool(table.get("default_on", False))
     g.concurrent = concurrent
     g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
@@ -307,10 +338,14 @@ def _build_guardrail(
     for policy_key in ("on_timeout", "on_error"):
         value = table.get(policy_key, getattr(section, policy_key))
         if value not in ("block", "allow", "log_and_allow"):
-            raise ConfigError(f"{key}.{policy_key}", f"unknown value {value!r}; expected block, allow or log_and_allow")
+            raise ConfigError(
+                f"{key}.{policy_key}", f"unknown value {value!r}; expected block, allow or log_and_allow"
+            )
         setattr(g, policy_key, value)
     if "actions" in table or "default_action" in table:
-        g.actions = ActionTable.build(table.get("actions", {}), table.get("default_action", section.default_action), key)
+        g.actions = ActionTable.build(
+            table.get("actions", {}), table.get("default_action", section.default_action), key
+        )
     if type_ == "blocklist":
         g.text_check = build_blocklist(options, name=name, key=key)
         g.replacement = str(table.get("replacement", "[REDACTED]"))

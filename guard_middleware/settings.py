@@ -33,7 +33,7 @@ class _Section(BaseModel):
 
 class PhaseSettings(_Section):
     enabled: bool = True
-    timeout_ms: int = Field(5000, ge=1)
+    timeout_ms: int = Field(default=5000, ge=1)
     on_timeout: Literal["block", "allow", "log_and_allow"] = "block"
     on_error: Literal["block", "allow", "log_and_allow"] = "block"
     default_action: str = "block"
@@ -55,14 +55,16 @@ class InputSettings(PhaseSettings):
 
 
 class BufferedMode(_Section):
-    buffer_tokens: int = Field(100, ge=1)
+    buffer_tokens: int = Field(default=100, ge=1)
 
 
 class OutputSettings(PhaseSettings):
     # "final_only" | "per_chunk" | {buffered = {buffer_tokens = N}}
-    streaming_mode: Literal["final_only", "per_chunk"] | dict[Literal["buffered"], BufferedMode] = "final_only"
+    streaming_mode: Literal["final_only", "per_chunk"] | dict[Literal["buffered"], BufferedMode] = (
+        "final_only"
+    )
     # Longest text a stream window may hold back waiting for a match to complete.
-    max_holdback_chars: int = Field(4096, ge=64)
+    max_holdback_chars: int = Field(default=4096, ge=64)
 
 
 class PiiSettings(_Section):
@@ -99,7 +101,7 @@ class GuardSettings(BaseSettings):
     config_file: Path | None = None
     enabled: bool = True
     routes: list[str] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
-    max_body_bytes: int = Field(1024 * 1024, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     input: InputSettings = Field(default_factory=InputSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     pii: PiiSettings | None = None
@@ -108,7 +110,7 @@ class GuardSettings(BaseSettings):
     policies: PolicySettings | None = None
     # Header a client may use to name extra guardrails (comma-separated).
     guardrails_header: str = "X-Guardrails"
-    blocking_pool_size: int = Field(8, ge=1)
+    blocking_pool_size: int = Field(default=8, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -164,7 +166,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
         elif suffix == ".json":
             doc = json.loads(raw)
         else:
-            raise ConfigError("config_file", f"{path}: unknown extension {suffix!r} (use .toml, .yaml or .json)")
+            raise ConfigError(
+                "config_file", f"{path}: unknown extension {suffix!r} (use .toml, .yaml or .json)"
+            )
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -173,7 +177,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError("config_file", f"{path} does not parse: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError("config_file", f"{path} must hold a table/mapping at the top level")
-    return _expand(_select(doc), "")
+    expanded: dict[str, Any] = _expand(_select(doc), "")
+    return expanded
 
 
 def _select(doc: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +199,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def _expand(node: Any, key: str) -> Any:
     if isinstance(node, str):
+
         def sub(m: re.Match[str]) -> str:
             value = os.environ.get(m.group(1))
             if value is None:

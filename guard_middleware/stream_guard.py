@@ -44,7 +44,9 @@ _CHARS_PER_TOKEN = 4  # the usual rule of thumb for English BPE tokens
 
 
 def _data_event(obj: dict[str, Any], template: SSEEvent) -> bytes:
-    return encode(SSEEvent(data=json.dumps(obj, ensure_ascii=False, separators=(",", ":")), event=template.event))
+    return encode(
+        SSEEvent(data=json.dumps(obj, ensure_ascii=False, separators=(",", ":")), event=template.event)
+    )
 
 
 class _Counts:
@@ -113,7 +115,9 @@ class StreamGuard:
         if self.x.terminated:
             return b""
         if self._unsupported:
-            return self._fail(f"The upstream stream uses an unsupported Content-Encoding {self._unsupported!r}.")
+            return self._fail(
+                f"The upstream stream uses an unsupported Content-Encoding {self._unsupported!r}."
+            )
         try:
             if self.decoder is not None:
                 data = self.decoder.decode(data)
@@ -225,7 +229,9 @@ class StreamGuard:
         g = self._by_check[id(check)]
         action = self.x.policy.resolve_action(g, Phase.OUTPUT, match.category, None)
         self.findings.setdefault(g.name, []).append(
-            Finding(g.name, match.category, match.severity, action, None, match.start, match.end, match.message)
+            Finding(
+                g.name, match.category, match.severity, action, None, match.start, match.end, match.message
+            )
         )
         if action is Action.BLOCK and self.mode == "final_only":
             return Action.LOG  # detect-only by definition of the mode; audited with its real action
@@ -306,7 +312,12 @@ class StreamGuard:
         extraction = extract(holder)
         guardrails = list(self.text_guardrails) + ([] if self.mode == "final_only" else self.remote)
         ev = await self.x.guard.evaluator.evaluate(
-            Phase.OUTPUT, guardrails, extraction.segments, self.x.ctx(Phase.OUTPUT), self.x.guard.runtime, self.x.vault
+            Phase.OUTPUT,
+            guardrails,
+            extraction.segments,
+            self.x.ctx(Phase.OUTPUT),
+            self.x.guard.runtime,
+            self.x.vault,
         )
         if ev.action is Action.BLOCK and (self.mode != "final_only" or ev.failure is not None):
             return self._block(ev)
@@ -314,7 +325,9 @@ class StreamGuard:
             apply_rewrites(holder, extraction, ev.new_texts)
         choice, tool = key
         channel = Channel(choice, "tool_arguments" if tool is not None else "function_arguments", tool)
-        return _data_event(make_chunk(self.template, channel, holder["function"]["arguments"]), self.template_event)
+        return _data_event(
+            make_chunk(self.template, channel, holder["function"]["arguments"]), self.template_event
+        )
 
     # -- remote providers -------------------------------------------------------------------------
     async def _remote_check(self, segments: list[Segment]) -> dict[int, str] | None:
@@ -345,7 +358,9 @@ class StreamGuard:
 
     def _block_local(self, check: TextCheck, match: Match) -> str:
         g = self._by_check[id(check)]
-        finding = Finding(g.name, match.category, match.severity, Action.BLOCK, None, None, None, match.message)
+        finding = Finding(
+            g.name, match.category, match.severity, Action.BLOCK, None, None, None, match.message
+        )
         self._terminate(blocked_body("output", [finding]))
         return ""
 
@@ -355,8 +370,13 @@ class StreamGuard:
         return self._terminal
 
     def _fail_check(self, detail: str) -> str:
-        self._terminate(error_body(f"A guardrail could not check the stream: {detail}", code="guardrail_unavailable",
-                                   type_="guardrail_error"))
+        self._terminate(
+            error_body(
+                f"A guardrail could not check the stream: {detail}",
+                code="guardrail_unavailable",
+                type_="guardrail_error",
+            )
+        )
         return ""
 
     def _fail(self, message: str) -> bytes:

@@ -168,7 +168,8 @@ class TextWindow:
                     first_start, first_end, replacement = redactions[-1]
                     redactions[-1] = (first_start, max(first_end, m.end), replacement)
                 else:
-                    redactions.append((m.start, m.end, self._rewrite(check, absolute, pending[m.start : m.end])))
+                    value = pending[m.start : m.end]
+                    redactions.append((m.start, m.end, self._rewrite(check, absolute, value)))
 
         if step.blocked is not None:
             self._blocked = step.blocked

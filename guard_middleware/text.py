@@ -21,6 +21,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import overload
 
 import regex
@@ -120,14 +121,40 @@ class OffsetMap(Sequence[int]):
         return self._norm[k] if orig_index == self._orig[k] else seg_norm_end
 
 
+# Streams call every check's ``find`` and ``holdback`` on the same short text (context + held tail + new
+# chunk), and every check normalises it. Short texts are cached (the result is immutable: callers never
+# change the map); a long text is remembered in one slot, enough for the checks of one request to share
+# it. Python caches a str's hash, so a repeated lookup costs one dict probe.
+_CACHE_MAX_CHARS = 4096
+_last_long: tuple[str, bool, tuple[str, OffsetMap | None]] | None = None
+
+
 def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | None]:
     """NFKC, optional case folding and removal of format characters.
 
     Returns the normalised text and the map from normalised to original indices, or None when every
-    normalised index equals its original index (pure ASCII: only case changes).
+    normalised index equals its original index (pure ASCII: only case changes). The map is shared
+    between callers (results are cached) and must not be modified.
     """
+    global _last_long
     if text.isascii():
         return (text.lower() if casefold else text), None
+    if len(text) <= _CACHE_MAX_CHARS:
+        return _normalize_cached(text, casefold)
+    last = _last_long
+    if last is not None and last[1] is casefold and last[0] == text:
+        return last[2]
+    result = _normalize(text, casefold)
+    _last_long = (text, casefold, result)
+    return result
+
+
+@lru_cache(maxsize=128)
+def _normalize_cached(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
+    return _normalize(text, casefold)
+
+
+def _normalize(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
     pieces: list[str] = []
     omap = OffsetMap(0, len(text))
     n = 0  # normalised length so far

@@ -11,7 +11,8 @@ JsonPath = tuple[str | int, ...]
 
 
 class Action(enum.IntEnum):
-    """What to do about a finding. The integer order is the precedence: block > redact > warn > log > allow."""
+    """What to do about a finding. The integer order is the precedence:
+    block > redact > warn > log > allow."""
 
     ALLOW = 0
     LOG = 1

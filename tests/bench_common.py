@@ -74,7 +74,8 @@ def machine_info() -> str:
         model = platform.processor() or "unknown"
     return (
         f"machine: nproc={os.cpu_count()} usable={len(cpus())} ({model}); "
-        f"Python {platform.python_version()}; aiohttp {_aiohttp.__version__}; {platform.system()} {platform.release()}"
+        f"Python {platform.python_version()}; aiohttp {_aiohttp.__version__}; "
+        f"{platform.system()} {platform.release()}"
     )
 
 
@@ -179,7 +180,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths)))
+        padded = (c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append("  ".join(padded))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -225,7 +227,8 @@ def children_cpu_seconds() -> float:
 class Server:
     """One server in its own process (see the module docstring)."""
 
-    def __init__(self, name: str, spec: dict[str, Any], *, cpu: int | None, max_seconds: float = 1800) -> None:
+    def __init__(self, name: str, spec: dict[str, Any], *, cpu: int | None,
+                 max_seconds: float = 1800) -> None:
         self.name = name
         self.cpu = cpu
         spec = {**spec, "cpu": cpu, "max_seconds": max_seconds}
@@ -431,8 +434,8 @@ def pyspy_start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] 
     if exe is None:
         return None
     return subprocess.Popen(
-        [exe, "record", "--format", "raw", "--rate", "200", "--nonblocking", "-d", str(max(1, round(seconds))),
-         "-p", str(pid), "-o", str(out)],
+        [exe, "record", "--format", "raw", "--rate", "200", "--nonblocking",
+         "-d", str(max(1, round(seconds))), "-p", str(pid), "-o", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -447,7 +450,8 @@ def collapsed_top(path: Path, top: int = 15, *, focus: str | None = None) -> str
         if not count.isdigit():
             continue
         n = int(count)
-        frames = [f for f in stack.split(";") if f and not f.startswith("process ") and not f.startswith("thread ")]
+        frames = [f for f in stack.split(";")
+                  if f and not f.startswith("process ") and not f.startswith("thread ")]
         if not frames:
             continue
         total += n
@@ -500,7 +504,8 @@ async def _serve_child(spec: dict[str, Any]) -> None:
         from examples.gateway import make_gateway
         from guard_middleware import GuardMiddleware, GuardSettings
 
-        guard = GuardMiddleware(GuardSettings.load(**spec["guard"])) if spec.get("guard") is not None else None
+        guard_kwargs = spec.get("guard")
+        guard = GuardMiddleware(GuardSettings.load(**guard_kwargs)) if guard_kwargs is not None else None
         app = make_gateway(spec["upstream"], guard=guard, forward=spec.get("forward", "read"))
         sleep_s = float(spec.get("sleep_ms") or 0) / 1000
         if sleep_s:

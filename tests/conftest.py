@@ -34,32 +34,50 @@ async def serve(app: web.Application, *, handler_cancellation: bool = False) -> 
 class Stack:
     """The mock LLM, the gateway in front of it, and a client session to talk to the gateway."""
 
-    def __init__(self, url: str, upstream: str, record: Record, session: aiohttp.ClientSession,
-                 guard: GuardMiddleware | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        upstream: str,
+        record: Record,
+        session: aiohttp.ClientSession,
+        guard: GuardMiddleware | None,
+    ) -> None:
         self.url = url
         self.upstream = upstream
         self.record = record
         self.session = session
         self.guard = guard
 
-    async def chat(self, content: str | list[Any] | None = None, *, headers: dict[str, str] | None = None,
-                   **body: Any) -> tuple[int, dict[str, Any], Any]:
+    async def chat(
+        self, content: str | list[Any] | None = None, *, headers: dict[str, str] | None = None, **body: Any
+    ) -> tuple[int, dict[str, Any], Any]:
         payload: dict[str, Any] = {"model": "mock"}
         if content is not None:
             payload["messages"] = [{"role": "user", "content": content}]
         payload.update(body)
-        async with self.session.post(f"{self.url}/v1/chat/completions", json=payload,
-                                     headers=headers or {}) as resp:
-            data = await resp.json(content_type=None) if resp.content_type != "text/event-stream" else await resp.text()
+        async with self.session.post(
+            f"{self.url}/v1/chat/completions", json=payload, headers=headers or {}
+        ) as resp:
+            data = (
+                await resp.json(content_type=None)
+                if resp.content_type != "text/event-stream"
+                else await resp.text()
+            )
             return resp.status, dict(resp.headers), data
 
 
 @pytest.fixture
 def make_stack() -> Callable[..., Any]:
     @contextlib.asynccontextmanager
-    async def factory(config: dict[str, Any] | str | None = None, *, forward: str = "read",
-                      guard: bool = True, upstream_app: web.Application | None = None,
-                      handler_cancellation: bool = False, **guard_kwargs: Any) -> AsyncIterator[Stack]:
+    async def factory(
+        config: dict[str, Any] | str | None = None,
+        *,
+        forward: str = "read",
+        guard: bool = True,
+        upstream_app: web.Application | None = None,
+        handler_cancellation: bool = False,
+        **guard_kwargs: Any,
+    ) -> AsyncIterator[Stack]:
         mock = upstream_app or make_app()
         async with serve(mock) as upstream:
             middleware = None
@@ -70,7 +88,10 @@ def make_stack() -> Callable[..., Any]:
                     settings = GuardSettings.load(**(config or {}))
                 middleware = GuardMiddleware(settings, **guard_kwargs)
             app = make_gateway(upstream, guard=middleware, forward=forward)
-            async with serve(app, handler_cancellation=handler_cancellation) as url, aiohttp.ClientSession() as s:
+            async with (
+                serve(app, handler_cancellation=handler_cancellation) as url,
+                aiohttp.ClientSession() as s,
+            ):
                 yield Stack(url, upstream, mock[RECORD] if RECORD in mock else Record(), s, middleware)
 
     return factory

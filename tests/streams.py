@@ -70,9 +70,15 @@ def parse_sse(raw: str) -> list[Any]:
     return events
 
 
-async def stream_chat(session: aiohttp.ClientSession, url: str, content: str = "hi", *,
-                      headers: dict[str, str] | None = None, path: str = "/v1/chat/completions",
-                      **body: Any) -> Seen:
+async def stream_chat(
+    session: aiohttp.ClientSession,
+    url: str,
+    content: str = "hi",
+    *,
+    headers: dict[str, str] | None = None,
+    path: str = "/v1/chat/completions",
+    **body: Any,
+) -> Seen:
     payload: dict[str, Any] = {"model": "m", "stream": True, **body}
     if path.endswith("chat/completions"):
         payload.setdefault("messages", [{"role": "user", "content": content}])
@@ -90,16 +96,24 @@ async def stream_chat(session: aiohttp.ClientSession, url: str, content: str = "
 
 def chunk_events(text: str, *, pieces: Sequence[str] | None = None, model: str = "m") -> bytes:
     """The SSE bytes of a chat stream that says ``text`` in the given pieces."""
-    parts = list(pieces) if pieces is not None else [text[i:i + 4] for i in range(0, len(text), 4)]
+    parts = list(pieces) if pieces is not None else [text[i : i + 4] for i in range(0, len(text), 4)]
     base = {"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": model}
-    out = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
-    out += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in parts]
+    out = [
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+    ]
+    out += [
+        {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in parts
+    ]
     out.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in out) + b"data: [DONE]\n\n"
 
 
-def split_upstream(splits: Sequence[bytes], *, delay: float = 0.0,
-                   headers: dict[str, str] | None = None) -> web.Application:
+def split_upstream(
+    splits: Sequence[bytes], *, delay: float = 0.0, headers: dict[str, str] | None = None
+) -> web.Application:
     """An upstream that writes exactly these byte pieces, in order, as an SSE answer."""
 
     async def handler(request: web.Request) -> web.StreamResponse:

@@ -109,13 +109,20 @@ def test_category_actions_match_case_insensitively() -> None:
     ("config", "key", "words"),
     [
         ({"input": {"provider": {"type": "nonsense"}}}, "input.provider.type", "unknown provider type"),
-        ({"input": {"provider": {"type": "blocklist", "patterns": [{"pattern": "(", "is_regex": True}]}}},
-         "input.provider.patterns[0].pattern", ""),
+        (
+            {"input": {"provider": {"type": "blocklist", "patterns": [{"pattern": "(", "is_regex": True}]}}},
+            "input.provider.patterns[0].pattern",
+            "",
+        ),
         ({"input": {"actions": {"HATE": "explode"}}}, "input.actions.HATE", "unknown action"),
         ({"input": {"default_action": "explode"}}, "input.default_action", ""),
         ({"pii": {"types": ["EMAIL", "SOCKS"]}}, "pii.types", "SOCKS"),
         ({"pii": {"types": ["NAME"]}}, "pii.types", "bedrock"),
-        ({"input": {"provider": {"type": "blocklist", "patterns": [], "bogus": 1}}}, "input.provider", "bogus"),
+        (
+            {"input": {"provider": {"type": "blocklist", "patterns": [], "bogus": 1}}},
+            "input.provider",
+            "bogus",
+        ),
         ({"input": {"mode": "sometimes"}}, "input.mode", ""),
         ({"input": {"mode": "concurrent"}, "pii": {"apply_to": "both"}}, "input.mode", "concurrent"),
         ({"policies": {"teams": {"red": ["missing"]}}}, "policies.teams.red", "missing"),
@@ -130,15 +137,39 @@ def test_bad_config_fails_at_start_up_naming_the_key(config: dict[str, Any], key
 
 def test_check_command_prints_findings_and_decision(seed_file: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "guard_middleware", "check", "--config", str(seed_file), "--json",
-         "mail jane@example.com about competitor-name"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "guard_middleware",
+            "check",
+            "--config",
+            str(seed_file),
+            "--json",
+            "mail jane@example.com about competitor-name",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 1, run.stderr
     result = json.loads(run.stdout)
     assert result["decision"] == "block"
     assert {(f["guardrail"], f["category"], f["action"]) for f in result["findings"]} == {
-        ("blocklist", "blocked_content", "block"), ("pii", "EMAIL", "redact")}
-    clean = subprocess.run([sys.executable, "-m", "guard_middleware", "check", "--config", str(seed_file),
-                            "mail jane@example.com"], capture_output=True, text=True, timeout=60)
+        ("blocklist", "blocked_content", "block"),
+        ("pii", "EMAIL", "redact"),
+    }
+    clean = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "guard_middleware",
+            "check",
+            "--config",
+            str(seed_file),
+            "mail jane@example.com",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert clean.returncode == 0 and "rewritten: mail [PII REDACTED]" in clean.stdout

@@ -39,9 +39,12 @@ async def test_openai_sdk_raises_bad_request_with_content_filter_code(make_stack
         client = openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="test", max_retries=0)
         with pytest.raises(openai.BadRequestError) as info:
             await client.chat.completions.create(
-                model="mock", messages=[{"role": "user", "content": "competitor-name"}])
+                model="mock", messages=[{"role": "user", "content": "competitor-name"}]
+            )
         assert info.value.code == "content_filter"
-        ok = await client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hello"}])
+        ok = await client.chat.completions.create(
+            model="mock", messages=[{"role": "user", "content": "hello"}]
+        )
         assert ok.choices[0].message.content == "You said: hello"
         await client.close()
 
@@ -65,8 +68,9 @@ async def test_blocklist_evasions_are_blocked(make_stack: Any, evasion: str) -> 
 async def test_json_unicode_escapes_do_not_evade(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         raw = b'{"model":"m","messages":[{"role":"user","content":"\\u0063ompetitor-name"}]}'
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=raw,
-                                  headers={"Content-Type": "application/json"}) as resp:
+        async with s.session.post(
+            f"{s.url}/v1/chat/completions", data=raw, headers={"Content-Type": "application/json"}
+        ) as resp:
             assert resp.status == 400
         assert s.record.bodies == []
 
@@ -92,7 +96,10 @@ async def test_anonymize_gives_same_value_the_same_placeholder(make_stack: Any) 
     async with make_stack(config) as s:
         status, _, _ = await s.chat("a@x.io wrote to b@y.io, then a@x.io again")
         assert status == 200
-        assert s.record.bodies[0]["messages"][0]["content"] == "[EMAIL_1] wrote to [EMAIL_2], then [EMAIL_1] again"
+        assert (
+            s.record.bodies[0]["messages"][0]["content"]
+            == "[EMAIL_1] wrote to [EMAIL_2], then [EMAIL_1] again"
+        )
 
 
 async def test_warn_proceeds_with_warning_header(make_stack: Any) -> None:
@@ -112,8 +119,19 @@ async def test_every_message_role_and_text_part_is_scanned(make_stack: Any) -> N
             [{"role": "developer", "content": "x"}, {"role": "user", "content": "competitor-name"}],
             [{"role": "user", "content": [{"type": "text", "text": "competitor-name"}]}],
             [{"role": "tool", "tool_call_id": "c1", "content": "competitor-name"}],
-            [{"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
-                "name": "f", "arguments": json.dumps({"q": "competitor-name"})}}]}],
+            [
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": json.dumps({"q": "competitor-name"})},
+                        }
+                    ],
+                }
+            ],
         ):
             status, _, _ = await s.chat(None, messages=messages)
             assert status == 400, messages
@@ -125,8 +143,13 @@ async def test_tool_call_arguments_are_redacted_and_stay_valid_json(make_stack: 
         args = json.dumps({"to": "bob@example.com", "n": 3, "nested": ["call 415-555-0132"]})
         messages = [
             {"role": "user", "content": "send it"},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "send", "arguments": args}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "send", "arguments": args}}
+                ],
+            },
         ]
         status, _, _ = await s.chat(None, messages=messages)
         assert status == 200
@@ -137,8 +160,10 @@ async def test_tool_call_arguments_are_redacted_and_stay_valid_json(make_stack: 
 async def test_image_parts_are_forwarded_and_recorded_unscanned(make_stack: Any, caplog: Any) -> None:
     config = {**BASE, "audit": {"log_all_evaluations": True}}
     async with make_stack(config) as s:
-        content = [{"type": "text", "text": "what is this"},
-                   {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+        content = [
+            {"type": "text", "text": "what is this"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ]
         with caplog.at_level("INFO", logger="guard_middleware.audit"):
             status, _, _ = await s.chat(content)
         assert status == 200
@@ -154,15 +179,21 @@ async def test_image_parts_are_forwarded_and_recorded_unscanned(make_stack: Any,
         (b'{"model": "m", "messages": "hello"}', "invalid_type"),
         (b'{"model": "m", "messages": [{"role": "user", "content": 5}]}', "invalid_type"),
         (b'{"model": "m", "stream": "yes", "messages": []}', "invalid_type"),
-        (b'{"model":"m","messages":[{"role":"user","content":"hi","content":"competitor-name"}]}', "duplicate_key"),
+        (
+            b'{"model":"m","messages":[{"role":"user","content":"hi","content":"competitor-name"}]}',
+            "duplicate_key",
+        ),
         (b'{"model": "m", "messages": [], "temperature": NaN}', "invalid_json"),
-        (b'[1, 2]', "invalid_type"),
+        (b"[1, 2]", "invalid_type"),
     ],
 )
-async def test_malformed_requests_get_400_and_are_not_forwarded(make_stack: Any, raw: bytes, code: str) -> None:
+async def test_malformed_requests_get_400_and_are_not_forwarded(
+    make_stack: Any, raw: bytes, code: str
+) -> None:
     async with make_stack(BASE) as s:
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=raw,
-                                  headers={"Content-Type": "application/json"}) as resp:
+        async with s.session.post(
+            f"{s.url}/v1/chat/completions", data=raw, headers={"Content-Type": "application/json"}
+        ) as resp:
             body = await resp.json()
             assert resp.status == 400
             assert body["error"]["code"] == code
@@ -173,8 +204,9 @@ async def test_malformed_requests_get_400_and_are_not_forwarded(make_stack: Any,
 async def test_any_content_type_is_parsed_and_checked(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": "competitor-name"}]})
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=raw,
-                                  headers={"Content-Type": "text/plain"}) as resp:
+        async with s.session.post(
+            f"{s.url}/v1/chat/completions", data=raw, headers={"Content-Type": "text/plain"}
+        ) as resp:
             assert resp.status == 400
 
 
@@ -187,7 +219,7 @@ async def test_oversize_body_gets_413_with_and_without_content_length(make_stack
 
         async def chunks() -> Any:
             for i in range(0, len(big), 1000):
-                yield big[i:i + 1000]
+                yield big[i : i + 1000]
 
         async with s.session.post(f"{s.url}/v1/chat/completions", data=chunks()) as resp:
             assert resp.status == 413
@@ -197,32 +229,53 @@ async def test_oversize_body_gets_413_with_and_without_content_length(make_stack
 async def test_unknown_content_encoding_gets_415(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         for coding in ("compress", "gzip, br"):
-            async with s.session.post(f"{s.url}/v1/chat/completions", data=b"\x00\x01",
-                                      headers={"Content-Encoding": coding}) as resp:
+            async with s.session.post(
+                f"{s.url}/v1/chat/completions", data=b"\x00\x01", headers={"Content-Encoding": coding}
+            ) as resp:
                 assert resp.status == 415
                 assert (await resp.json())["error"]["code"] == "unsupported_encoding"
         assert s.record.bodies == []
 
 
 @pytest.mark.parametrize("forward", ["read", "stream"])
-async def test_gzip_request_body_is_decoded_checked_and_forwarded_plain(make_stack: Any, forward: str) -> None:
+async def test_gzip_request_body_is_decoded_checked_and_forwarded_plain(
+    make_stack: Any, forward: str
+) -> None:
     async with make_stack(BASE, forward=forward) as s:
-        blocked = gzip.compress(json.dumps({"model": "m", "messages": [
-            {"role": "user", "content": "competitor-name"}]}).encode())
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=blocked,
-                                  headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}) as resp:
+        blocked = gzip.compress(
+            json.dumps({"model": "m", "messages": [{"role": "user", "content": "competitor-name"}]}).encode()
+        )
+        async with s.session.post(
+            f"{s.url}/v1/chat/completions",
+            data=blocked,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        ) as resp:
             assert resp.status == 400
-        redacted = gzip.compress(json.dumps({"model": "m", "messages": [
-            {"role": "user", "content": "I am jane@example.com"}]}).encode())
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=redacted,
-                                  headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}) as resp:
+        redacted = gzip.compress(
+            json.dumps(
+                {"model": "m", "messages": [{"role": "user", "content": "I am jane@example.com"}]}
+            ).encode()
+        )
+        async with s.session.post(
+            f"{s.url}/v1/chat/completions",
+            data=redacted,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        ) as resp:
             assert resp.status == 200
         assert s.record.bodies[0]["messages"][0]["content"] == "I am [PII]"
         assert "Content-Encoding" not in s.record.headers[0]
 
 
-@pytest.mark.parametrize("path", ["/v1/chat/completions/", "//v1/chat/completions", "/v1/chat/%63ompletions",
-                                  "/chat/completions", "/V1/Chat/Completions"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/chat/completions/",
+        "//v1/chat/completions",
+        "/v1/chat/%63ompletions",
+        "/chat/completions",
+        "/V1/Chat/Completions",
+    ],
+)
 async def test_path_variants_routed_to_the_handler_are_guarded(make_stack: Any, path: str) -> None:
     async with make_stack(BASE) as s:
         body = {"model": "m", "messages": [{"role": "user", "content": "competitor-name"}]}
@@ -232,22 +285,30 @@ async def test_path_variants_routed_to_the_handler_are_guarded(make_stack: Any, 
 
 
 async def test_unguarded_routes_pass_through_untouched(make_stack: Any) -> None:
-    async with make_stack(BASE) as s:
-        async with s.session.post(f"{s.url}/v1/embeddings", json={"input": "competitor-name"}) as resp:
-            # the mock has no embeddings route: the gateway's own 404 comes back, not a guard 400
-            assert resp.status == 404
-            assert "X-Guardrails-Applied" not in resp.headers
+    async with (
+        make_stack(BASE) as s,
+        s.session.post(f"{s.url}/v1/embeddings", json={"input": "competitor-name"}) as resp,
+    ):
+        # the mock has no embeddings route: its 404 comes back through the gateway, not a guard 400
+        assert resp.status == 404
+        assert "X-Guardrails-Applied" not in resp.headers
 
 
 async def test_completions_prompt_is_scanned(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         for prompt in ("competitor-name", ["fine", "competitor-name"]):
-            async with s.session.post(f"{s.url}/v1/completions", json={"model": "m", "prompt": prompt}) as resp:
+            async with s.session.post(
+                f"{s.url}/v1/completions", json={"model": "m", "prompt": prompt}
+            ) as resp:
                 assert resp.status == 400
-        async with s.session.post(f"{s.url}/v1/completions", json={"model": "m", "prompt": [1, 2, 3]}) as resp:
+        async with s.session.post(
+            f"{s.url}/v1/completions", json={"model": "m", "prompt": [1, 2, 3]}
+        ) as resp:
             assert resp.status == 400
             assert "token arrays" in (await resp.json())["error"]["message"]
-        async with s.session.post(f"{s.url}/v1/completions", json={"model": "m", "prompt": "mail a@b.io"}) as resp:
+        async with s.session.post(
+            f"{s.url}/v1/completions", json={"model": "m", "prompt": "mail a@b.io"}
+        ) as resp:
             assert resp.status == 200
             assert (await resp.json())["choices"][0]["text"] == "You said: mail [PII]"
 
@@ -256,8 +317,19 @@ async def test_strings_in_other_fields_are_scanned_too(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         status, _, _ = await s.chat("hello", user="competitor-name")
         assert status == 400
-        status, _, _ = await s.chat("hello", tools=[{"type": "function", "function": {
-            "name": "f", "description": "contact jane@example.com", "parameters": {"type": "object"}}}])
+        status, _, _ = await s.chat(
+            "hello",
+            tools=[
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "f",
+                        "description": "contact jane@example.com",
+                        "parameters": {"type": "object"},
+                    },
+                }
+            ],
+        )
         assert status == 200
         assert s.record.bodies[0]["tools"][0]["function"]["description"] == "contact [PII]"
 
@@ -307,8 +379,8 @@ async def test_request_state_set_by_the_handler_is_visible_to_outer_middleware(m
     app = web.Application(middlewares=[outer])
     app.middlewares.append(GuardMiddleware(GuardSettings.load(**BASE)))
     app.router.add_post("/v1/chat/completions", handler)
-    async with serve(app) as url, aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/v1/chat/completions",
-                                json={"messages": [{"role": "user", "content": "x@y.io"}]}) as resp:
-            assert (await resp.json()) == {"got": "[PII]"}
+    async with serve(app) as url, aiohttp.ClientSession() as session, session.post(
+        f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x@y.io"}]}
+    ) as resp:
+        assert (await resp.json()) == {"got": "[PII]"}
     assert seen["user"] == "alice"

@@ -29,8 +29,10 @@ async def test_output_block_returns_the_same_400_contract(make_stack: Any) -> No
         client = openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="k", max_retries=0)
         with pytest.raises(openai.BadRequestError) as info:
             await client.chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "x"}],
-                extra_headers={"X-Mock-Reply": "the forbidden-word is here"})
+                model="m",
+                messages=[{"role": "user", "content": "x"}],
+                extra_headers={"X-Mock-Reply": "the forbidden-word is here"},
+            )
         assert info.value.code == "content_filter"
         body: Any = info.value.body
         assert body["phase"] == "output"
@@ -48,10 +50,12 @@ async def test_output_tool_call_arguments_and_every_choice_are_scanned(make_stac
 
 
 async def test_completions_choice_text_is_scanned(make_stack: Any) -> None:
-    async with make_stack(OUT_PII) as s:
-        async with s.session.post(f"{s.url}/v1/completions", json={"model": "m", "prompt": "x"},
-                                  headers={"X-Mock-Reply": "ssn 123-45-6789"}) as resp:
-            assert (await resp.json())["choices"][0]["text"] == "ssn [PII]"
+    async with make_stack(OUT_PII) as s, s.session.post(
+        f"{s.url}/v1/completions",
+        json={"model": "m", "prompt": "x"},
+        headers={"X-Mock-Reply": "ssn 123-45-6789"},
+    ) as resp:
+        assert (await resp.json())["choices"][0]["text"] == "ssn [PII]"
 
 
 def _raw_upstream(body: bytes, headers: dict[str, str]) -> web.Application:
@@ -69,10 +73,13 @@ async def _gateway_passing_raw(up_url: str, config: dict[str, Any]) -> Any:
     from guard_middleware import GuardMiddleware, GuardSettings
 
     async def proxy(request: web.Request) -> web.Response:
-        async with aiohttp.ClientSession(auto_decompress=False) as session, session.post(
-            up_url + "/v1/chat/completions", data=await request.read()
-        ) as up:
-            headers = {k: v for k, v in up.headers.items() if k.lower() in ("content-type", "content-encoding")}
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as session,
+            session.post(up_url + "/v1/chat/completions", data=await request.read()) as up,
+        ):
+            headers = {
+                k: v for k, v in up.headers.items() if k.lower() in ("content-type", "content-encoding")
+            }
             return web.Response(body=await up.read(), status=up.status, headers=headers)
 
     app = web.Application()
@@ -83,35 +90,53 @@ async def _gateway_passing_raw(up_url: str, config: dict[str, Any]) -> Any:
 
 async def test_compressed_upstream_body_is_decoded_and_checked_not_passed_on() -> None:
     answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "mail a@b.io"}}]}
-    upstream = _raw_upstream(gzip.compress(json.dumps(answer).encode()),
-                             {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    upstream = _raw_upstream(
+        gzip.compress(json.dumps(answer).encode()),
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
     async with serve(upstream) as up:
         gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with serve(gateway) as url, aiohttp.ClientSession() as s, s.post(
-            f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-        ) as resp:
+        async with (
+            serve(gateway) as url,
+            aiohttp.ClientSession() as s,
+            s.post(
+                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ) as resp,
+        ):
             assert resp.status == 200
             assert (await resp.json())["choices"][0]["message"]["content"] == "mail [PII]"
 
 
 async def test_unknown_upstream_encoding_fails_closed_with_502() -> None:
-    upstream = _raw_upstream(b"\x1f\x9d\x90garbage", {"Content-Type": "application/json", "Content-Encoding": "compress"})
+    upstream = _raw_upstream(
+        b"\x1f\x9d\x90garbage", {"Content-Type": "application/json", "Content-Encoding": "compress"}
+    )
     async with serve(upstream) as up:
         gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with serve(gateway) as url, aiohttp.ClientSession() as s, s.post(
-            f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-        ) as resp:
+        async with (
+            serve(gateway) as url,
+            aiohttp.ClientSession() as s,
+            s.post(
+                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ) as resp,
+        ):
             assert resp.status == 502
             assert (await resp.json())["error"]["code"] == "upstream_unreadable"
 
 
 async def test_unparseable_upstream_json_fails_closed_with_502() -> None:
-    upstream = _raw_upstream(b'{"choices": [{"message": {"content": "a@b.io"', {"Content-Type": "application/json"})
+    upstream = _raw_upstream(
+        b'{"choices": [{"message": {"content": "a@b.io"', {"Content-Type": "application/json"}
+    )
     async with serve(upstream) as up:
         gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with serve(gateway) as url, aiohttp.ClientSession() as s, s.post(
-            f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-        ) as resp:
+        async with (
+            serve(gateway) as url,
+            aiohttp.ClientSession() as s,
+            s.post(
+                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ) as resp,
+        ):
             assert resp.status == 502
             assert "a@b.io" not in await resp.text()
 
@@ -121,7 +146,9 @@ async def test_handler_prepared_json_stream_response_is_rewritten_with_new_lengt
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": "x a@b.io y"}}]}).encode()
+        payload = json.dumps(
+            {"choices": [{"message": {"role": "assistant", "content": "x a@b.io y"}}]}
+        ).encode()
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         resp.content_length = len(payload)
         await resp.prepare(request)
@@ -133,17 +160,21 @@ async def test_handler_prepared_json_stream_response_is_rewritten_with_new_lengt
     app = web.Application()
     app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
     app.router.add_post("/v1/chat/completions", handler)
-    async with serve(app) as url, aiohttp.ClientSession() as s, s.post(
-        f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-    ) as resp:
+    async with (
+        serve(app) as url,
+        aiohttp.ClientSession() as s,
+        s.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}) as resp,
+    ):
         body = await resp.read()
         assert int(resp.headers["Content-Length"]) == len(body)
         assert json.loads(body)["choices"][0]["message"]["content"] == "x [PII] y"
 
 
 async def test_upstream_errors_pass_through_unchanged(make_stack: Any) -> None:
-    async with make_stack(OUT_PII) as s:
-        async with s.session.post(f"{s.url}/v1/chat/completions", data=b'{"model":"m","messages":[]}',
-                                  headers={"X-Mock-Reply": "\\q"}) as resp:
-            # the mock fails to decode the bad escape: its 500 comes back as the gateway produced it
-            assert resp.status == 500
+    async with make_stack(OUT_PII) as s, s.session.post(
+        f"{s.url}/v1/chat/completions",
+        data=b'{"model":"m","messages":[]}',
+        headers={"X-Mock-Reply": "\\q"},
+    ) as resp:
+        # the mock fails to decode the bad escape: its 500 comes back as the gateway produced it
+        assert resp.status == 500

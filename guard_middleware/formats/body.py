@@ -40,7 +40,9 @@ STRUCTURAL_KEYS = frozenset(
     }
 )
 # Content-part types whose payload text checks cannot read.
-MEDIA_PART_TYPES = frozenset({"image_url", "input_image", "input_audio", "audio", "file", "input_file", "image"})
+MEDIA_PART_TYPES = frozenset(
+    {"image_url", "input_image", "input_audio", "audio", "file", "input_file", "image"}
+)
 TEXT_PART_KEYS = ("text", "refusal", "content")
 
 
@@ -68,7 +70,9 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise bad_request(f"The {what} is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding") from None
+        raise bad_request(
+            f"The {what} is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding"
+        ) from None
     try:
         return json.loads(text, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
     except DuplicateKeyError as exc:
@@ -85,7 +89,9 @@ def dump_json(obj: Any) -> bytes:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate from a "\ud800" escape: not representable in UTF-8, so not forwardable as checked.
-        raise bad_request("The body contains an unpaired UTF-16 surrogate escape.", code="invalid_encoding") from None
+        raise bad_request(
+            "The body contains an unpaired UTF-16 surrogate escape.", code="invalid_encoding"
+        ) from None
 
 
 @dataclass(slots=True)
@@ -100,7 +106,9 @@ def _fmt_path(path: JsonPath) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
-def extract(body: Any, roles: Mapping[JsonPath, str] | None = None, default_role: str | None = None) -> Extraction:
+def extract(
+    body: Any, roles: Mapping[JsonPath, str] | None = None, default_role: str | None = None
+) -> Extraction:
     """Every scannable string of ``body`` with its path. ``roles`` maps a path prefix (e.g.
     ``("messages", 3)``) to the role of everything under it."""
     out = Extraction()

@@ -58,7 +58,8 @@ def parse_request(body: Any, kind: ApiKind) -> ParsedRequest:
             content = message.get("content")
             if content is not None and not isinstance(content, (str, list)):
                 raise _param_error(
-                    f"messages[{i}].content must be a string, a list of parts, or null.", f"messages[{i}].content"
+                    f"messages[{i}].content must be a string, a list of parts, or null.",
+                    f"messages[{i}].content",
                 )
             if isinstance(content, list):
                 for j, part in enumerate(content):
@@ -69,7 +70,8 @@ def parse_request(body: Any, kind: ApiKind) -> ParsedRequest:
                         )
                     if part["type"] in ("text", "input_text") and not isinstance(part.get("text"), str):
                         raise _param_error(
-                            f"messages[{i}].content[{j}].text must be a string.", f"messages[{i}].content[{j}].text"
+                            f"messages[{i}].content[{j}].text must be a string.",
+                            f"messages[{i}].content[{j}].text",
                         )
             tool_calls = message.get("tool_calls")
             if tool_calls is not None:
@@ -80,8 +82,10 @@ def parse_request(body: Any, kind: ApiKind) -> ParsedRequest:
         if isinstance(prompt, list):
             if any(not isinstance(p, str) for p in prompt):
                 # Token-id prompts cannot be read by a text check; forwarding them would skip the guard.
-                raise _param_error("'prompt' must be a string or a list of strings (token arrays cannot be checked).",
-                                   "prompt")
+                raise _param_error(
+                    "'prompt' must be a string or a list of strings (token arrays cannot be checked).",
+                    "prompt",
+                )
         elif not isinstance(prompt, str):
             raise _param_error("'prompt' must be a string or a list of strings.", "prompt")
     extraction = extract(body, roles, default_role="user" if kind == "completions" else None)
@@ -97,7 +101,9 @@ def _check_tool_calls(tool_calls: Any, where: str) -> None:
             raise _param_error(f"{where}[{k}].function must be an object.", f"{where}[{k}].function")
         args = fn.get("arguments")
         if args is not None and not isinstance(args, str):
-            raise _param_error(f"{where}[{k}].function.arguments must be a string.", f"{where}[{k}].function.arguments")
+            raise _param_error(
+                f"{where}[{k}].function.arguments must be a string.", f"{where}[{k}].function.arguments"
+            )
 
 
 def extract_response(body: Any) -> Extraction:
