@@ -185,9 +185,12 @@ async def _completions(request: web.Request) -> web.StreamResponse:
             )
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
+    except asyncio.CancelledError:
         record.aborted += 1
         raise
+    except ConnectionResetError:
+        record.aborted += 1  # the client (the gateway) went away: nothing more to send
+        return resp
     record.completed += 1
     return resp
 

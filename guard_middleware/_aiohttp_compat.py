@@ -222,8 +222,16 @@ class AlreadySent(web.StreamResponse):
     """Returned after the guard wrote and finished the response itself, so aiohttp writes nothing more
     (a second status line after a finished body would corrupt the connection)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, *, keep_alive: bool) -> None:
         super().__init__(status=status)
+        # The answer was framed completely (chunk terminator sent) and the request body was read in
+        # full by the guard, so the connection is reusable; closing it would race a client that has
+        # already returned it to its pool.
+        self._reusable = keep_alive
+
+    @property
+    def keep_alive(self) -> bool:
+        return self._reusable
 
     async def prepare(self, request: web.BaseRequest) -> None:
         return None

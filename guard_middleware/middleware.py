@@ -363,19 +363,26 @@ class _Exchange:
             resp = await self.handler(new_request)
         except compat.StreamTerminated:
             if writer is not None and writer.finished:
-                return compat.AlreadySent(writer.status)
+                return compat.AlreadySent(writer.status, keep_alive=self.request.keep_alive)
+            raise
+        except ConnectionResetError:
+            transport = self.request.transport
+            if transport is None or transport.is_closing():
+                # The client went away mid-answer; the handler has unwound (closing its upstream
+                # request). Nothing is left to send, and a traceback per disconnect is only noise.
+                return compat.AlreadySent(writer.status if writer is not None else 200, keep_alive=False)
             raise
         if writer is not None and (writer.finished or writer.headers_sent):
             # The handler prepared the response through our writer: it has been guarded already. If the
             # guard ended the stream, whatever the handler returned must not be written after it.
-            return compat.AlreadySent(writer.status) if self.terminated else resp
+            return compat.AlreadySent(writer.status, keep_alive=self.request.keep_alive) if self.terminated else resp
         if resp.prepared:
             return resp
         if isinstance(resp, web.Response) and not isinstance(resp.body, (bytes, bytearray, type(None))):
             # A streamed payload body: route it through our writer so it is guarded like a stream.
             await resp.prepare(new_request)
             await resp.write_eof()
-            return compat.AlreadySent(resp.status) if self.terminated else resp
+            return compat.AlreadySent(resp.status, keep_alive=self.request.keep_alive) if self.terminated else resp
         return await self._guard_unprepared(resp)
 
     async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:

@@ -231,8 +231,9 @@ async def test_compressed_upstream_stream_is_decoded_and_guarded() -> None:
 
 @pytest.mark.parametrize("handler_cancellation", [False, True])
 async def test_client_disconnect_cancels_the_upstream_promptly(
-    make_stack: Any, handler_cancellation: bool
+    make_stack: Any, handler_cancellation: bool, caplog: Any
 ) -> None:
+    caplog.set_level(logging.WARNING)
     async with make_stack(config("per_chunk"), handler_cancellation=handler_cancellation) as s:
         reply = "word " * 400
         async with s.session.post(
@@ -247,6 +248,8 @@ async def test_client_disconnect_cancels_the_upstream_promptly(
                 break
             await asyncio.sleep(0.02)
         assert s.record.aborted == 1 and s.record.completed == 0
+    # no traceback per disconnect, from the gateway or anywhere else
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -265,3 +268,13 @@ async def test_any_split_of_the_stream_gives_the_same_client_text(cuts: list[int
         async with serve(app) as url, aiohttp.ClientSession() as session:
             seen = await stream_chat(session, url)
     assert seen.text() == "Call [PII] or mail [PII]; the forbidden-word is"
+
+
+async def test_output_content_limits_end_a_stream_at_the_limit(make_stack: Any) -> None:
+    cfg = {"output": {"streaming_mode": "per_chunk", "providers": [{"type": "content_limits", "max_characters": 20}]}}
+    async with make_stack(cfg) as s:
+        seen = await stream_chat(s.session, s.url, headers={"X-Mock-Reply": "0123456789" * 5, "X-Mock-Chunk": "3"})
+        assert seen.error is not None and seen.error["categories"] == ["content_limits"]
+        assert len(seen.text()) <= 20
+        short = await stream_chat(s.session, s.url, headers={"X-Mock-Reply": "short"})
+        assert short.text() == "short" and short.error is None

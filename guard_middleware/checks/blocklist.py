@@ -90,6 +90,40 @@ class _Rule:
     message: str | None
 
 
+# Above this many literal characters the automaton is built as a contiguous NFA instead of a DFA.
+_DFA_MAX_CHARS = 200_000
+_SURROGATE = regex.compile(r"[\ud800-\udfff]")
+#: Appended to a pattern for holdback: the text must end where the pattern ends, and then the pattern
+#: still wants one more character, so every hit is *partial*. ``search(partial=True)`` then returns the
+#: leftmost start whose match reaches the end of the text, complete or not (it would otherwise prefer a
+#: later complete match over an earlier partial one). At worst it reports the empty partial at the end.
+NEVER_COMPLETE = r"\Z(?s:.)"
+
+
+def scan_literals(automaton: ahocorasick_rs.AhoCorasick, norm: str, npos: int) -> list[tuple[int, int, int]]:
+    """Every (overlapping) literal occurrence starting at or after ``npos``: (literal index, start, end)."""
+    hay = norm[npos:] if npos else norm
+    try:
+        found = automaton.find_matches_as_indexes(hay, overlapping=True)
+    except UnicodeEncodeError:
+        # Lone surrogates (valid in JSON strings) cannot be UTF-8 encoded; U+FFFD keeps every offset.
+        found = automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", hay), overlapping=True)
+    if npos:
+        return [(k, s + npos, e + npos) for k, s, e in found]
+    return found
+
+
+def _tail_pattern(pattern: regex.Pattern[str]) -> regex.Pattern[str] | None:
+    """``(?:pattern)`` + ``NEVER_COMPLETE`` with the same flags; None when wrapping could change it."""
+    if pattern.flags & regex.VERBOSE:
+        return None  # a trailing comment would swallow the wrapper
+    try:
+        tail = regex.compile(f"(?:{pattern.pattern}){NEVER_COMPLETE}", pattern.flags)
+    except (regex.error, ValueError, OverflowError):
+        return None
+    return tail if tail.flags == pattern.flags and tail.groups == pattern.groups else None
+
+
 def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
@@ -129,9 +163,23 @@ class BlocklistCheck:
             # the crate's own choice (a contiguous NFA) keeps memory in check.
             impl = ahocorasick_rs.Implementation.DFA if sum(self._lengths) <= _DFA_MAX_CHARS else None
             self._automaton = ahocorasick_rs.AhoCorasick(keys, implementation=impl)
-        # Holdback runs each regex once over the tail as ``(?:pattern)\Z`` with partial matching,
-        # which finds the smallest undecided start in one call instead of one call per position.
+        # Holdback runs each regex once over the tail (see ``NEVER_COMPLETE``), which finds the smallest
+        # undecided start in one call instead of one fullmatch per position.
         self._tails: tuple[regex.Pattern[str] | None, ...] = tuple(_tail_pattern(p) for p, _ in self._regexes)
+
+    def _literal_hold(self, norm: str, start: int) -> int:
+        """The smallest ``i >= start`` where ``norm[i:]`` is a prefix of a literal (``len(norm)`` if none)."""
+        n = len(norm)
+        lits = self._sorted
+        word = self._word
+        for i in range(start, n):
+            if word and i > 0 and _is_word(norm[i]) and _is_word(norm[i - 1]):
+                continue
+            tail = norm[i:]
+            k = bisect_left(lits, tail)
+            if k < len(lits) and lits[k].startswith(tail):
+                return i
+        return n
 
     def _word_ok(self, norm: str, start: int, end: int) -> bool:
         if start > 0 and _is_word(norm[start]) and _is_word(norm[start - 1]):
@@ -144,14 +192,13 @@ class BlocklistCheck:
         out: list[Match] = []
         if self._automaton is not None and npos < len(norm):
             word = self._word
-            lengths, rules_of = self._lengths, self._rules
-            for k, s, e in _scan(self._automaton, norm, npos):
+            rules_of = self._rules
+            for k, s, e in scan_literals(self._automaton, norm, npos):
                 if word and not self._word_ok(norm, s, e):
                     continue
                 os_, oe = original_span(omap, s, e)
                 for rule in rules_of[k]:
                     out.append(Match(os_, oe, rule.category, rule.severity, rule.message))
-            del lengths
         for pattern, rule in self._regexes:
             try:
                 for m in pattern.finditer(norm, npos, timeout=self._timeout):
@@ -181,9 +228,8 @@ class BlocklistCheck:
                 break
             try:
                 if tail is not None:
-                    m = tail.search(norm, lo, held, partial=True, timeout=self._timeout)
-                    # ``endpos=held`` would let a match stop early; only matches reaching ``n`` count.
-                    if m is not None:
+                    m = tail.search(norm, lo, partial=True, timeout=self._timeout)
+                    if m is not None and m.start() < held:
                         held = m.start()
                     continue
                 for i in range(lo, held):
@@ -224,6 +270,8 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
             lit, _ = normalize(p.pattern, casefold=opts.case_insensitive)
             if not lit:
                 raise ConfigError(where, "pattern is empty after normalisation")
+            if _SURROGATE.search(lit) is not None:
+                raise ConfigError(where, "pattern contains a lone surrogate")
             literals.append((lit, rule))
     return BlocklistCheck(
         name,
