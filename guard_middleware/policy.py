@@ -245,7 +245,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
             teams[team] = list(names)
     return Policy(
         enabled=settings.enabled,
-        routes=frozenset(normalize_route(r) for r in settings.routes),
+        routes=frozenset(normalize_route(r).lower() for r in settings.routes),
         max_body_bytes=settings.max_body_bytes,
         guardrails=guardrails,
         base=base,

@@ -307,6 +307,17 @@ class CpuMeter:
         return {s.name: s.cpu_seconds() - self.c0[s.name] for s in self.servers}
 
 
+def settle(servers: Sequence[Server], *, idle_pct: float = 5.0, max_seconds: float = 10.0) -> None:
+    """Wait until every server is idle (below ``idle_pct`` CPU over 100 ms): a server must not still be
+    draining the previous round's in-flight requests while the next round measures another one."""
+    deadline = time.perf_counter() + max_seconds
+    while time.perf_counter() < deadline:
+        meter = CpuMeter(servers)
+        time.sleep(0.1)
+        if all(v < idle_pct for v in meter.stop().values()):
+            return
+
+
 # ---------------------------------------------------------------------------------------------------
 # Load generators
 
@@ -320,6 +331,7 @@ class LoadResult:
     p99_ms: float
     client_cpu_pct: float
     tool: str
+    p95_ms: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -345,9 +357,9 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH %%d %%d %%d %%f %%f\\n", summary.requests, summary.duration,
+  io.write(string.format("BENCH %%d %%d %%d %%f %%f %%f\\n", summary.requests, summary.duration,
     e.status + e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), latency:percentile(95)))
 end
 """
 
@@ -381,10 +393,10 @@ class WrkLoad:
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
         if line is None:
             raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
-        _, reqs, dur_us, errors, p50, p99 = line.split()
+        _, reqs, dur_us, errors, p50, p99, p95 = line.split()
         secs = int(dur_us) / 1e6
         return LoadResult(int(reqs), secs, int(errors), float(p50) / 1000, float(p99) / 1000,
-                          100 * cpu / secs, "wrk")
+                          100 * cpu / secs, "wrk", float(p95) / 1000)
 
     def close(self) -> None:
         self._dir.cleanup()
@@ -422,7 +434,7 @@ async def aiohttp_load(url: str, bodies: Sequence[bytes], seconds: float, concur
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - t_cpu
     return LoadResult(len(latencies), elapsed, errors, 1000 * pct(latencies, 50), 1000 * pct(latencies, 99),
-                      100 * cpu / elapsed, "aiohttp")
+                      100 * cpu / elapsed, "aiohttp", 1000 * pct(latencies, 95))
 
 
 # ---------------------------------------------------------------------------------------------------

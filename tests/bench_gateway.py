@@ -43,6 +43,7 @@ from tests.bench_common import (
     pin_self,
     placement,
     pyspy_start,
+    settle,
     table,
     verdict,
     wrk_path,
@@ -94,6 +95,7 @@ def alternate(driver: Driver, configs: list[tuple[str, Server]], mock: Server, s
         driver.run(server, size, bodies, 1)  # warm-up: connections, caches, first-use imports
     for r in range(1, rounds + 1):
         for name, server in configs:
+            settle([s for _, s in configs] + [mock])
             meter = CpuMeter([server, mock])
             res = driver.run(server, size, bodies, seconds)
             cpu = meter.stop()

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ from tests.bench_common import (
     WrkLoad,
     blocklist_table,
     chat_body,
+    collapsed_top,
     machine_info,
     median,
     pct,
@@ -50,6 +52,8 @@ from tests.bench_common import (
     placement,
     proc_rss_kb,
     prose,
+    pyspy_start,
+    settle,
     table,
     verdict,
     wrk_path,
@@ -216,6 +220,24 @@ def memory_check(servers: Servers, mock: Server, gw_cpu: int | None, args: argpa
           "itself, read and parsed once)")
 
 
+def load_profile(server: Server, body: bytes, headers: dict[str, str], args: argparse.Namespace) -> None:
+    out = Path(tempfile.gettempdir()) / "bench_stream_pyspy_per_chunk.txt"
+    spy = pyspy_start(server.pid, args.profile_seconds, out)
+    if spy is None:
+        print("(py-spy not installed: no profile)")
+        return
+    time.sleep(0.5)
+    if wrk_path() is not None and not args.no_wrk:
+        load = WrkLoad([body], PATH, headers)
+        load.run(server.url, args.profile_seconds + 1, args.concurrency)
+        load.close()
+    else:
+        asyncio.run(aiohttp_streams(server.url, body, headers, args.profile_seconds + 1, args.concurrency))
+    spy.wait(timeout=args.profile_seconds + 60)
+    print(f"\n== py-spy of the per_chunk gateway under stream load ({out}) ==")
+    print(collapsed_top(out, 20, focus="guard_middleware") if out.exists() else "(no profile written)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4, help="length of one throughput round (default 4)")
@@ -225,9 +247,11 @@ def main() -> None:
     parser.add_argument("--ttft-concurrency", type=int, default=10, help="streams in flight for TTFT (10)")
     parser.add_argument("--ttft-delay-ms", type=int, default=10, help="mock pause before each chunk (10)")
     parser.add_argument("--ttft-seconds", type=float, default=3, help="length of one TTFT round (3)")
-    parser.add_argument("--ttft-rounds", type=int, default=2, help="TTFT rounds per config (2)")
+    parser.add_argument("--ttft-rounds", type=int, default=3, help="TTFT rounds per config (3)")
     parser.add_argument("--short-chars", type=int, default=20_000)
     parser.add_argument("--long-chars", type=int, default=200_000)
+    parser.add_argument("--profile-seconds", type=float, default=0,
+                        help="py-spy the per_chunk gateway under stream load for this long (default: off)")
     parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp client even if wrk exists")
     args = parser.parse_args()
 
@@ -275,11 +299,13 @@ def main() -> None:
         try:
             for r in range(0, args.rounds + 1):
                 for name, server in configs.items():
+                    settle([*configs.values(), mock])
                     seconds = 1.0 if r == 0 else args.seconds  # round 0: warm-up, not reported
                     meter = CpuMeter([server, mock])
                     if load is not None:
                         res = load.run(server.url, seconds, args.concurrency)
-                        streams, secs, errors, client = res.requests, res.seconds, res.errors, res.client_cpu_pct
+                        streams, secs, errors = res.requests, res.seconds, res.errors
+                        client = res.client_cpu_pct
                     else:
                         t_cpu = time.process_time()
                         streams, secs, errors = asyncio.run(
@@ -315,6 +341,7 @@ def main() -> None:
         errors_by: dict[str, int] = dict.fromkeys(configs, 0)
         for _ in range(args.ttft_rounds):
             for name, server in configs.items():
+                settle([*configs.values(), mock])
                 got, errs = asyncio.run(ttft_round(server.url, body, headers, args.ttft_seconds,
                                                    args.ttft_concurrency))
                 samples[name].extend(got)
@@ -325,11 +352,15 @@ def main() -> None:
             m50, m95 = 1000 * median(samples[name]), 1000 * pct(samples[name], 95)
             added = "-" if name == "bare" else f"{m50 - b50:+.1f}"
             added95 = "-" if name == "bare" else f"{m95 - b95:+.1f}"
-            rows.append([name, len(samples[name]), errors_by[name], f"{m50:.1f}", f"{m95:.1f}", added, added95])
+            rows.append([name, len(samples[name]), errors_by[name], f"{m50:.1f}", f"{m95:.1f}", added,
+                         added95])
         print(table(["config", "streams", "errors", "TTFT median ms", "TTFT p95 ms", "added median ms",
                      "added p95 ms"], rows))
         print(f"(first content chunk leaves the mock after ~{2 * args.ttft_delay_ms} ms: role event, then "
               f"the first 4 chars; buffered50 holds ~200 chars = ~50 chunks by design)")
+        if args.profile_seconds > 0:
+            settle([*configs.values(), mock])
+            load_profile(configs["per_chunk"], body, mock_headers(reply), args)
 
 
 if __name__ == "__main__":

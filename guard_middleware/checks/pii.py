@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -79,8 +80,9 @@ class _Type:
     context: tuple[str, ...] = ()  # lower-case words that start a context match
     max_len: int = 64
     engine: Literal["re", "regex"] = "re"
-    #: True when no match can contain whitespace (holdback then looks only at the last token)
-    no_space: bool = False
+    #: a character class holding every character a match can consume ("" for context types, which
+    #: holdback finds through their context words instead)
+    chars: str = ""
     #: for ``scan``: literal prefixes, one of which every match starts with (case-sensitive); the pattern
     #: then runs only where the trigger automaton found one. Without triggers the pattern scans the text.
     triggers: tuple[str, ...] = ()
@@ -200,10 +202,10 @@ _TYPES: dict[str, list[_Type]] = {
             "EMAIL",
             r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
             "email",
+            chars=r"[A-Za-z0-9._%+@-]",
             lead="[A-Za-z0-9._%+-]",
             trail="[A-Za-z0-9-]",
             max_len=700,
-            no_space=True,
         )
     ],
     "PHONE": [
@@ -212,6 +214,7 @@ _TYPES: dict[str, list[_Type]] = {
             r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
             r"|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}",
             "digits",
+            chars=r"[0-9 ().+-]",
             lead=r"[\w+]",
             trail="[0-9]",
             validate=_valid_phone,
@@ -223,6 +226,7 @@ _TYPES: dict[str, list[_Type]] = {
             "SSN",
             r"[0-9]{3}(?P<ssn_sep>[- ])[0-9]{2}(?P=ssn_sep)[0-9]{4}",
             "digits",
+            chars=r"[0-9 -]",
             lead=r"[\w-]",
             trail=r"[\w-]",
             validate=_valid_ssn,
@@ -244,6 +248,7 @@ _TYPES: dict[str, list[_Type]] = {
             r"[0-9]{4}(?P<cc_a>[ -]?)[0-9]{4}(?P=cc_a)[0-9]{4}(?P=cc_a)[0-9]{1,7}"
             r"|[0-9]{4}(?P<cc_b>[ -]?)[0-9]{6}(?P=cc_b)[0-9]{4,5}",
             "digits",
+            chars=r"[0-9 -]",
             lead=r"[\w-]",
             trail=r"[\w-]",
             validate=_valid_card,
@@ -255,6 +260,7 @@ _TYPES: dict[str, list[_Type]] = {
             "IP_ADDRESS",
             r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
             "digits",
+            chars=r"[0-9.]",
             lead=r"[\w.]",
             trail=r"[\w]|\.[0-9]",
             validate=_valid_ipv4,
@@ -264,6 +270,7 @@ _TYPES: dict[str, list[_Type]] = {
             "IP_ADDRESS",
             rf"(?:{_H}{{0,4}}:){{2,7}}{_H}{{0,4}}",
             "colon",
+            chars=r"[0-9A-Fa-f:]",
             lead=r"[\w:]",
             trail=r"[\w:]",
             validate=_valid_ipv6,
@@ -287,6 +294,7 @@ _TYPES: dict[str, list[_Type]] = {
             "MAC_ADDRESS",
             rf"{_H}{{2}}(?P<mac_sep>[:-])(?:{_H}{{2}}(?P=mac_sep)){{4}}{_H}{{2}}",
             "dash_colon",
+            chars=r"[0-9A-Fa-f:-]",
             lead=r"[\w:-]",
             trail=r"[\w:-]",
             max_len=17,
@@ -297,9 +305,9 @@ _TYPES: dict[str, list[_Type]] = {
             "URL",
             r"(?:https?://|ftp://|www\.)[^\s<>\"'`]{0,2046}[^\s<>\"'`.,;:!?)\]}]",
             "scan",
+            chars=r"[^\s<>\"'`]",
             lead=r"[\w@./]",
             max_len=2054,
-            no_space=True,
             triggers=("http://", "https://", "ftp://", "www."),
         )
     ],
@@ -308,6 +316,7 @@ _TYPES: dict[str, list[_Type]] = {
             "IBAN",
             r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?",
             "scan",
+            chars=r"[A-Z0-9 ]",
             lead="[A-Za-z0-9]",
             trail="[A-Za-z0-9]",
             validate=_valid_iban,
@@ -320,6 +329,7 @@ _TYPES: dict[str, list[_Type]] = {
             "AWS_ACCESS_KEY",
             r"A(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA|IPA)[A-Z0-9]{16}",
             "scan",
+            chars=r"[A-Z0-9]",
             lead="[A-Za-z0-9]",
             trail="[A-Za-z0-9]",
             max_len=20,
@@ -344,10 +354,10 @@ _TYPES: dict[str, list[_Type]] = {
             r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}"
             r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}",
             "scan",
+            chars=r"[A-Za-z0-9_-]",
             lead="[A-Za-z0-9_-]",
             trail="[A-Za-z0-9_-]",
             max_len=270,
-            no_space=True,
             triggers=(
                 "sk-",
                 "sk_live_",
@@ -388,8 +398,6 @@ REMOTE_ONLY_TYPES: dict[str, str] = {
 # Runs of digits and the separators numeric PII uses; shorter runs cannot hold any numeric type. The
 # ``regex`` engine scans for the leading digit about five times faster than ``re`` here.
 _DIGIT_RUN = regex.compile(r"[0-9][0-9 ().\-/+:]{6,}")
-# The last whitespace character (searched backwards from the end).
-_LAST_SPACE = regex.compile(r"(?r)\s")
 _COLON_ANCHOR = re.compile(rf":{_H}{{0,4}}:")
 _DASH_COLON_ANCHOR = re.compile(rf"[:-]{_H}{{2}}[:-]")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
@@ -403,7 +411,7 @@ def _case_variants(word: str) -> list[str]:
 
 
 class _Compiled:
-    __slots__ = ("find_re", "lead", "spec", "tail_body", "trail")
+    __slots__ = ("find_re", "lead", "spec", "tail_body", "trail", "twin")
 
     def __init__(self, spec: _Type) -> None:
         self.spec = spec
@@ -421,6 +429,7 @@ class _Compiled:
         if spec.trail:
             twin = f"(?:{twin})(?!{spec.trail})"
         self.tail_body = f"(?:{twin})"
+        self.twin: regex.Pattern[str] = regex.compile(self.tail_body)
 
     def edges_ok(self, text: str, start: int, end: int) -> bool:
         if self.lead is not None and start > 0 and self.lead.match(text, start - 1, start) is not None:
@@ -479,11 +488,35 @@ class PiiCheck:
             (c.spec.max_len for c in self._triggered if c.spec.anchor == "context"), default=0
         )
         self._all = compiled
-        # Holdback: every type's twin in one alternation anchored at the end, searched once with partial
-        # matching. It finds the smallest start whose (partial or complete) match reaches the end.
-        self._tail = regex.compile("(?:" + "|".join(c.tail_body for c in compiled) + ")" + _NEVER_COMPLETE)
-        self._tail_long = max((c.spec.max_len for c in compiled if c.spec.no_space), default=0)
-        self._tail_short = max((c.spec.max_len for c in compiled if not c.spec.no_space), default=0)
+        # Holdback. A match reaching the end consists of characters of its type's class only, so each
+        # class is searched (one alternation of its types' twins) from where the trailing run of its
+        # characters starts; prose ending in a letter skips the numeric types after one backward step.
+        by_class: dict[str, list[_Compiled]] = {}
+        for c in compiled:
+            if c.spec.chars:
+                by_class.setdefault(c.spec.chars, []).append(c)
+        self._hold_groups = tuple(
+            (
+                regex.compile(f"(?r)(?!{cls})(?s:.)"),  # the last character outside the class
+                regex.compile("(?:" + "|".join(c.tail_body for c in group) + ")" + _NEVER_COMPLETE),
+                max(c.spec.max_len for c in group),
+            )
+            for cls, group in by_class.items()
+        )
+        # Context types start with a context word: a whole one the trigger automaton finds, or a prefix of
+        # one at the very end.
+        self._hold_context = tuple(
+            (ci, c) for ci, c in enumerate(self._triggered) if c.spec.anchor == "context"
+        )
+        self._context_words = sorted(
+            {v for _, c in self._hold_context for w in c.spec.context for v in _case_variants(w)}
+        )
+        self._context_keys = frozenset(
+            k
+            for k, cis in enumerate(self._trigger_targets)
+            if any(self._triggered[ci].spec.anchor == "context" for ci in cis)
+        )
+        self._context_word_max = max((len(w) for w in self._context_words), default=0)
 
     @classmethod
     def for_types(
@@ -639,16 +672,46 @@ class PiiCheck:
         norm, omap = normalize(text, casefold=False)
         n = len(norm)
         lo = normalized_index(omap, floor)
-        # Matches that may hold whitespace are at most ``_tail_short`` long; the others (emails, URLs,
-        # API keys) lie within the last whitespace-free token.
-        start = n - self._tail_long
-        space = _LAST_SPACE.search(norm, max(lo, start, 0))
-        if space is not None:
-            start = max(start, space.end())
-        start = max(lo, min(start, n - self._tail_short))
-        m = self._tail.search(norm, start, partial=True)
-        held = m.start() if m is not None else n
+        held = n
+        for stop, tail, max_len in self._hold_groups:
+            w = max(lo, n - max_len)
+            if w >= held:
+                continue
+            last = stop.search(norm, w)
+            run = last.end() if last is not None else w
+            if run >= held:
+                continue
+            m = tail.search(norm, run, partial=True)
+            if m is not None and m.start() < held:
+                held = m.start()
+        if self._hold_context:
+            held = self._context_hold(norm, lo, held)
         return max(min(original_index(omap, held), last_cluster_start(text)), floor)
+
+    def _context_hold(self, norm: str, lo: int, held: int) -> int:
+        n = len(norm)
+        first = max(lo, n - self._context_back)
+        if first >= held:
+            return held
+        candidates: set[int] = set()
+        assert self._triggers is not None
+        context_keys = self._context_keys
+        for k, s, _e in scan_literals(self._triggers, norm, first):
+            if s < held and k in context_keys:
+                candidates.add(s)
+        words = self._context_words
+        for j in range(max(first, n - self._context_word_max + 1), min(n, held)):
+            tail = norm[j:]
+            k = bisect_left(words, tail)
+            if k < len(words) and words[k].startswith(tail):
+                candidates.add(j)
+        for h in sorted(candidates):
+            if h >= held:
+                break
+            for _ci, c in self._hold_context:
+                if h >= n - c.spec.max_len and c.twin.fullmatch(norm, h, partial=True) is not None:
+                    return h
+        return held
 
 
 def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCheck:
