@@ -16,6 +16,10 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.base_protocol import BaseProtocol
 from multidict import CIMultiDict
 
+from guard_middleware.decoders import brotli_available
+
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate", "identity"})
+
 WriterMode = Literal["pass", "buffer", "stream"]
 
 
@@ -30,7 +34,7 @@ class WriterHooks(Protocol):
 
     terminated: bool
 
-    async def on_headers(self, status: int, headers: CIMultiDict[str]) -> WriterMode: ...
+    async def on_headers(self, status: int, headers: CIMultiDict[str], compressing: bool) -> WriterMode: ...
 
     async def on_chunk(self, data: bytes) -> bytes: ...
 
@@ -73,8 +77,9 @@ def clone_for_handler(request: web.Request, body: bytes, hooks: WriterHooks | No
     headers["Content-Length"] = str(len(body))
     headers.popall("Content-Encoding", None)
     headers.popall("Transfer-Encoding", None)
-    # Gateways that forward client headers then get uncompressed upstream answers the guard can read.
-    headers["Accept-Encoding"] = "identity"
+    # A gateway that forwards client headers must not invite an upstream answer the guard cannot decode;
+    # the codings it can decode stay, so the gateway's own compression negotiation is unchanged.
+    headers["Accept-Encoding"] = decodable_accept_encoding(headers.get("Accept-Encoding", ""))
     # scheme/host/remote are passed again: clone() would otherwise undo an outer proxy middleware's
     # overrides (X-Forwarded-*).
     overrides: dict[str, Any] = {"scheme": request.scheme, "host": request.host}
@@ -88,6 +93,15 @@ def clone_for_handler(request: web.Request, body: bytes, hooks: WriterHooks | No
     if hooks is not None:
         new._payload_writer = GuardedWriter(request._payload_writer, hooks)
     return new
+
+
+def decodable_accept_encoding(value: str) -> str:
+    kept = []
+    for token in value.split(","):
+        coding = token.split(";", 1)[0].strip().lower()
+        if coding in DECODABLE or (coding == "br" and brotli_available()):
+            kept.append(token.strip())
+    return ", ".join(kept) or "identity"
 
 
 def guarded_writer(request: web.Request) -> GuardedWriter | None:
@@ -147,7 +161,7 @@ class GuardedWriter(AbstractStreamWriter):
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         self.status = int(status_line.split(" ", 2)[1])
-        mode = await self._hooks.on_headers(self.status, headers)
+        mode = await self._hooks.on_headers(self.status, headers, self._compression is not None)
         self._mode = mode
         if mode == "buffer":
             self._held = (status_line, headers)

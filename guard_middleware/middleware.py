@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +44,20 @@ def _is_json(content_type: str) -> bool:
 
 def _is_sse(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+
+
+def _body_kind(content_type: str, body: bytes) -> str | None:
+    if _is_json(content_type):
+        return "json"
+    if _is_sse(content_type):
+        return "sse"
+    # No or a generic content type (a proxy that did not copy it): look at the bytes.
+    head = body[:64].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "json"
+    if head.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
+        return "sse"
+    return None
 
 
 def _reject(rejection: GuardRejection, applied: Sequence[str] = ()) -> web.Response:
@@ -230,7 +245,7 @@ class _Exchange:
         self.terminated = False
         self.stream: StreamGuard | None = None
         self.route = request.path
-        self._pending_coding = ""
+        self._pending: tuple[str, str] = ("", "")
 
     def ctx(self, phase: Phase) -> EvalContext:
         return EvalContext(self.request_id, phase, self.route, {"model": self.parsed.body.get("model")})
@@ -288,6 +303,11 @@ class _Exchange:
             handler_task.cancel()
             raise
         self._note(ev)
+        if ev.new_texts and ev.action is not Action.BLOCK:
+            # A rewrite cannot be applied to a request that has already left: refuse rather than let
+            # the answer to the unredacted request through.
+            ev.action = Action.BLOCK
+            ev.findings = [replace(f, action=Action.BLOCK) for f in ev.findings] or ev.findings
         if ev.action is Action.BLOCK:
             handler_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -375,52 +395,67 @@ class _Exchange:
         if writer is not None and (writer.finished or writer.headers_sent):
             # The handler prepared the response through our writer: it has been guarded already. If the
             # guard ended the stream, whatever the handler returned must not be written after it.
-            return compat.AlreadySent(writer.status, keep_alive=self.request.keep_alive) if self.terminated else resp
+            return (
+                compat.AlreadySent(writer.status, keep_alive=self.request.keep_alive)
+                if self.terminated
+                else resp
+            )
         if resp.prepared:
             return resp
         if isinstance(resp, web.Response) and not isinstance(resp.body, (bytes, bytearray, type(None))):
             # A streamed payload body: route it through our writer so it is guarded like a stream.
             await resp.prepare(new_request)
             await resp.write_eof()
-            return compat.AlreadySent(resp.status, keep_alive=self.request.keep_alive) if self.terminated else resp
+            return (
+                compat.AlreadySent(resp.status, keep_alive=self.request.keep_alive)
+                if self.terminated
+                else resp
+            )
         return await self._guard_unprepared(resp)
 
     async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:
         if self.gate is not None:
             await self.gate
-        if not isinstance(resp, web.Response) or not 200 <= resp.status < 300:
+        if not isinstance(resp, web.Response) or not 200 <= resp.status < 300 or not self.output_selected:
             self._guard_headers(resp.headers)
             return resp
-        content_type = resp.headers.get("Content-Type", resp.content_type)
-        body = bytes(resp.body or b"")  # type: ignore[arg-type]
         coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
-        if _is_json(content_type):
-            try:
-                body = self._decode_response(body, coding)
-                status, new_body = await self.guard_json_body(body)
-            except GuardRejection as rejection:
-                return _reject(rejection, self.applied)
-            if status != 200:
-                return web.Response(
-                    body=new_body, status=status, content_type="application/json", headers=self._header_dict()
-                )
-            resp.body = new_body
-        elif _is_sse(content_type):
-            try:
-                body = self._decode_response(body, coding)
-            except GuardRejection as rejection:
-                return _reject(rejection, self.applied)
-            stream = self.make_stream_guard()
-            resp.body = await stream.feed(body) + await stream.finish()
-        else:
-            self._guard_headers(resp.headers)
-            return resp
+        try:
+            body = self._decode_response(bytes(resp.body or b""), coding)  # type: ignore[arg-type]
+            status, new_body = await self._guard_body(
+                resp.headers.get("Content-Type", resp.content_type), body
+            )
+        except GuardRejection as rejection:
+            return _reject(rejection, self.applied)
+        if status != 200:
+            return web.Response(
+                body=new_body, status=status, content_type="application/json", headers=self._header_dict()
+            )
+        resp.body = new_body
         if coding:
             resp.headers.popall("Content-Encoding", None)
         # A stale Content-Length would make aiohttp send a body of another length (response desync).
         resp.headers.popall("Content-Length", None)
         self._guard_headers(resp.headers)
         return resp
+
+    async def _guard_body(self, content_type: str, body: bytes) -> tuple[int, bytes]:
+        """A complete answer body: JSON is checked as a whole, SSE through the stream guard; anything
+        else on a guarded route cannot be checked and is refused."""
+        kind = _body_kind(content_type, body)
+        if kind == "json":
+            return await self.guard_json_body(body)
+        if kind == "sse":
+            stream = self.make_stream_guard()
+            return 200, await stream.feed(body) + await stream.finish()
+        raise GuardRejection(
+            502,
+            error_body(
+                f"The upstream answer ({content_type or 'no content type'}) cannot be checked.",
+                code="upstream_unreadable",
+                type_="upstream_error",
+            ),
+        )
 
     def _header_dict(self) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -486,22 +521,23 @@ class _Exchange:
         return self.stream
 
     # -- WriterHooks (responses the handler writes itself) ----------------------------------------
-    async def on_headers(self, status: int, headers: CIMultiDict[str]) -> compat.WriterMode:
+    async def on_headers(
+        self, status: int, headers: CIMultiDict[str], compressing: bool
+    ) -> compat.WriterMode:
         if self.gate is not None:
             await self.gate
-        content_type = headers.get("Content-Type", "")
-        if not 200 <= status < 300 or not (_is_json(content_type) or _is_sse(content_type)):
+        if not 200 <= status < 300 or not self.output_selected:
             self._guard_headers(headers)
             return "pass"
-        if _is_json(content_type):
-            self._pending_coding = headers.popall("Content-Encoding", [""])[0]
-            return "buffer"
-        coding = headers.get("Content-Encoding", "")
-        self.make_stream_guard()
-        assert self.stream is not None
-        self.stream.set_encoding(coding)
-        headers.popall("Content-Encoding", None)
-        headers.popall("Content-Length", None)
+        content_type = headers.get("Content-Type", "")
+        # With compression enabled by the handler, aiohttp compresses after us: we see plaintext and the
+        # header is aiohttp's. Otherwise a Content-Encoding means the handler passes encoded bytes on.
+        coding = "" if compressing else headers.popall("Content-Encoding", [""])[0]
+        if not _is_sse(content_type):
+            self._pending = (content_type, coding)
+            return "buffer"  # JSON, or unknown: sniffed and checked when complete
+        stream = self.make_stream_guard()
+        stream.set_encoding(coding)
         self.applied.extend(g.name for g in self.output_selected if g.name not in self.applied)
         self._guard_headers(headers)
         return "stream"
@@ -515,14 +551,15 @@ class _Exchange:
         return await self.stream.finish()
 
     async def on_body(self, status_line: str, headers: CIMultiDict[str], body: bytes) -> tuple[str, bytes]:
+        content_type, coding = self._pending
         try:
-            body = self._decode_response(body, self._pending_coding)
-            status, new_body = await self.guard_json_body(body)
+            status, new_body = await self._guard_body(content_type, self._decode_response(body, coding))
         except GuardRejection as rejection:
             status, new_body = rejection.status, json.dumps(rejection.body).encode()
         self._guard_headers(headers)
         if status != 200:
             headers["Content-Type"] = "application/json"
+            headers.popall("Content-Encoding", None)
             reason = {
                 400: "Bad Request",
                 502: "Bad Gateway",

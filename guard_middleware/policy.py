@@ -83,6 +83,8 @@ class Guardrail:
     on_timeout: ErrorPolicy = "block"
     on_error: ErrorPolicy = "block"
     disable_exception_on_block: bool = False
+    # Known at start-up to rewrite requests (PII redaction, provider masking): cannot run concurrently.
+    rewrites_input: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -218,13 +220,21 @@ def compile_policy(settings: GuardSettings) -> Policy:
                 forced_action=Action.parse(pii.action),
                 anonymize=pii.action == "anonymize",
                 replacement=pii.replacement,
+                rewrites_input=Action.parse(pii.action) is Action.REDACT and Phase.INPUT in phases,
             ),
             enforced=True,
         )
 
+    for g in guardrails.values():
+        if g.concurrent and g.rewrites_input:
+            raise ConfigError(
+                f"{g.key}.mode",
+                f"guardrail {g.name!r} rewrites the request, which cannot happen once the request has left; "
+                "use pre_call (blocking) for it",
+            )
     if settings.input.mode == "concurrent":
         for g in base[Phase.INPUT]:
-            if g.forced_action is Action.REDACT or (g.remote is not None and _masks(g)):
+            if g.rewrites_input:
                 raise ConfigError(
                     "input.mode",
                     f"guardrail {g.name!r} rewrites the request, which cannot happen once the request "
@@ -262,10 +272,6 @@ def compile_policy(settings: GuardSettings) -> Policy:
         blocking_pool_size=settings.blocking_pool_size,
         audit=settings.audit,
     )
-
-
-def _masks(g: Guardrail) -> bool:
-    return bool(getattr(g.remote, "masks_input", False))
 
 
 def _streaming_mode(output: OutputSettings) -> tuple[Literal["final_only", "per_chunk", "buffered"], int]:
@@ -335,6 +341,7 @@ def _build_guardrail(
     options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
     timeout_ms = int(table.get("timeout_ms", section.timeout_ms))
     g = Guardrail(name=name, phases=phases, key=key, timeout_s=timeout_ms / 1000.0)
+    g.rewrites_input = Phase.INPUT in phases and bool(options.get("mask_request_content"))
     for policy_key in ("on_timeout", "on_error"):
         value = table.get(policy_key, getattr(section, policy_key))
         if value not in ("block", "allow", "log_and_allow"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -143,6 +144,25 @@ def main() -> None:
             print(f"\n== 1 request in flight (the floor: no queueing), rounds of {floor_seconds:g}s ==")
             results1 = measure(load, configs, [fake, mock], bodies, max(2, args.rounds - 1), floor_seconds, 1)
             summarize(results1, args.delay_ms, "1 in flight")
+            provider_body = json.dumps({
+                "phase": "input", "request_id": "bench", "route": "/v1/chat/completions", "metadata": {},
+                "segments": [{"text": json.loads(b)["messages"][1]["content"], "role": "user",
+                              "path": ["messages", 1, "content"]} for b in bodies[:1]]}).encode()
+            direct = WrkLoad([provider_body], "/guard") if use_wrk else None
+            try:
+                if direct is not None:
+                    settle([*configs.values(), fake, mock])
+                    own = direct.run(fake.url, floor_seconds, 1)
+                    g50 = median([r.p50_ms for r in results1["guarded"]])
+                    b50 = median([r.p50_ms for r in results1["bare"]])
+                    print(f"\nthe provider's own latency (the fake called directly, 1 in flight): "
+                          f"p50 {own.p50_ms:.2f} ms, p95 {own.p95_ms:.2f} ms, i.e. "
+                          f"{own.p50_ms - args.delay_ms:+.2f} ms above its programmed delay at the median; "
+                          f"overhead above it: guarded - bare - provider = "
+                          f"{g50 - b50 - own.p50_ms:+.2f} ms (median)")
+            finally:
+                if direct is not None:
+                    direct.close()
         finally:
             if load is not None:
                 load.close()

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  # full-width and zero-width characters are the point of these tests
+# full-width and zero-width characters are the point of these tests
 from __future__ import annotations
 
 import time
@@ -178,3 +178,16 @@ def test_settled_text_never_changes_verdict_for_regexes(text: str, data: st.Data
         {"pattern": r"\bb@[a-z]{1,4}\b", "is_regex": True, "category": "r2"},
     )
     settled_equal(check, text, k)
+
+
+def test_a_lone_surrogate_in_the_text_neither_fails_nor_shifts_spans() -> None:
+    check = make({"pattern": "hack"})
+    text = "\ud800 a hack"
+    assert spans(check, text) == ["hack"]
+    assert check.holdback(text) == len(text) - 4
+
+
+def test_a_regex_partial_match_before_a_complete_one_is_held() -> None:
+    # "abc" may still become "abcd"; the complete "c" touching the end must not hide it.
+    check = make({"pattern": "abcd|c", "is_regex": True}, match="substring")
+    assert check.holdback("x abc") == len("x ")

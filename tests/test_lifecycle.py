@@ -22,9 +22,13 @@ def _remote_settings(url: str) -> GuardSettings:
 
 
 async def _one_request(app: web.Application) -> int:
-    async with serve(app) as url, aiohttp.ClientSession() as session, session.post(
-        f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
-    ) as resp:
+    async with (
+        serve(app) as url,
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+        ) as resp,
+    ):
         return resp.status
 
 
@@ -40,8 +44,10 @@ def test_the_one_line_install_leaves_no_open_session_when_the_loop_ends() -> Non
             app.middlewares.append(guard)  # the one line, nothing else
 
             async def proxy(request: web.Request) -> web.Response:
-                async with aiohttp.ClientSession() as s, s.post(upstream + "/v1/chat/completions",
-                                                                data=await request.read()) as r:
+                async with (
+                    aiohttp.ClientSession() as s,
+                    s.post(upstream + "/v1/chat/completions", data=await request.read()) as r,
+                ):
                     return web.Response(body=await r.read(), content_type="application/json")
 
             app.router.add_post("/v1/chat/completions", proxy)
@@ -64,7 +70,9 @@ async def test_cleanup_ctx_closes_the_provider_session_on_app_shutdown() -> None
         app = make_gateway(upstream, guard=guard)  # registers guard.cleanup_ctx
         async with serve(app) as gw, aiohttp.ClientSession() as s:
             session_during = None
-            async with s.post(f"{gw}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}):
+            async with s.post(
+                f"{gw}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ):
                 session_during = guard.runtime._session
         assert session_during is not None and session_during.closed
         assert guard.runtime._session is None

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  # full-width and zero-width characters are the point of these tests
+# full-width and zero-width characters are the point of these tests
 from __future__ import annotations
 
 import pytest
@@ -191,3 +191,19 @@ def test_settled_text_never_changes_verdict(text: str, data: st.DataObject) -> N
     full = {(m.start, m.end, m.category) for m in ALL.find(text) if m.end <= h}
     part = {(m.start, m.end, m.category) for m in ALL.find(prefix) if m.end <= h}
     assert full == part
+
+
+def test_holdback_keeps_an_earlier_partial_match_even_when_a_later_one_is_complete() -> None:
+    # "ssn " still waits for its nine digits; the complete "::" after it must not hide that.
+    assert ALL.holdback("ssn ::") == 0
+    assert ALL.holdback("my ssn is ") == len("my ")
+
+
+def test_holdback_keeps_a_partial_context_word_and_a_partial_url_prefix() -> None:
+    assert ALL.holdback("the pass") == len("the ")
+    assert ALL.holdback("see htt") == len("see ")
+
+
+def test_find_after_pos_keeps_finditer_semantics_for_trigger_led_types() -> None:
+    text = "go https://a.example/x https://b.example/y"
+    assert [text[m.start : m.end] for m in ALL.find(text, pos=5)] == ["https://b.example/y"]

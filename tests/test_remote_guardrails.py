@@ -411,3 +411,27 @@ async def test_concurrent_timeout_with_block_policy_is_a_504(make_stack: Any) ->
         async with make_stack(_concurrent(url, timeout_ms=200, on_timeout="block")) as s:
             status, _, body = await s.chat("hello", headers={"X-Mock-Delay-Ms": "50"})
             assert status == 504 and body["error"]["code"] == "guardrail_timeout"
+
+
+def test_a_masking_guardrail_cannot_run_during_the_call() -> None:
+    from guard_middleware import ConfigError, GuardMiddleware, GuardSettings
+
+    table = {
+        "name": "mask",
+        "type": "bedrock",
+        "mode": "during_call",
+        "guardrail_id": "g",
+        "guardrail_version": "1",
+        "region": "us-east-1",
+        "mask_request_content": True,
+    }
+    with pytest.raises(ConfigError) as info:
+        GuardMiddleware(GuardSettings.load(guardrails=[table]))
+    assert info.value.key == "guardrails[0].mode"
+
+
+async def test_a_rewrite_answered_during_the_call_is_refused_not_ignored(make_stack: Any) -> None:
+    fake = FakeCustomGuardrail()
+    async with fake.running() as url, make_stack(_concurrent(url)) as s:
+        status, _, body = await s.chat("mail me at a@b.io")  # the fake answers "redact"
+        assert status == 400 and body["error"]["code"] == "content_filter"

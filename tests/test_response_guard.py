@@ -50,11 +50,14 @@ async def test_output_tool_call_arguments_and_every_choice_are_scanned(make_stac
 
 
 async def test_completions_choice_text_is_scanned(make_stack: Any) -> None:
-    async with make_stack(OUT_PII) as s, s.session.post(
-        f"{s.url}/v1/completions",
-        json={"model": "m", "prompt": "x"},
-        headers={"X-Mock-Reply": "ssn 123-45-6789"},
-    ) as resp:
+    async with (
+        make_stack(OUT_PII) as s,
+        s.session.post(
+            f"{s.url}/v1/completions",
+            json={"model": "m", "prompt": "x"},
+            headers={"X-Mock-Reply": "ssn 123-45-6789"},
+        ) as resp,
+    ):
         assert (await resp.json())["choices"][0]["text"] == "ssn [PII]"
 
 
@@ -171,10 +174,77 @@ async def test_handler_prepared_json_stream_response_is_rewritten_with_new_lengt
 
 
 async def test_upstream_errors_pass_through_unchanged(make_stack: Any) -> None:
-    async with make_stack(OUT_PII) as s, s.session.post(
-        f"{s.url}/v1/chat/completions",
-        data=b'{"model":"m","messages":[]}',
-        headers={"X-Mock-Reply": "\\q"},
-    ) as resp:
+    async with (
+        make_stack(OUT_PII) as s,
+        s.session.post(
+            f"{s.url}/v1/chat/completions",
+            data=b'{"model":"m","messages":[]}',
+            headers={"X-Mock-Reply": "\\q"},
+        ) as resp,
+    ):
         # the mock fails to decode the bad escape: its 500 comes back as the gateway produced it
         assert resp.status == 500
+
+
+def _app_returning(make_response: Any, config: dict[str, Any]) -> web.Application:
+    from guard_middleware import GuardMiddleware, GuardSettings
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp: web.StreamResponse = await make_response(request)
+        return resp
+
+    app = web.Application()
+    app.middlewares.append(GuardMiddleware(GuardSettings.load(**config)))
+    app.router.add_post("/v1/chat/completions", handler)
+    return app
+
+
+async def _post(app: web.Application) -> tuple[int, dict[str, str], bytes]:
+    async with (
+        serve(app) as url,
+        aiohttp.ClientSession() as s,
+        s.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+ANSWER = json.dumps({"choices": [{"message": {"role": "assistant", "content": "mail a@b.io"}}]}).encode()
+
+
+async def test_an_answer_without_a_json_content_type_is_sniffed_and_checked() -> None:
+    async def respond(request: web.Request) -> web.Response:
+        return web.Response(body=ANSWER)  # application/octet-stream: a proxy that dropped the header
+
+    status, _, body = await _post(_app_returning(respond, OUT_PII))
+    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
+
+
+async def test_an_answer_that_cannot_be_understood_is_refused_when_output_is_guarded() -> None:
+    async def respond(request: web.Request) -> web.Response:
+        return web.Response(text="mail a@b.io", content_type="text/plain")
+
+    status, _, body = await _post(_app_returning(respond, OUT_PII))
+    assert status == 502 and b"a@b.io" not in body
+    # with no output guardrail there is nothing to check, and the answer passes untouched
+    status, _, body = await _post(_app_returning(respond, {}))
+    assert status == 200 and body == b"mail a@b.io"
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+async def test_handler_compression_is_kept_and_the_plaintext_is_checked(prepared: bool) -> None:
+    async def respond(request: web.Request) -> web.StreamResponse:
+        if not prepared:
+            resp = web.Response(body=ANSWER, content_type="application/json")
+            resp.enable_compression()
+            return resp
+        stream = web.StreamResponse(headers={"Content-Type": "application/json"})
+        stream.enable_compression()
+        await stream.prepare(request)
+        await stream.write(ANSWER)
+        await stream.write_eof()
+        return stream
+
+    status, headers, body = await _post(_app_returning(respond, OUT_PII))
+    assert status == 200 and headers.get("Content-Encoding") in ("deflate", "gzip")
+    assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"

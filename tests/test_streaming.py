@@ -271,9 +271,16 @@ async def test_any_split_of_the_stream_gives_the_same_client_text(cuts: list[int
 
 
 async def test_output_content_limits_end_a_stream_at_the_limit(make_stack: Any) -> None:
-    cfg = {"output": {"streaming_mode": "per_chunk", "providers": [{"type": "content_limits", "max_characters": 20}]}}
+    cfg = {
+        "output": {
+            "streaming_mode": "per_chunk",
+            "providers": [{"type": "content_limits", "max_characters": 20}],
+        }
+    }
     async with make_stack(cfg) as s:
-        seen = await stream_chat(s.session, s.url, headers={"X-Mock-Reply": "0123456789" * 5, "X-Mock-Chunk": "3"})
+        seen = await stream_chat(
+            s.session, s.url, headers={"X-Mock-Reply": "0123456789" * 5, "X-Mock-Chunk": "3"}
+        )
         assert seen.error is not None and seen.error["categories"] == ["content_limits"]
         assert len(seen.text()) <= 20
         short = await stream_chat(s.session, s.url, headers={"X-Mock-Reply": "short"})

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  # full-width and zero-width characters are the point of these tests
+# full-width and zero-width characters are the point of these tests
 from __future__ import annotations
 
 from hypothesis import given

@@ -29,17 +29,20 @@ cannot find them without drowning in false positives. Bedrock ``ApplyGuardrail``
 USERNAME, DRIVER_ID, US_PASSPORT_NUMBER, US_BANK_ACCOUNT_NUMBER) or Lakera (``pii/address``, ...) can.
 
 Speed: text is scanned with cheap anchors first ('@' for emails, runs of digits and separators for the
-numeric types, ``:``/``-`` pairs for IPv6/MAC, context words found with ``str.find``); the full
-patterns run only around those anchors, and validators only on candidates. Edge conditions (not glued to
-a word, not inside a longer digit run) are checked on the candidate, which keeps the patterns free of
-leading look-behinds that would stop the engines from skipping ahead.
+numeric types, ``:``/``-`` pairs for IPv6/MAC, and one Aho-Corasick pass for every context word and
+literal prefix such as ``https://``, ``AKIA``, ``sk-``); the full patterns run only around those anchors,
+and validators only on candidates. Edge conditions (not glued to a word, not inside a longer digit run)
+are checked on the candidate, which keeps the patterns free of leading look-behinds that would stop the
+engines from skipping ahead.
 
 Matching runs on NFKC text with format characters removed (no case folding), so full-width digits and
 zero-width characters do not evade; spans are mapped back to the original text.
 
 Streams: ``holdback`` keeps back every tail position where a pattern has a partial match or a complete
 match touching the end (it may grow), using ``regex`` partial matching on twins of the patterns that
-carry the edge conditions as look-arounds, plus the last character cluster. It is capped at
+carry the edge conditions as look-arounds, plus the last character cluster. Each type searches only the
+trailing run of the characters it can contain (one call per character class), context types only from
+their context words, so a text ending in a plain word costs a few microseconds. It is capped at
 ``max_holdback_chars`` (1024); a longer URL straddling stream chunks is reported only in part.
 """
 

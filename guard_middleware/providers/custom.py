@@ -54,7 +54,7 @@ With ``retry_enabled``, a 5xx, a 429, a timeout or a refused connection is retri
 ``max_retries`` times with exponential backoff and full jitter (100 ms base, 2 s cap). A ``Retry-After``
 of at most 5 seconds on a 429/503 is honoured; a longer one ends the retries at once. Other answers
 (4xx, malformed JSON) are not retried. With retries on, the guardrail's overall deadline is
-``attempt × (max_retries + 1)`` plus the backoff (2 s per retry at most), so a retry can actually happen;
+``attempt * (max_retries + 1)`` plus the backoff (2 s per retry at most), so a retry can actually happen;
 a timeout there is handled by ``on_timeout``.
 """
 
