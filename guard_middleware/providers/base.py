@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from guard_middleware.verdict import Phase, ProviderOutcome, Segment
 
 if TYPE_CHECKING:
@@ -49,3 +51,15 @@ class RemoteProvider(Protocol):
         ``on_timeout``/``on_error``; a provider applies its own per-attempt timeout only when it retries.
         """
         ...
+
+
+class MaskingOptions(BaseModel):
+    """LiteLLM's masking switches, shared by providers that can return masked text (Bedrock, Lakera)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mask_request_content: bool = False
+    mask_response_content: bool = False
+
+    def masks(self, phase: Phase) -> bool:
+        return self.mask_request_content if phase is Phase.INPUT else self.mask_response_content

@@ -24,11 +24,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from guard_middleware.errors import ConfigError
 from guard_middleware.providers._http import expect_dict, expect_list, reporting
-from guard_middleware.providers.base import EvalContext, Runtime
+from guard_middleware.providers.base import EvalContext, MaskingOptions, Runtime
 from guard_middleware.verdict import Action, Finding, Phase, ProviderError, ProviderOutcome, Segment
 
 _VERSION_RE = re.compile(r"^(DRAFT|[1-9][0-9]{0,7})$")
@@ -48,8 +48,7 @@ _AUTH_CODES = frozenset(
 _THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
 
 
-class BedrockOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BedrockOptions(MaskingOptions):
 
     guardrail_id: str = Field(min_length=1, max_length=2048)
     guardrail_version: str
@@ -61,8 +60,6 @@ class BedrockOptions(BaseModel):
     endpoint_url: str | None = None
     # The seed's debug switch: ask for FULL output scope (non-detected entries too).
     trace_enabled: bool = False
-    mask_request_content: bool = False
-    mask_response_content: bool = False
     # botocore "standard" retry mode counts the first call: 1 means no retry.
     max_attempts: int = Field(default=2, ge=1, le=10)
     max_pool_connections: int = Field(default=10, ge=1, le=1000)
@@ -208,12 +205,7 @@ class BedrockProvider:
                 answer = await runtime.run_blocking(functools.partial(self._client.apply_guardrail, **kwargs))
             except Exception as exc:
                 raise classify_client_error(exc) from None
-            mask = (
-                self._opts.mask_request_content
-                if ctx.phase is Phase.INPUT
-                else (self._opts.mask_response_content)
-            )
-            return self.decide(answer, segments, mask=mask)
+            return self.decide(answer, segments, mask=self._opts.masks(ctx.phase))
 
     def decide(self, answer: Any, segments: Sequence[Segment], *, mask: bool) -> ProviderOutcome:
         doc = expect_dict(answer, "ApplyGuardrail response")

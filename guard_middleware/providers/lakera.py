@@ -21,11 +21,11 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from guard_middleware.errors import ConfigError
 from guard_middleware.providers._http import expect_dict, expect_list, post_json, reporting
-from guard_middleware.providers.base import EvalContext, Runtime
+from guard_middleware.providers.base import EvalContext, MaskingOptions, Runtime
 from guard_middleware.verdict import Action, Finding, Phase, ProviderError, ProviderOutcome, Segment
 
 DEFAULT_API_BASE = "https://api.lakera.ai"
@@ -51,8 +51,7 @@ def map_detector(detector_type: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.upper()) or "FLAGGED"
 
 
-class LakeraOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LakeraOptions(MaskingOptions):
 
     api_key: str | None = Field(default=None, repr=False)
     api_base: str | None = None
@@ -62,8 +61,6 @@ class LakeraOptions(BaseModel):
     metadata: dict[str, Any] | None = None
     dev_info: bool = False
     on_flagged: Literal["block", "monitor"] = "block"
-    mask_request_content: bool = False
-    mask_response_content: bool = False
 
 
 def _role(segment: Segment, phase: Phase) -> str:
@@ -115,12 +112,7 @@ class LakeraProvider:
             answer = await post_json(
                 runtime.http, self._url, body, headers=self._headers, timeout_s=self._timeout_s
             )
-            mask = (
-                self._opts.mask_request_content
-                if ctx.phase is Phase.INPUT
-                else (self._opts.mask_response_content)
-            )
-            return self.decide(answer, segments, mask=mask)
+            return self.decide(answer, segments, mask=self._opts.masks(ctx.phase))
 
     def decide(self, answer: Any, segments: Sequence[Segment], *, mask: bool) -> ProviderOutcome:
         doc = expect_dict(answer, "Lakera response")
