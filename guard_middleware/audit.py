@@ -38,6 +38,10 @@ class Auditor:
             self._logger.setLevel(logging.INFO)
             self._logger.propagate = False
 
+    @property
+    def log_all(self) -> bool:
+        return self._settings.enabled and self._settings.log_all_evaluations
+
     def hash_value(self, value: str) -> str:
         return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
 

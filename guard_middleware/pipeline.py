@@ -195,6 +195,10 @@ class Evaluator:
         started: float,
         unscanned: Sequence[str],
     ) -> None:
+        if not found:
+            if self.auditor.log_all:
+                self._audit_clean(g, phase, ctx, started, unscanned)
+            return
         action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
         values: list[str] = []
         for f in found:
@@ -219,6 +223,20 @@ class Evaluator:
             findings=found,
             duration_ms=(time.perf_counter() - started) * 1000,
             values=values,
+            unscanned=unscanned,
+        )
+
+    def _audit_clean(
+        self, g: Guardrail, phase: Phase, ctx: EvalContext, started: float, unscanned: Sequence[str]
+    ) -> None:
+        self.auditor.record(
+            request_id=ctx.request_id,
+            guardrail=g.name,
+            phase=phase.value,
+            status="success",
+            action=Action.ALLOW,
+            findings=(),
+            duration_ms=(time.perf_counter() - started) * 1000,
             unscanned=unscanned,
         )
 
