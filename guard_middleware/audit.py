@@ -7,10 +7,13 @@ process unless ``GUARD_AUDIT_HASH_KEY`` is set (set it to correlate across resta
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import logging
+import logging.handlers
 import os
+import queue
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -19,11 +22,18 @@ from guard_middleware.settings import AuditSettings
 from guard_middleware.verdict import Action, Finding, Status
 
 
-def _json_handler() -> logging.Handler:
+def _json_handler() -> tuple[logging.Handler, logging.handlers.QueueListener]:
+    """A JSON handler behind a queue: formatting and writing happen on a listener thread, so an audit
+    record costs the event loop only the record's creation."""
     from pythonjsonlogger.json import JsonFormatter
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    return handler
+
+    stream = logging.StreamHandler()
+    stream.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, stream)
+    listener.start()
+    atexit.register(listener.stop)
+    return logging.handlers.QueueHandler(records), listener
 
 
 class Auditor:
@@ -32,9 +42,11 @@ class Auditor:
         self._logger = logging.getLogger(settings.logger)
         key = os.environ.get("GUARD_AUDIT_HASH_KEY")
         self._key = key.encode() if key else secrets.token_bytes(32)
+        self._listener: logging.handlers.QueueListener | None = None
         if settings.enabled and not self._logger.handlers and not logging.getLogger().handlers:
             # Nobody configured logging: still emit JSON records rather than dropping them.
-            self._logger.addHandler(_json_handler())
+            handler, self._listener = _json_handler()
+            self._logger.addHandler(handler)
             self._logger.setLevel(logging.INFO)
             self._logger.propagate = False
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from guard_middleware import _aiohttp_compat as compat
@@ -150,14 +151,23 @@ class GuardMiddleware:
         )
         if request.content_length is not None and request.content_length > limit and not coding:
             raise too_large
+        # Straight from the payload stream, not request.read(): the original is then never marked as
+        # read, so it can still be cloned for the handler. aiohttp already decoded gzip/deflate/br, so
+        # the limit counts decoded bytes (zip-bomb defence) and covers chunked bodies too.
+        chunks: list[bytes] = []
+        total = 0
+        content = request.content
         try:
-            # Through a throw-away clone so the original can still be cloned for the handler. aiohttp
-            # already decoded gzip/deflate/br; the limit counts decoded bytes (zip-bomb defence).
-            raw = await request.clone(client_max_size=limit + 1).read()
-        except web.HTTPRequestEntityTooLarge:
-            raise too_large from None
-        if len(raw) > limit:
-            raise too_large
+            while chunk := await content.readany():
+                total += len(chunk)
+                if total > limit:
+                    raise too_large
+                chunks.append(chunk)
+        except HttpProcessingError as exc:
+            raise bad_request(
+                f"The request body could not be read: {exc.message}.", code="invalid_encoding"
+            ) from None
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if coding and coding != "identity" and raw[:1] not in (b"{", b"[", b" ", b"\n", b"\r", b"\t"):
             # The server runs with auto_decompress=False: decode ourselves rather than forward bytes
             # no check has read.

@@ -21,7 +21,7 @@ from guard_middleware import GuardMiddleware, GuardSettings
 async def serve(app: web.Application, *, handler_cancellation: bool = False) -> AsyncIterator[str]:
     runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
     sock: socket.socket = site._server.sockets[0]  # type: ignore[union-attr]
     port = sock.getsockname()[1]
