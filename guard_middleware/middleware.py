@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import json
 import time
 import uuid
@@ -90,6 +91,9 @@ class GuardMiddleware:
         self._team_resolver = team_resolver
         self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
         self._routes = self.policy.routes
+        # Request ids: unique per process without a urandom syscall per request.
+        self._id_prefix = f"{uuid.uuid4().hex[:12]}-"
+        self._ids = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
@@ -123,7 +127,7 @@ class GuardMiddleware:
         kind = self._route_kind(request)
         if kind is None or (not request.body_exists and request.method in ("GET", "HEAD", "OPTIONS")):
             return await handler(request)
-        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        request_id = request.headers.get("X-Request-Id") or f"{self._id_prefix}{next(self._ids):x}"
         try:
             raw = await self._read_body(request)
             parsed = parse_request(parse_json(raw), kind)
