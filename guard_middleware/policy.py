@@ -321,7 +321,6 @@ def _build_named(
     )
     g.default_on = bool(table.get("default_on", False))
     g.concurrent = concurrent
-    g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
     return g
 
 
@@ -342,6 +341,7 @@ def _build_guardrail(
     timeout_ms = int(table.get("timeout_ms", section.timeout_ms))
     g = Guardrail(name=name, phases=phases, key=key, timeout_s=timeout_ms / 1000.0)
     g.rewrites_input = Phase.INPUT in phases and bool(options.get("mask_request_content"))
+    g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
     for policy_key in ("on_timeout", "on_error"):
         value = table.get(policy_key, getattr(section, policy_key))
         if value not in ("block", "allow", "log_and_allow"):

@@ -29,6 +29,7 @@ from guard_middleware.formats.chat_stream import (
     finish_reasons,
     iter_deltas,
     make_chunk,
+    parse_chunk,
     rebuild,
 )
 from guard_middleware.pipeline import Evaluation, replacement_for
@@ -161,9 +162,10 @@ class StreamGuard:
         if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
             return encode(event)  # the upstream's own error event
         try:
-            deltas = iter_deltas(chunk)
-            completed = self.tools.update(chunk)
-            finishing = finish_reasons(chunk)
+            parsed = parse_chunk(chunk)
+            deltas = iter_deltas(parsed)
+            completed = self.tools.update(parsed)
+            finishing = finish_reasons(parsed)
         except StreamFormatError as exc:
             return self._fail(f"The upstream sent a stream event that cannot be checked: {exc}.")
         self.template, self.template_event = chunk, event
@@ -196,7 +198,7 @@ class StreamGuard:
                     changed = True
         if not changed:
             return b"".join(before) + encode(event)
-        return b"".join(before) + _data_event(rebuild(chunk, replacements), event)
+        return b"".join(before) + _data_event(rebuild(parsed, replacements), event)
 
     async def _end(self) -> bytes:
         """End of stream: settle every channel and tool call, run final_only checks, audit."""
@@ -358,6 +360,9 @@ class StreamGuard:
 
     def _block_local(self, check: TextCheck, match: Match) -> str:
         g = self._by_check[id(check)]
+        if g.disable_exception_on_block:
+            self._refuse(g, match.message)
+            return ""
         finding = Finding(
             g.name, match.category, match.severity, Action.BLOCK, None, None, None, match.message
         )
@@ -365,9 +370,35 @@ class StreamGuard:
         return ""
 
     def _block(self, ev: Evaluation) -> bytes:
+        if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
+            self._refuse(ev.blocking, ev.blocked_message)
+            return self._terminal
         rejection: GuardRejection = ev.rejection(Phase.OUTPUT)
         self._terminate(rejection.body)
         return self._terminal
+
+    def _refuse(self, g: Guardrail, message: str | None) -> None:
+        """``disable_exception_on_block`` on a stream: end it the way a model would, with the block
+        message as content and ``finish_reason: "content_filter"``, instead of an error event."""
+        text = message or f"This response was blocked by guardrail {g.name}."
+        template: dict[str, Any] = self.template or {
+            "id": f"guard-{self.x.request_id}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.x.parsed.body.get("model", ""),
+        }
+        chat = self.x.parsed.kind == "chat"
+        out: list[bytes] = []
+        for choice in sorted({c.choice for c in self.windows} | {0}):
+            channel = Channel(choice, "content" if chat else "text")
+            finish = make_chunk(template, channel, "")
+            finish["choices"][0]["finish_reason"] = "content_filter"
+            for chunk in (make_chunk(template, channel, text), finish):
+                out.append(_data_event(chunk, self.template_event))
+        out.append(b"data: [DONE]\n\n")
+        self.x.terminated = True
+        self._terminal = b"".join(out)
+        self._audit()
 
     def _fail_check(self, detail: str) -> str:
         self._terminate(

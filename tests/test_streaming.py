@@ -285,3 +285,20 @@ async def test_output_content_limits_end_a_stream_at_the_limit(make_stack: Any) 
         assert len(seen.text()) <= 20
         short = await stream_chat(s.session, s.url, headers={"X-Mock-Reply": "short"})
         assert short.text() == "short" and short.error is None
+
+
+async def test_disable_exception_on_block_ends_a_stream_like_a_model_would(make_stack: Any) -> None:
+    blocker = {**BLOCK_OUT, "disable_exception_on_block": True}
+    async with make_stack({"output": {"streaming_mode": "per_chunk", "providers": [blocker]}}) as s:
+        client = openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="k", max_retries=0)
+        stream = await client.chat.completions.create(
+            model="m",
+            messages=[{"role": "user", "content": "x"}],
+            stream=True,
+            extra_headers={"X-Mock-Reply": "fine, then forbidden-word", "X-Mock-Chunk": "3"},
+        )
+        chunks = [c async for c in stream]  # no exception: the refusal is ordinary content
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert "forbidden" not in text and text.endswith("not allowed")
+        assert chunks[-1].choices[0].finish_reason == "content_filter"
+        await client.close()

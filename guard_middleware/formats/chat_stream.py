@@ -27,11 +27,13 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "Delta",
+    "ParsedChunk",
     "StreamFormatError",
     "ToolCallTracker",
     "finish_reasons",
     "iter_deltas",
     "make_chunk",
+    "parse_chunk",
     "rebuild",
 ]
 
@@ -215,15 +217,32 @@ def _parse_delta(delta: Mapping[str, Any], parsed: _Choice, where: str, allow: C
             parsed.deltas.append(Delta(Channel(index, "function_arguments"), args))
 
 
+@dataclass(slots=True)
+class ParsedChunk:
+    """One chunk parsed once (strictly): pass it to ``iter_deltas``, ``finish_reasons``, ``rebuild`` and
+    ``ToolCallTracker.update`` instead of the raw chunk so a stream pays for one parse per event."""
+
+    chunk: Any
+    choices: list[_Choice]
+
+
+def parse_chunk(chunk: Any, *, allow_unscanned: Collection[str] = ()) -> ParsedChunk:
+    return ParsedChunk(chunk, _parse(chunk, allow_unscanned))
+
+
+def _choices(chunk: Any, allow_unscanned: Collection[str]) -> list[_Choice]:
+    return chunk.choices if isinstance(chunk, ParsedChunk) else _parse(chunk, allow_unscanned)
+
+
 def iter_deltas(chunk: Any, *, allow_unscanned: Collection[str] = ()) -> list[Delta]:
     """Every text fragment of ``chunk``, by choice order, then content/refusal/reasoning, then tool calls
     in list order (id, name, arguments), then the legacy ``function_call``."""
-    return [d for choice in _parse(chunk, allow_unscanned) for d in choice.deltas]
+    return [d for choice in _choices(chunk, allow_unscanned) for d in choice.deltas]
 
 
 def finish_reasons(chunk: Any) -> dict[int, str]:
     """``{choice index: finish_reason}`` for the choices this chunk finishes."""
-    return {c.index: c.finish_reason for c in _parse(chunk, _ANY) if c.finish_reason is not None}
+    return {c.index: c.finish_reason for c in _choices(chunk, _ANY) if c.finish_reason is not None}
 
 
 class _AnyKey(Collection[str]):
@@ -251,7 +270,9 @@ def rebuild(chunk: Any, replacements: Mapping[Channel, str]) -> dict[str, Any]:
     content/refusal/text is replaced become null: they spell out the original tokens. Replacing a channel
     of a choice the chunk does not have raises ``ValueError``.
     """
-    parsed = _parse(chunk, _ANY)
+    parsed = _choices(chunk, _ANY)
+    if isinstance(chunk, ParsedChunk):
+        chunk = chunk.chunk
     by_index = {c.index: c for c in parsed}
     grouped: dict[int, list[tuple[Channel, str]]] = {}
     for channel, text in replacements.items():
@@ -371,7 +392,7 @@ class ToolCallTracker:
     def update(self, chunk: Any) -> list[tuple[int, int | None]]:
         """The calls ``chunk`` completes, in order."""
         done: list[tuple[int, int | None]] = []
-        for choice in _parse(chunk, _ANY):
+        for choice in _choices(chunk, _ANY):
             opened: list[int | None] = list(choice.tool_indexes)
             if choice.function_call:
                 opened.append(None)
