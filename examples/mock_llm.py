@@ -25,6 +25,7 @@ class Record:
     bodies: list[Any] = field(default_factory=list)
     raw_bodies: list[bytes] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() when each request arrived
     aborted: int = 0
     completed: int = 0
 
@@ -55,6 +56,7 @@ def _reply(request: web.Request, body: dict[str, Any]) -> str:
 
 async def _completions(request: web.Request) -> web.StreamResponse:
     record = request.app[RECORD]
+    record.arrivals.append(time.monotonic())
     raw = await request.read()
     record.raw_bodies.append(raw)
     record.headers.append(dict(request.headers))

@@ -36,6 +36,7 @@ __all__ = [
     "UnsupportedEncoding",
     "brotli_available",
     "build_decoder",
+    "looks_plain",
     "sniff_compressed",
 ]
 
@@ -295,6 +296,15 @@ def build_decoder(
     if len(children) == 1:
         return children[0]
     return MultiDecoder(children)
+
+
+def looks_plain(data: bytes) -> bool:
+    """True when ``data`` starts like the JSON or SSE text it is labelled as encoding, i.e. a gateway
+    copied an upstream ``Content-Encoding`` after its client had already decoded the body."""
+    head = data[:16].lstrip()
+    return sniff_compressed(data) is None and (
+        head[:1] in (b"{", b"[") or head.startswith((b"data:", b":", b"event:", b"id:", b"retry:"))
+    )
 
 
 def sniff_compressed(data: bytes) -> str | None:

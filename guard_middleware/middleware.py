@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
-from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder
+from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder, looks_plain
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats.body import apply_rewrites, dump_json, parse_json
 from guard_middleware.formats.openai import ApiKind, ParsedRequest, extract_response, parse_request
@@ -478,7 +478,7 @@ class _Exchange:
 
     def _decode_response(self, body: bytes, coding: str) -> bytes:
         coding = coding.strip().lower()
-        if not coding or coding == "identity":
+        if not coding or coding == "identity" or looks_plain(body):
             return body
         try:
             decoder = build_decoder(coding, max_output=64 * 1024 * 1024)

@@ -18,7 +18,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from guard_middleware.checks.base import CheckError, TextCheck
-from guard_middleware.decoders import ContentDecoder, DecodingError, UnsupportedEncoding, build_decoder
+from guard_middleware.decoders import (
+    ContentDecoder,
+    DecodingError,
+    UnsupportedEncoding,
+    build_decoder,
+    looks_plain,
+)
 from guard_middleware.errors import GuardRejection, blocked_body, error_body, sse_error_event
 from guard_middleware.formats.body import apply_rewrites, extract
 from guard_middleware.formats.chat_stream import (
@@ -101,20 +107,29 @@ class StreamGuard:
         self.started = time.perf_counter()
         self.finished = False
         self._unsupported: str | None = None
+        self._coding = ""
         self._audited = False
 
     # -- bytes ---------------------------------------------------------------------------------
     def set_encoding(self, coding: str) -> None:
         coding = coding.strip().lower()
         if coding and coding != "identity":
-            try:
-                self.decoder = build_decoder(coding)
-            except UnsupportedEncoding:
-                self._unsupported = coding
+            self._coding = coding  # decided on the first bytes: the label may be stale
+
+    def _start_decoding(self, first: bytes) -> None:
+        coding, self._coding = self._coding, ""
+        if looks_plain(first):
+            return
+        try:
+            self.decoder = build_decoder(coding)
+        except UnsupportedEncoding:
+            self._unsupported = coding
 
     async def feed(self, data: bytes) -> bytes:
         if self.x.terminated:
             return b""
+        if self._coding and data:
+            self._start_decoding(data)
         if self._unsupported:
             return self._fail(
                 f"The upstream stream uses an unsupported Content-Encoding {self._unsupported!r}."

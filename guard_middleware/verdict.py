@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -116,20 +115,3 @@ class ProviderError(Exception):
         self.kind = kind
         self.detail = detail
         self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one phase for one request or one stream window."""
-
-    action: Action
-    findings: Sequence[Finding] = ()
-    applied: Sequence[str] = ()
-    blocked_message: str | None = None
-
-    @property
-    def categories(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for f in self.findings:
-            seen.setdefault(f.category, None)
-        return list(seen)

@@ -4,6 +4,7 @@ guard in front of it), started with ``web.AppRunner`` like production, not ``Tes
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,10 +12,16 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import settings
 
 from examples.gateway import make_gateway
 from examples.mock_llm import RECORD, Record, make_app
 from guard_middleware import GuardMiddleware, GuardSettings
+
+# CI replays the same examples every run (a red CI must mean a regression); local runs explore.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @contextlib.asynccontextmanager

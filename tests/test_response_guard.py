@@ -248,3 +248,15 @@ async def test_handler_compression_is_kept_and_the_plaintext_is_checked(prepared
     status, headers, body = await _post(_app_returning(respond, OUT_PII))
     assert status == 200 and headers.get("Content-Encoding") in ("deflate", "gzip")
     assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
+
+
+async def test_a_stale_content_encoding_on_a_decoded_body_is_repaired_and_checked() -> None:
+    # The common proxy bug: the client decompressed the upstream body, the proxy copied the header.
+    async def respond(request: web.Request) -> web.Response:
+        return web.Response(
+            body=ANSWER, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    status, headers, body = await _post(_app_returning(respond, OUT_PII))
+    assert status == 200 and "Content-Encoding" not in headers
+    assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"

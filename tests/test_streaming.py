@@ -302,3 +302,27 @@ async def test_disable_exception_on_block_ends_a_stream_like_a_model_would(make_
         assert "forbidden" not in text and text.endswith("not allowed")
         assert chunks[-1].choices[0].finish_reason == "content_filter"
         await client.close()
+
+
+async def test_a_stale_content_encoding_on_a_decoded_stream_is_repaired_and_guarded() -> None:
+    from aiohttp import web
+
+    from guard_middleware import GuardMiddleware, GuardSettings
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"})
+        await resp.prepare(request)
+        body = chunk_events("", pieces=["mail a@", "b.io ok"])
+        for i in range(0, len(body), 50):
+            await resp.write(body[i : i + 50])
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.middlewares.append(GuardMiddleware(GuardSettings.load(**config())))
+    app.router.add_post("/v1/chat/completions", handler)
+    async with serve(app) as url, aiohttp.ClientSession() as session:
+        seen = await stream_chat(session, url)
+        assert "Content-Encoding" not in seen.headers
+        assert seen.text() == "mail [PII] ok" and seen.error is None

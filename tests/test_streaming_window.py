@@ -306,6 +306,7 @@ def test_a_redacted_value_split_across_chunks_never_appears_in_the_released_text
     secret = "sk-abcd1234"
     text = before + " " + secret + " " + after
     released, _ = run(make_window(block_words=("zzz",)), _split(text, cuts))
-    assert secret not in released
-    assert "sk-abcd" not in released
+    # the planted secret is gone however it was split; the generated text around it may hold look-alikes
+    # the check rightly ignores (no word boundary), so the reference is the whole-text substitution
+    assert f" {secret} " not in released and " [SECRET] " in released
     assert released == regex.sub(SECRET, REPLACEMENT, text)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from guard_middleware.errors import GuardRejection, bad_request
+from guard_middleware.errors import bad_request
 from guard_middleware.verdict import JsonPath, Segment
 
 # Values that are identifiers or enums, never prose the model reads or writes.
@@ -213,15 +213,9 @@ def _arguments_prefix(path: JsonPath, tool_arguments: Mapping[JsonPath, Any]) ->
     return key if key in tool_arguments else None
 
 
-def require(condition: bool, message: str, param: str | None = None) -> None:
-    if not condition:
-        raise bad_request(message, param=param)
-
-
 __all__ = [
     "STRUCTURAL_KEYS",
     "Extraction",
-    "GuardRejection",
     "apply_rewrites",
     "dump_json",
     "extract",

@@ -49,7 +49,6 @@ _THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", 
 
 
 class BedrockOptions(MaskingOptions):
-
     guardrail_id: str = Field(min_length=1, max_length=2048)
     guardrail_version: str
     region: str | None = None

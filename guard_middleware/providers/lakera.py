@@ -52,7 +52,6 @@ def map_detector(detector_type: str) -> str:
 
 
 class LakeraOptions(MaskingOptions):
-
     api_key: str | None = Field(default=None, repr=False)
     api_base: str | None = None
     project_id: str | None = None
