@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.bench_scan import EXTRAS as _SCAN_EXTRAS
+from tests.bench_scan import WORDS
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -87,24 +90,8 @@ def wrk_path() -> str | None:
 # Text
 
 
-_VOCABULARY = (
-    "the a of and to in is was for on with as by at from that this it be are have has not but or "
-    "model request response gateway token stream latency budget invoice meeting customer account "
-    "report quarter revenue policy review deploy service cluster region update schedule team"
-)
-WORDS = _VOCABULARY.split(" ")
-EXTRAS = [
-    "contact jane.doe@example.com today",
-    "call 555-867-5309 tomorrow",
-    "order 48213 shipped",
-    "the café in Zürich",
-    "price 1,299.99 EUR",
-    "at 10:30 on 2024-03-15",
-    "naïve résumé",
-    "version 3.11.7",
-    "server 10.0.0.12 restarted",
-    "Grüße aus München",
-]
+# The same vocabulary as the scan benchmark, plus an IP address so output redaction has work too.
+EXTRAS = [*_SCAN_EXTRAS, "server 10.0.0.12 restarted"]
 
 
 def prose(size: int, seed: int) -> str:
@@ -227,8 +214,9 @@ def children_cpu_seconds() -> float:
 class Server:
     """One server in its own process (see the module docstring)."""
 
-    def __init__(self, name: str, spec: dict[str, Any], *, cpu: int | None,
-                 max_seconds: float = 1800) -> None:
+    def __init__(
+        self, name: str, spec: dict[str, Any], *, cpu: int | None, max_seconds: float = 1800
+    ) -> None:
         self.name = name
         self.cpu = cpu
         spec = {**spec, "cpu": cpu, "max_seconds": max_seconds}
@@ -367,8 +355,12 @@ end
 class WrkLoad:
     """POSTs the given bodies (round robin) with ``wrk`` and a Lua script."""
 
-    def __init__(self, bodies: Sequence[bytes], path: str = "/v1/chat/completions",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        bodies: Sequence[bytes],
+        path: str = "/v1/chat/completions",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="bench_wrk_")
         paths = []
         for n, body in enumerate(bodies):
@@ -385,9 +377,21 @@ class WrkLoad:
         assert wrk is not None
         c0 = children_cpu_seconds()
         out = subprocess.run(
-            [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-             "-s", str(self.script), url],
-            capture_output=True, text=True, timeout=seconds + 60, check=False,
+            [
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(self.script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
         )
         cpu = children_cpu_seconds() - c0
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
@@ -395,15 +399,24 @@ class WrkLoad:
             raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
         _, reqs, dur_us, errors, p50, p99, p95 = line.split()
         secs = int(dur_us) / 1e6
-        return LoadResult(int(reqs), secs, int(errors), float(p50) / 1000, float(p99) / 1000,
-                          100 * cpu / secs, "wrk", float(p95) / 1000)
+        return LoadResult(
+            int(reqs),
+            secs,
+            int(errors),
+            float(p50) / 1000,
+            float(p99) / 1000,
+            100 * cpu / secs,
+            "wrk",
+            float(p95) / 1000,
+        )
 
     def close(self) -> None:
         self._dir.cleanup()
 
 
-async def aiohttp_load(url: str, bodies: Sequence[bytes], seconds: float, concurrency: int,
-                       path: str = "/v1/chat/completions") -> LoadResult:
+async def aiohttp_load(
+    url: str, bodies: Sequence[bytes], seconds: float, concurrency: int, path: str = "/v1/chat/completions"
+) -> LoadResult:
     """Fallback load generator: ``concurrency`` workers over one session, closed loop, for ``seconds``."""
     latencies: list[float] = []
     errors = 0
@@ -433,8 +446,16 @@ async def aiohttp_load(url: str, bodies: Sequence[bytes], seconds: float, concur
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - t_cpu
-    return LoadResult(len(latencies), elapsed, errors, 1000 * pct(latencies, 50), 1000 * pct(latencies, 99),
-                      100 * cpu / elapsed, "aiohttp", 1000 * pct(latencies, 95))
+    return LoadResult(
+        len(latencies),
+        elapsed,
+        errors,
+        1000 * pct(latencies, 50),
+        1000 * pct(latencies, 99),
+        100 * cpu / elapsed,
+        "aiohttp",
+        1000 * pct(latencies, 95),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -446,9 +467,23 @@ def pyspy_start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] 
     if exe is None:
         return None
     return subprocess.Popen(
-        [exe, "record", "--format", "raw", "--rate", "200", "--nonblocking",
-         "-d", str(max(1, round(seconds))), "-p", str(pid), "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--nonblocking",
+            "-d",
+            str(max(1, round(seconds))),
+            "-p",
+            str(pid),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -462,8 +497,9 @@ def collapsed_top(path: Path, top: int = 15, *, focus: str | None = None) -> str
         if not count.isdigit():
             continue
         n = int(count)
-        frames = [f for f in stack.split(";")
-                  if f and not f.startswith("process ") and not f.startswith("thread ")]
+        frames = [
+            f for f in stack.split(";") if f and not f.startswith("process ") and not f.startswith("thread ")
+        ]
         if not frames:
             continue
         total += n
