@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench_scan import EXTRAS as _SCAN_EXTRAS
-from tests.bench_scan import WORDS
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+
+from tests.bench_scan import EXTRAS as _SCAN_EXTRAS  # noqa: E402
+from tests.bench_scan import WORDS  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

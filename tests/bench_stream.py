@@ -357,7 +357,8 @@ def main() -> None:
         print(table(["config", "streams", "errors", "TTFT median ms", "TTFT p95 ms", "added median ms",
                      "added p95 ms"], rows))
         print(f"(first content chunk leaves the mock after ~{2 * args.ttft_delay_ms} ms: role event, then "
-              f"the first 4 chars; buffered50 holds ~200 chars = ~50 chunks by design)")
+              f"the first 4 chars; buffering governs remote providers, and this guard has only local checks, "
+              f"so buffered50 costs what per_chunk does)")
         if args.profile_seconds > 0:
             settle([*configs.values(), mock])
             load_profile(configs["per_chunk"], body, mock_headers(reply), args)
