@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from tests.fakes import refused_url
+from tests.fakes.azure import FakeAzureContentSafety
 from tests.fakes.bedrock import GUARDRAIL_ID, FakeBedrock
 from tests.fakes.custom import FakeCustomGuardrail
 from tests.fakes.dynamoai import FakeDynamoAI
@@ -301,6 +302,7 @@ def _provider_table(kind: str, url: str) -> dict[str, Any]:
         "lakera_v2": {"type": "lakera_v2", "api_base": url, "api_key": "lk-test"},
         "dynamoai": {"type": "dynamoai", "api_base": url, "api_key": "dyn-test"},
         "custom": {"type": "custom", "url": url, "api_key": "cu-test"},
+        "azure_content_safety": {"type": "azure_content_safety", "endpoint": url, "api_key": "az-test"},
         "bedrock": {
             "type": "bedrock",
             "guardrail_id": GUARDRAIL_ID,
@@ -318,6 +320,7 @@ FAKES: dict[str, Any] = {
     "dynamoai": FakeDynamoAI,
     "custom": FakeCustomGuardrail,
     "bedrock": FakeBedrock,
+    "azure_content_safety": FakeAzureContentSafety,
 }
 
 
