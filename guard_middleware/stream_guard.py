@@ -342,9 +342,10 @@ class StreamGuard:
             apply_rewrites(holder, extraction, ev.new_texts)
         choice, tool = key
         channel = Channel(choice, "tool_arguments" if tool is not None else "function_arguments", tool)
-        return _data_event(
-            make_chunk(self.template, channel, holder["function"]["arguments"]), self.template_event
-        )
+        checked: str = holder["function"]["arguments"]
+        if self.mode == "final_only" and self.remote:
+            self.final_text.setdefault(channel, []).append(checked)  # remote providers see it at the end
+        return _data_event(make_chunk(self.template, channel, checked), self.template_event)
 
     # -- remote providers -------------------------------------------------------------------------
     async def _remote_check(self, segments: list[Segment]) -> dict[int, str] | None:
