@@ -28,12 +28,18 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["EMAIL_RE", "FakeService", "Recorded", "bearer", "refused_url"]
+__all__ = ["EMAIL_RE", "FakeService", "Recorded", "bearer", "received", "refused_url"]
 
 # Deliberately simple: the fakes need a predictable PII detector, not a good one.
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_RECORDED = web.RequestKey("recorded", object) if hasattr(web, "RequestKey") else "recorded"
+
+
+def received(request: web.Request) -> Any:
+    """The parsed JSON body of *this* request (safe under concurrency, unlike ``requests[-1]``)."""
+    return request[_RECORDED].json  # type: ignore[index,attr-defined]
 
 
 @dataclass
@@ -103,16 +109,16 @@ class FakeService:
             doc = json.loads(body) if body else None
         except ValueError:
             doc = None
-        self.requests.append(
-            Recorded(
-                method=request.method,
-                path=request.path,
-                raw_path=request.raw_path.split("?", 1)[0],
-                query=dict(request.query),
-                headers=dict(request.headers),
-                json=doc,
-            )
+        recorded = Recorded(
+            method=request.method,
+            path=request.path,
+            raw_path=request.raw_path.split("?", 1)[0],
+            query=dict(request.query),
+            headers=dict(request.headers),
+            json=doc,
         )
+        self.requests.append(recorded)
+        request[_RECORDED] = recorded  # the handler reads its own request, not the latest one
         fault = self._take_fault()
         if fault is not None:
             response = await self._fault_response(fault)

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import FakeService
+from tests.fakes import FakeService, received
 
 MAX_CHARS = 10_000
 CATEGORIES = ("Hate", "SelfHarm", "Sexual", "Violence")
@@ -53,14 +53,14 @@ class FakeAzureContentSafety(FakeService):
             return web.json_response({"error": {"code": "401", "message": APIM_401}}, status=401)
         if not request.query.get("api-version"):
             return self.error(404, "ResourceNotFound", "Resource not found (api-version is required)")
-        if not isinstance(self.requests[-1].json, dict):
+        if not isinstance(received(request), dict):
             return self.error(400, "InvalidRequestBody", "The request body is not valid JSON.")
         return None
 
     async def _analyze(self, request: web.Request) -> web.Response:
         if (denied := self._gate(request)) is not None:
             return denied
-        doc: dict[str, Any] = self.requests[-1].json
+        doc: dict[str, Any] = received(request)
         text = doc.get("text")
         if not isinstance(text, str):
             return self.error(400, "InvalidRequestBody", "The field 'text' is required.")
@@ -93,7 +93,7 @@ class FakeAzureContentSafety(FakeService):
     async def _shield(self, request: web.Request) -> web.Response:
         if (denied := self._gate(request)) is not None:
             return denied
-        doc: dict[str, Any] = self.requests[-1].json
+        doc: dict[str, Any] = received(request)
         prompt = doc.get("userPrompt")
         documents = doc.get("documents") or []
         if (isinstance(prompt, str) and len(prompt) > MAX_CHARS) or any(

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.fakes import EMAIL_RE, FakeService
+from tests.fakes import EMAIL_RE, FakeService, received
 
 GUARDRAIL_ID = "gr-test"
 GUARDRAIL_ARN = f"arn:aws:bedrock:us-east-1:123456789012:guardrail/{GUARDRAIL_ID}"
@@ -79,7 +79,7 @@ class FakeBedrock(FakeService):
         identifier, version = unquote(parts[2]), unquote(parts[4])
         if identifier not in self.guardrail_ids or not _VERSION.match(version):
             return self.error(404, "", "The provided guardrail identifier is invalid.")
-        doc = self.requests[-1].json
+        doc = received(request)
         if not isinstance(doc, dict) or doc.get("source") not in ("INPUT", "OUTPUT"):
             return self.error(
                 400, "", "1 validation error detected: Value at 'source' failed to satisfy constraint"

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import EMAIL_RE, FakeService, bearer
+from tests.fakes import EMAIL_RE, FakeService, bearer, received
 
 
 @dataclass
@@ -32,7 +32,7 @@ class FakeCustomGuardrail(FakeService):
             return self.error(401, "unauthorized", "bad token")
         if self.answer is not None:
             return web.json_response(self.answer)
-        doc = self.requests[-1].json
+        doc = received(request)
         segments = doc.get("segments") if isinstance(doc, dict) else None
         if not isinstance(segments, list):
             return self.error(400, "bad_request", "segments missing")

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import FakeService, bearer
+from tests.fakes import FakeService, bearer, received
 
 DEFAULT_POLICIES: dict[str, tuple[str, str, str]] = {
     "harmful": ("Toxicity Policy", "TOXICITY", "BLOCK"),
@@ -38,7 +38,7 @@ class FakeDynamoAI(FakeService):
     async def _analyze(self, request: web.Request) -> web.Response:
         if bearer(request) != self.api_key:
             return self.error(401, "Unauthorized", "Invalid API key")
-        doc = self.requests[-1].json
+        doc = received(request)
         if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
             return self.error(400, "Bad Request", "messages must be an array")
         text = " ".join(str(m.get("content", "")) for m in doc["messages"] if isinstance(m, dict))

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import EMAIL_RE, FakeService, bearer
+from tests.fakes import EMAIL_RE, FakeService, bearer, received
 
 
 @dataclass
@@ -45,7 +45,7 @@ class FakeLakera(FakeService):
     async def _guard(self, request: web.Request) -> web.Response:
         if bearer(request) != self.api_key:
             return self.error(401, "Unauthorized", "Invalid API key")
-        doc = self.requests[-1].json
+        doc = received(request)
         if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list) or not doc["messages"]:
             return self.error(422, "Unprocessable Entity", "messages must be a non-empty list")
         payload: list[dict[str, Any]] = []

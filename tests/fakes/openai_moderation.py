@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import FakeService, bearer
+from tests.fakes import FakeService, bearer, received
 
 CATEGORIES = (
     "harassment",
@@ -62,7 +62,7 @@ class FakeOpenAIModeration(FakeService):
     async def _moderations(self, request: web.Request) -> web.Response:
         if bearer(request) != self.api_key:
             return self.error(401, "invalid_api_key", "Incorrect API key provided: sk-xxx.")
-        doc = self.requests[-1].json
+        doc = received(request)
         if not isinstance(doc, dict) or "input" not in doc:
             return self.error(400, "invalid_request", "'input' is a required property")
         raw = doc["input"]
