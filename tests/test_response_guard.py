@@ -71,77 +71,60 @@ def _raw_upstream(body: bytes, headers: dict[str, str]) -> web.Application:
     return app
 
 
-async def _gateway_passing_raw(up_url: str, config: dict[str, Any]) -> Any:
-    """A gateway that copies the upstream's encoded bytes and Content-Encoding as they are."""
+async def _through_raw_gateway(body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """An upstream answering ``body`` with ``headers``, behind a guarded gateway that copies the
+    upstream's encoded bytes and Content-Encoding as they are (client ``auto_decompress=False``)."""
     from guard_middleware import GuardMiddleware, GuardSettings
 
-    async def proxy(request: web.Request) -> web.Response:
-        async with (
-            aiohttp.ClientSession(auto_decompress=False) as session,
-            session.post(up_url + "/v1/chat/completions", data=await request.read()) as up,
-        ):
-            headers = {
-                k: v for k, v in up.headers.items() if k.lower() in ("content-type", "content-encoding")
-            }
-            return web.Response(body=await up.read(), status=up.status, headers=headers)
+    async with serve(_raw_upstream(body, headers)) as up_url:
 
-    app = web.Application()
-    app.middlewares.append(GuardMiddleware(GuardSettings.load(**config)))
-    app.router.add_post("/v1/chat/completions", proxy)
-    return app
+        async def proxy(request: web.Request) -> web.Response:
+            async with (
+                aiohttp.ClientSession(auto_decompress=False) as session,
+                session.post(up_url + "/v1/chat/completions", data=await request.read()) as up,
+            ):
+                kept = {
+                    k: v for k, v in up.headers.items() if k.lower() in ("content-type", "content-encoding")
+                }
+                return web.Response(body=await up.read(), status=up.status, headers=kept)
+
+        app = web.Application()
+        app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
+        app.router.add_post("/v1/chat/completions", proxy)
+        async with (
+            serve(app) as url,
+            aiohttp.ClientSession() as s,
+            s.post(
+                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
+            ) as resp,
+        ):
+            return resp.status, await resp.read()
 
 
 async def test_compressed_upstream_body_is_decoded_and_checked_not_passed_on() -> None:
     answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "mail a@b.io"}}]}
-    upstream = _raw_upstream(
+    status, body = await _through_raw_gateway(
         gzip.compress(json.dumps(answer).encode()),
         {"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
-    async with serve(upstream) as up:
-        gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with (
-            serve(gateway) as url,
-            aiohttp.ClientSession() as s,
-            s.post(
-                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-            ) as resp,
-        ):
-            assert resp.status == 200
-            assert (await resp.json())["choices"][0]["message"]["content"] == "mail [PII]"
+    assert status == 200
+    assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
 
 
 async def test_unknown_upstream_encoding_fails_closed_with_502() -> None:
-    upstream = _raw_upstream(
+    status, body = await _through_raw_gateway(
         b"\x1f\x9d\x90garbage", {"Content-Type": "application/json", "Content-Encoding": "compress"}
     )
-    async with serve(upstream) as up:
-        gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with (
-            serve(gateway) as url,
-            aiohttp.ClientSession() as s,
-            s.post(
-                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-            ) as resp,
-        ):
-            assert resp.status == 502
-            assert (await resp.json())["error"]["code"] == "upstream_unreadable"
+    assert status == 502
+    assert json.loads(body)["error"]["code"] == "upstream_unreadable"
 
 
 async def test_unparseable_upstream_json_fails_closed_with_502() -> None:
-    upstream = _raw_upstream(
+    status, body = await _through_raw_gateway(
         b'{"choices": [{"message": {"content": "a@b.io"', {"Content-Type": "application/json"}
     )
-    async with serve(upstream) as up:
-        gateway = await _gateway_passing_raw(up, OUT_PII)
-        async with (
-            serve(gateway) as url,
-            aiohttp.ClientSession() as s,
-            s.post(
-                f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
-            ) as resp,
-        ):
-            assert resp.status == 502
-            assert "a@b.io" not in await resp.text()
+    assert status == 502
+    assert b"a@b.io" not in body
 
 
 async def test_handler_prepared_json_stream_response_is_rewritten_with_new_length() -> None:
