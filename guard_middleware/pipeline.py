@@ -249,8 +249,11 @@ class Evaluator:
         kind: str,
         detail: str,
         started: float,
+        *,
+        force: bool = False,
     ) -> None:
-        policy = g.on_timeout if kind == "timeout" else g.on_error
+        # ``force``: a failure no policy may wave through (nothing safe could be forwarded).
+        policy = "block" if force else (g.on_timeout if kind == "timeout" else g.on_error)
         if policy == "block":
             ev.failure = _failure(g, kind)
             ev.action = Action.BLOCK
@@ -299,6 +302,7 @@ class Evaluator:
                 return g, None, "error", repr(exc), started
 
         results = await asyncio.gather(*(one(g) for g in remotes))
+        remote_rewrites: dict[int, tuple[str, str]] = {}
         for g, outcome, kind, detail, started in results:
             ev.applied.append(g.name)
             if outcome is None:
@@ -321,7 +325,23 @@ class Evaluator:
                 for f in outcome.findings
             ]
             for local_i, text in outcome.rewrites.items():
-                ev.new_texts[index[local_i]] = text
+                i = index[local_i]
+                if i in remote_rewrites and remote_rewrites[i][1] != text:
+                    # Each provider rewrote the same original text: either result would carry what
+                    # the other one masked, so neither can be forwarded.
+                    self._fail(
+                        ev,
+                        g,
+                        phase,
+                        ctx,
+                        "error",
+                        f"its rewrite conflicts with {remote_rewrites[i][0]}'s",
+                        started,
+                        force=True,
+                    )
+                    break
+                remote_rewrites[i] = (g.name, text)
+                ev.new_texts[i] = text
             action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
             if outcome.rewrites:
                 action = max(action, Action.REDACT)

@@ -109,7 +109,6 @@ class Policy:
     team_request_key: str | None = None
     guardrails_header: str = "X-Guardrails"
     blocking_pool_size: int = 8
-    audit: Any = None
 
     def resolve_action(
         self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None
@@ -270,7 +269,6 @@ def compile_policy(settings: GuardSettings) -> Policy:
         team_request_key=policies.request_key if policies else None,
         guardrails_header=settings.guardrails_header,
         blocking_pool_size=settings.blocking_pool_size,
-        audit=settings.audit,
     )
 
 

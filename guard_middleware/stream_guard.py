@@ -288,7 +288,7 @@ class StreamGuard:
             counts = self.counts.setdefault(channel.choice, _Counts())
             counts.add(text)
             if self._over_limit(counts):
-                return self._terminal_text
+                return ""
         if not self.remote:
             return text
         if self.mode == "final_only":
@@ -367,7 +367,6 @@ class StreamGuard:
 
     # -- ending the stream -------------------------------------------------------------------------
     _terminal = b""
-    _terminal_text = ""
 
     def _terminate(self, body: dict[str, Any]) -> None:
         self.x.terminated = True

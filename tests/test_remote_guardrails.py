@@ -442,3 +442,20 @@ async def test_a_rewrite_answered_during_the_call_is_refused_not_ignored(make_st
     async with fake.running() as url, make_stack(_concurrent(url)) as s:
         status, _, body = await s.chat("mail me at a@b.io")  # the fake answers "redact"
         assert status == 400 and body["error"]["code"] == "content_filter"
+
+
+async def test_two_providers_masking_the_same_text_differently_fail_closed(
+    make_stack: Any, aws: None
+) -> None:
+    # Each provider masks the original text its own way; forwarding either result would leak what the
+    # other one masked, so the request is refused whatever on_error says.
+    custom, bedrock = FakeCustomGuardrail(), FakeBedrock()
+    async with custom.running() as cu, bedrock.running() as br:
+        providers = [
+            {"type": "custom", "url": cu, "api_key": "cu-test", "on_error": "allow"},
+            {**_provider_table("bedrock", br), "mask_request_content": True, "on_error": "allow"},
+        ]
+        async with make_stack({"input": {"providers": providers}}) as s:
+            status, _, body = await s.chat("mail jane@example.com")
+            assert status == 503 and body["error"]["code"] == "guardrail_unavailable"
+            assert s.record.bodies == []
