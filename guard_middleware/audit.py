@@ -134,3 +134,16 @@ class Auditor:
             extra["stream"] = True
         level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
         self._logger.log(level, "guardrail_evaluation", extra=extra)
+
+    def unguarded(self, *, request_id: str, route: str, method: str, blocked: bool) -> None:
+        """A request under the API prefix that no format owns: passed unchecked, or refused."""
+        if not self._settings.enabled:
+            return
+        extra = {
+            "event": "unguarded_request",
+            "request_id": request_id,
+            "route": route,
+            "method": method,
+            "action": "block" if blocked else "allow",
+        }
+        self._logger.log(logging.INFO, "unguarded_request", extra=extra)

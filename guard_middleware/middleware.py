@@ -8,7 +8,6 @@ import contextlib
 import inspect
 import itertools
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -22,8 +21,8 @@ from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
 from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder, looks_plain
 from guard_middleware.errors import GuardRejection, bad_request, error_body
-from guard_middleware.formats.body import apply_rewrites, dump_json, parse_json
-from guard_middleware.formats.openai import ApiKind, ParsedRequest, extract_response, parse_request
+from guard_middleware.formats import Format, ParsedRequest
+from guard_middleware.formats.body import apply_rewrites, dump_json, extract, parse_json
 from guard_middleware.pipeline import Evaluation, Evaluator, Vault
 from guard_middleware.policy import Guardrail, Policy, compile_policy, normalize_route
 from guard_middleware.providers.base import EvalContext
@@ -62,11 +61,20 @@ def _body_kind(content_type: str, body: bytes) -> str | None:
     return None
 
 
-def _reject(rejection: GuardRejection, applied: Sequence[str] = ()) -> web.Response:
+def _reject(rejection: GuardRejection, fmt: Format, applied: Sequence[str] = ()) -> web.Response:
     headers = dict(rejection.headers)
     if applied:
         headers["X-Guardrails-Applied"] = ",".join(applied)
-    return web.json_response(rejection.body, status=rejection.status, headers=headers)
+    return web.json_response(fmt.error_body(rejection.body), status=rejection.status, headers=headers)
+
+
+_REASONS = {
+    400: "Bad Request",
+    413: "Payload Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class GuardMiddleware:
@@ -113,31 +121,54 @@ class GuardMiddleware:
         await self.runtime.close()
 
     # -- request path ----------------------------------------------------------------------------
-    def _route_kind(self, request: web.Request) -> ApiKind | None:
+    def _route(self, request: web.Request) -> tuple[str, Format | None]:
         path = request.path
-        if path not in self._routes:
-            path = normalize_route(path).lower()
-            if path not in self._routes:
-                return None
-        return "chat" if path.endswith("chat/completions") else "completions"
+        fmt = self._routes.get(path)
+        if fmt is None:
+            # The raw path, resolved as the router or upstream would (dot segments, %2e, //, ;params).
+            path = normalize_route(request.raw_path).lower()
+            fmt = self._routes.get(path)
+        return path, fmt
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not self.policy.enabled:
             return await handler(request)
-        kind = self._route_kind(request)
-        if kind is None or (not request.body_exists and request.method in ("GET", "HEAD", "OPTIONS")):
+        if not request.body_exists and request.method in ("GET", "HEAD", "OPTIONS"):
             return await handler(request)
+        route, fmt = self._route(request)
+        if fmt is None:
+            return await self._unguarded(request, handler, route)
         request_id = request.headers.get("X-Request-Id") or f"{self._id_prefix}{next(self._ids):x}"
         try:
             raw = await self._read_body(request)
-            parsed = parse_request(parse_json(raw), kind)
+            parsed = fmt.parse_request(parse_json(raw), route)
             requested = self._requested_guardrails(request, parsed)
             team = await self._team_guardrails(request)
         except GuardRejection as rejection:
-            return _reject(rejection)
+            return _reject(rejection, fmt)
         if self._needs_runtime:
             await self.runtime.start()
         return await _Exchange(self, request, handler, parsed, raw, request_id, requested, team).run()
+
+    async def _unguarded(self, request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
+        """A request no format owns. Under the API prefix, a body that is not a multipart upload is
+        refused (``unknown_routes = "block"``) or passed with an audit record (``"pass"``)."""
+        policy = self.policy
+        content_type = request.headers.get("Content-Type", "").lower()
+        if not route.startswith(policy.api_prefix) or content_type.startswith("multipart/"):
+            return await handler(request)
+        request_id = request.headers.get("X-Request-Id") or f"{self._id_prefix}{next(self._ids):x}"
+        blocked = policy.unknown_routes == "block"
+        self.auditor.unguarded(request_id=request_id, route=route, method=request.method, blocked=blocked)
+        if blocked:
+            return web.json_response(
+                error_body(
+                    f"No guarded API format owns {request.method} {route}; the request was not forwarded.",
+                    code="unguarded_route",
+                ),
+                status=400,
+            )
+        return await handler(request)
 
     async def _read_body(self, request: web.Request) -> bytes:
         coding = request.headers.get("Content-Encoding", "").strip().lower()
@@ -258,11 +289,15 @@ class _Exchange:
         self.gate: asyncio.Future[None] | None = None
         self.terminated = False
         self.stream: StreamGuard | None = None
-        self.route = request.path
+        self.route = parsed.route
+        self.format = parsed.format
         self._pending: tuple[str, str] = ("", "")
 
     def ctx(self, phase: Phase) -> EvalContext:
         return EvalContext(self.request_id, phase, self.route, {"model": self.parsed.body.get("model")})
+
+    def reject(self, rejection: GuardRejection) -> web.Response:
+        return _reject(rejection, self.format, self.applied)
 
     def _note(self, ev: Evaluation) -> None:
         self.applied.extend(n for n in ev.applied if n not in self.applied)
@@ -294,10 +329,10 @@ class _Exchange:
         body = self.raw
         if ev.new_texts:
             try:
-                apply_rewrites(parsed.body, extraction, ev.new_texts)
+                apply_rewrites(parsed.body, extraction, ev.new_texts, ev.spans)
                 body = dump_json(parsed.body)
             except GuardRejection as rejection:
-                return _reject(rejection, self.applied)
+                return self.reject(rejection)
         elif parsed.stripped:
             body = dump_json(parsed.body)  # the guardrails field is ours; the upstream never sees it
         new_request = compat.clone_for_handler(self.request, body, self)
@@ -337,58 +372,25 @@ class _Exchange:
     def _input_blocked(self, ev: Evaluation) -> web.StreamResponse:
         if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
             return self._synthetic_answer(ev)
-        return _reject(ev.rejection(Phase.INPUT), self.applied)
+        return self.reject(ev.rejection(Phase.INPUT))
 
     def _synthetic_answer(self, ev: Evaluation) -> web.StreamResponse:
-        """``disable_exception_on_block``: answer 200 as the model would, with the block message and
-        ``finish_reason: content_filter``; the upstream is never called."""
+        """``disable_exception_on_block``: answer 200 as the model would, with the block message as the
+        format's refusal; the upstream is never called. APIs with no such answer get the error."""
         message = (
             ev.blocked_message
             or f"This request was blocked by guardrail {ev.blocking.name if ev.blocking else ''}."
         )
-        headers: dict[str, str] = {}
-        self._guard_headers(headers)
-        model = self.parsed.body.get("model", "")
-        base = {"id": f"guard-{self.request_id}", "created": int(time.time()), "model": model}
-        chat = self.parsed.kind == "chat"
-        if not self.parsed.stream:
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "content_filter"}
-            if chat:
-                choice["message"] = {"role": "assistant", "content": message}
-            else:
-                choice["text"] = message
-            body = {
-                **base,
-                "object": "chat.completion" if chat else "text_completion",
-                "choices": [choice],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            }
-            return web.json_response(body, headers=headers)
-        obj = "chat.completion.chunk" if chat else "text_completion"
-        delta = {"role": "assistant", "content": message} if chat else None
-        first = {
-            **base,
-            "object": obj,
-            "choices": [
-                {"index": 0, "delta": delta, "finish_reason": None}
-                if chat
-                else {"index": 0, "text": message, "finish_reason": None}
-            ],
-        }
-        last = {
-            **base,
-            "object": obj,
-            "choices": [
-                {"index": 0, "delta": {}, "finish_reason": "content_filter"}
-                if chat
-                else {"index": 0, "text": "", "finish_reason": "content_filter"}
-            ],
-        }
-        payload = (
-            b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in (first, last))
-            + b"data: [DONE]\n\n"
-        )
-        return web.Response(body=payload, content_type="text/event-stream", headers=headers)
+        fmt = self.format
+        if self.parsed.stream:
+            payload = fmt.refusal_stream(self.parsed, message)
+            if payload is None:
+                return self.reject(ev.rejection(Phase.INPUT))
+            return web.Response(body=payload, content_type="text/event-stream", headers=self._header_dict())
+        answer = fmt.refusal_answer(self.parsed, message, self.request_id)
+        if answer is None:
+            return self.reject(ev.rejection(Phase.INPUT))
+        return web.json_response(answer, headers=self._header_dict())
 
     # -- output ----------------------------------------------------------------------------------
     async def _call_handler(self, new_request: web.Request) -> web.StreamResponse:
@@ -430,18 +432,20 @@ class _Exchange:
     async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:
         if self.gate is not None:
             await self.gate
-        if not isinstance(resp, web.Response) or not 200 <= resp.status < 300 or not self.output_selected:
+        if not isinstance(resp, web.Response) or not self.output_selected:
             self._guard_headers(resp.headers)
             return resp
         coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
         try:
             body = self._decode_response(bytes(resp.body or b""), coding)  # type: ignore[arg-type]
-            status, new_body = await self._guard_body(
-                resp.headers.get("Content-Type", resp.content_type), body
-            )
+            content_type = resp.headers.get("Content-Type", resp.content_type)
+            if 200 <= resp.status < 300:
+                status, new_body = await self._guard_body(content_type, body)
+            else:
+                status, new_body = await self._guard_error_answer(resp.status, body)
         except GuardRejection as rejection:
-            return _reject(rejection, self.applied)
-        if status != 200:
+            return self.reject(rejection)
+        if status != resp.status and not (status == 200 and 200 <= resp.status < 300):
             return web.Response(
                 body=new_body, status=status, content_type="application/json", headers=self._header_dict()
             )
@@ -493,11 +497,32 @@ class _Exchange:
                 ),
             ) from None
 
+    async def _guard_error_answer(self, status: int, body: bytes) -> tuple[int, bytes]:
+        """A non-2xx answer: its text (an upstream echoing the prompt, a provider's message) is checked
+        like any answer; status and shape are kept, the text redacted, a block replaced by the refusal."""
+        holder: dict[str, Any] | None = None
+        try:
+            obj: Any = parse_json(body, "upstream response")
+        except GuardRejection:
+            obj = holder = {"text": body.decode("utf-8", "replace")}
+        extraction = extract(obj, default_role="assistant")
+        if not extraction.segments:
+            return status, body
+        ev = await self._evaluate(Phase.OUTPUT, self.output_selected, extraction.segments)
+        self._note(ev)
+        if ev.action is Action.BLOCK:
+            rejection = ev.rejection(Phase.OUTPUT)
+            return rejection.status, json.dumps(self.format.error_body(rejection.body)).encode()
+        if not ev.new_texts:
+            return status, body
+        apply_rewrites(obj, extraction, ev.new_texts, ev.spans)
+        return status, (str(holder["text"]).encode() if holder is not None else dump_json(obj))
+
     async def guard_json_body(self, body: bytes) -> tuple[int, bytes]:
         """Check a complete JSON response. Returns the status and the body to send."""
         try:
             obj = parse_json(body, "upstream response")
-            extraction = extract_response(obj)
+            extraction = self.format.extract_answer(obj)
         except (GuardRejection, ValueError) as exc:
             detail = exc.body["error"]["message"] if isinstance(exc, GuardRejection) else str(exc)
             raise GuardRejection(
@@ -515,18 +540,12 @@ class _Exchange:
         if ev.action is Action.BLOCK:
             if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
                 message = ev.blocked_message or f"This response was blocked by guardrail {ev.blocking.name}."
-                for choice in obj.get("choices") or []:
-                    if isinstance(choice, dict):
-                        if isinstance(choice.get("message"), dict):
-                            choice["message"] = {"role": "assistant", "content": message}
-                        else:
-                            choice["text"] = message
-                        choice["finish_reason"] = "content_filter"
-                return 200, dump_json(obj)
+                with contextlib.suppress(NotImplementedError):
+                    return 200, dump_json(self.format.refuse_answer(self.parsed, obj, message))
             rejection = ev.rejection(Phase.OUTPUT)
-            return rejection.status, json.dumps(rejection.body).encode()
+            return rejection.status, json.dumps(self.format.error_body(rejection.body)).encode()
         if ev.new_texts:
-            apply_rewrites(obj, extraction, ev.new_texts)
+            apply_rewrites(obj, extraction, ev.new_texts, ev.spans, clear_logprobs=True)
             return 200, dump_json(obj)
         return 200, body
 
@@ -540,14 +559,14 @@ class _Exchange:
     ) -> compat.WriterMode:
         if self.gate is not None:
             await self.gate
-        if not 200 <= status < 300 or not self.output_selected:
+        if not self.output_selected:
             self._guard_headers(headers)
             return "pass"
         content_type = headers.get("Content-Type", "")
         # With compression enabled by the handler, aiohttp compresses after us: we see plaintext and the
         # header is aiohttp's. Otherwise a Content-Encoding means the handler passes encoded bytes on.
         coding = "" if compressing else headers.popall("Content-Encoding", [""])[0]
-        if not _is_sse(content_type):
+        if not _is_sse(content_type) or not 200 <= status < 300:
             self._pending = (content_type, coding)
             return "buffer"  # JSON, or unknown: sniffed and checked when complete
         stream = self.make_stream_guard()
@@ -566,19 +585,19 @@ class _Exchange:
 
     async def on_body(self, status_line: str, headers: CIMultiDict[str], body: bytes) -> tuple[str, bytes]:
         content_type, coding = self._pending
+        original = int(status_line.split(" ", 2)[1])
         try:
-            status, new_body = await self._guard_body(content_type, self._decode_response(body, coding))
+            decoded = self._decode_response(body, coding)
+            if 200 <= original < 300:
+                status, new_body = await self._guard_body(content_type, decoded)
+            else:
+                status, new_body = await self._guard_error_answer(original, decoded)
         except GuardRejection as rejection:
-            status, new_body = rejection.status, json.dumps(rejection.body).encode()
+            status = rejection.status
+            new_body = json.dumps(self.format.error_body(rejection.body)).encode()
         self._guard_headers(headers)
-        if status != 200:
+        if status != original and not (status == 200 and 200 <= original < 300):
             headers["Content-Type"] = "application/json"
             headers.popall("Content-Encoding", None)
-            reason = {
-                400: "Bad Request",
-                502: "Bad Gateway",
-                503: "Service Unavailable",
-                504: "Gateway Timeout",
-            }
-            status_line = f"{status_line.split(' ', 1)[0]} {status} {reason.get(status, 'Error')}"
+            status_line = f"{status_line.split(' ', 1)[0]} {status} {_REASONS.get(status, 'Error')}"
         return status_line, new_body

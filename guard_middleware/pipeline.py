@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from guard_middleware.audit import Auditor
@@ -75,12 +75,31 @@ def redact_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+def _with_part_matches(find: Callable[[str], list[Match]], seg: Segment, joined: list[Match]) -> list[Match]:
+    """Matches of a joined segment plus those of each part on its own (a part's end is a boundary the
+    joined text does not have), in joined offsets, without duplicates."""
+    seen = {(m.start, m.end, m.category) for m in joined}
+    out = list(joined)
+    offset = 0
+    for _, length in seg.parts:
+        for m in find(seg.text[offset : offset + length]):
+            shifted = replace(m, start=m.start + offset, end=m.end + offset)
+            key = (shifted.start, shifted.end, shifted.category)
+            if key not in seen:
+                seen.add(key)
+                out.append(shifted)
+        offset += length
+    return out
+
+
 @dataclass(slots=True)
 class Evaluation:
     action: Action = Action.ALLOW
     findings: list[Finding] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     new_texts: dict[int, str] = field(default_factory=dict)
+    # local redaction spans per segment (how ``new_texts`` came about, before any provider rewrite)
+    spans: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
     # A provider failure whose policy is "block": 503/504.
     failure: GuardRejection | None = None
     blocked_message: str | None = None
@@ -132,7 +151,10 @@ class Evaluator:
         if guardrail.text_check is not None:
             find = guardrail.text_check.find
             for i, seg in enumerate(segments):
-                for m in find(seg.text):
+                matches = find(seg.text)
+                if seg.parts:
+                    matches = _with_part_matches(find, seg, matches)
+                for m in matches:
                     findings.append(self.finding(guardrail, phase, m, i))
         if guardrail.limits is not None:
             texts = [s.text for s in segments if s.kind != "other"]
@@ -176,6 +198,7 @@ class Evaluator:
             return ev
         for i, s in spans.items():
             ev.new_texts[i] = texts[i] = redact_spans(texts[i], s)
+        ev.spans = spans
 
         remotes = [g for g in guardrails if not g.is_local]
         if remotes and runtime is not None:

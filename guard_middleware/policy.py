@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from guard_middleware.checks.base import TextCheck
 from guard_middleware.checks.blocklist import build_blocklist
@@ -12,6 +13,7 @@ from guard_middleware.checks.limits import ContentLimits, build_content_limits
 from guard_middleware.checks.pii import PiiCheck, build_pii_regex
 from guard_middleware.config_litellm import guardrails_from_litellm
 from guard_middleware.errors import ConfigError
+from guard_middleware.formats import Format, format_for_route
 from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote
 from guard_middleware.providers.base import RemoteProvider
 from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings
@@ -94,7 +96,7 @@ class Guardrail:
 @dataclass(slots=True)
 class Policy:
     enabled: bool
-    routes: frozenset[str]
+    routes: Mapping[str, Format]
     max_body_bytes: int
     guardrails: dict[str, Guardrail]
     base: dict[Phase, list[Guardrail]]
@@ -109,6 +111,8 @@ class Policy:
     team_request_key: str | None = None
     guardrails_header: str = "X-Guardrails"
     blocking_pool_size: int = 8
+    unknown_routes: Literal["pass", "block"] = "pass"
+    api_prefix: str = "/v1/"
 
     def resolve_action(
         self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None
@@ -254,7 +258,9 @@ def compile_policy(settings: GuardSettings) -> Policy:
             teams[team] = list(names)
     return Policy(
         enabled=settings.enabled,
-        routes=frozenset(normalize_route(r).lower() for r in settings.routes),
+        routes=_route_formats(settings.routes),
+        unknown_routes=settings.unknown_routes,
+        api_prefix=normalize_route(settings.api_prefix).lower().rstrip("/") + "/",
         max_body_bytes=settings.max_body_bytes,
         guardrails=guardrails,
         base=base,
@@ -285,9 +291,33 @@ def _default_name(table: Mapping[str, Any], phase: Phase, existing: Mapping[str,
 
 
 def normalize_route(path: str) -> str:
-    """Collapse repeated slashes and drop a trailing slash, so ``//v1/chat/completions/`` matches."""
-    parts = [p for p in path.split("/") if p]
+    """The path as a router or an upstream resolves it: percent-decoded, ``.`` and ``..`` segments
+    resolved, repeated and trailing slashes dropped, path parameters (``;x``) removed. So
+    ``//v1/./x/../chat/completions/`` and ``/v1/%2E%2E/v1/chat/completions`` both match
+    ``/v1/chat/completions``."""
+    path = unquote(path.split("?", 1)[0])
+    parts: list[str] = []
+    for part in path.split("/"):
+        part = part.split(";", 1)[0]
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
     return "/" + "/".join(parts)
+
+
+def _route_formats(routes: list[str]) -> dict[str, Format]:
+    out: dict[str, Format] = {}
+    for i, route in enumerate(routes):
+        key = normalize_route(route).lower()
+        fmt = format_for_route(key)
+        if fmt is None:
+            raise ConfigError(f"routes[{i}]", f"no supported API format owns the route {route!r}")
+        out[key] = fmt
+    return out
 
 
 def _build_named(

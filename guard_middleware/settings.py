@@ -22,8 +22,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from guard_middleware.errors import ConfigError
+from guard_middleware.formats import DEFAULT_ROUTES
 
-DEFAULT_ROUTES = ("/v1/chat/completions", "/v1/completions", "/chat/completions", "/completions")
 DEFAULT_PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
 
 
@@ -101,6 +101,9 @@ class GuardSettings(BaseSettings):
     config_file: Path | None = None
     enabled: bool = True
     routes: list[str] = Field(default_factory=lambda: list(DEFAULT_ROUTES))
+    # POST bodies under ``api_prefix`` on routes no format owns: "pass" (audited) or "block" (400).
+    unknown_routes: Literal["pass", "block"] = "pass"
+    api_prefix: str = "/v1/"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     input: InputSettings = Field(default_factory=InputSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)

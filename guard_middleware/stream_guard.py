@@ -1,11 +1,18 @@
 """Guards one SSE answer as it streams: bytes in, bytes out, nothing released before it is checked.
 
-Per text channel (a choice's content, refusal, reasoning; completions' text) a ``TextWindow`` holds back
+Format-agnostic: the format's ``StreamModel`` says, per event, which text fragments it carries and on
+which channel (a choice's content, a Responses output part, an Anthropic content block), which are held
+whole (tool-call JSON), and which channels the event closes. Per text channel a ``TextWindow`` holds back
 only the tail that could still become a match, so PII is redacted and blocked words are caught across
-any chunk boundaries. Remote providers then see the released text according to ``streaming_mode``:
-``per_chunk`` (every chunk, before release), ``buffered`` (about ``buffer_tokens`` at a time, before
-release) or ``final_only`` (after the stream, detect-only: a violation is audited, nothing is cut).
-Tool-call arguments are held until the call is complete and checked as JSON, like a request's.
+any chunk boundaries. Everything else in an event (ids, error events, whole items, the copies of
+streamed text in ``*.done`` and final events) is checked as whole text; a copy of text that was streamed
+is replaced by the checked version of that text, so every copy says the same.
+
+Remote providers see the released text according to ``streaming_mode``: ``per_chunk`` (each piece
+before release, with up to ``_CONTEXT_CHARS`` of the text released before it as context), ``buffered``
+(about ``buffer_tokens`` at a time, with the same context) or ``final_only`` (after the stream,
+detect-only). In ``per_chunk`` and ``buffered`` the whole answer is checked once more at the end; a
+block then ends the stream with an error event before its terminal event.
 
 In ``final_only`` mode a *block* decision of a local check is also detect-only (the seed's definition
 of the mode); PII redaction never is: an unredacted value is never released in any mode.
@@ -25,19 +32,9 @@ from guard_middleware.decoders import (
     build_decoder,
     looks_plain,
 )
-from guard_middleware.errors import GuardRejection, blocked_body, error_body, sse_error_event
+from guard_middleware.errors import GuardRejection, blocked_body, error_body
+from guard_middleware.formats.base import Channel, EventPlan, StreamFormatError
 from guard_middleware.formats.body import apply_rewrites, extract
-from guard_middleware.formats.chat_stream import (
-    TEXT_KINDS,
-    Channel,
-    StreamFormatError,
-    ToolCallTracker,
-    finish_reasons,
-    iter_deltas,
-    make_chunk,
-    parse_chunk,
-    rebuild,
-)
 from guard_middleware.pipeline import Evaluation, replacement_for
 from guard_middleware.policy import Guardrail
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
@@ -48,12 +45,10 @@ if TYPE_CHECKING:
     from guard_middleware.middleware import _Exchange
 
 _CHARS_PER_TOKEN = 4  # the usual rule of thumb for English BPE tokens
-
-
-def _data_event(obj: dict[str, Any], template: SSEEvent) -> bytes:
-    return encode(
-        SSEEvent(data=json.dumps(obj, ensure_ascii=False, separators=(",", ":")), event=template.event)
-    )
+# Released text sent again to remote providers with each new piece, so they judge phrases, not words.
+_CONTEXT_CHARS = 1000
+# Whole strings already checked in this stream (ids repeated on every event): bounded memory.
+_KNOWN_LIMIT = 4096
 
 
 class _Counts:
@@ -91,17 +86,20 @@ class StreamGuard:
         self.text_guardrails = [g for g in selected if g.text_check is not None]
         self.limits = [g for g in selected if g.limits is not None]
         self.remote = [g for g in selected if g.remote is not None]
+        self.whole_guardrails = self.text_guardrails + ([] if self.mode == "final_only" else self.remote)
         self._by_check: dict[int, Guardrail] = {id(g.text_check): g for g in self.text_guardrails}
+        self.model = exchange.parsed.format.stream_model(exchange.parsed)
         self.decoder: ContentDecoder | None = None
         self.parser = SSEParser()
         self.windows: dict[Channel, TextWindow] = {}
+        self.held: dict[Channel, list[str]] = {}
+        self.original: dict[Channel, list[str]] = {}
+        self.released: dict[Channel, list[str]] = {}
         self.remote_pending: dict[Channel, str] = {}
-        self.final_text: dict[Channel, list[str]] = {}
-        self.counts: dict[int, _Counts] = {}
-        self.tools = ToolCallTracker()
-        self.tool_args: dict[tuple[int, int | None], list[str]] = {}
-        self.template: dict[str, Any] | None = None
-        self.template_event = SSEEvent()
+        self.known: dict[str, str] = {}
+        self.copies: dict[str, str] = {}
+        self.counts: dict[Any, _Counts] = {}
+        self.template: EventPlan | None = None
         self.findings: dict[str, list[Finding]] = {}
         self.values: dict[str, list[str]] = {}
         self.started = time.perf_counter()
@@ -152,8 +150,8 @@ class StreamGuard:
             return self._fail(f"The upstream stream could not be read: {exc}.")
         out = await self._events(events)
         if not self.finished and not self.x.terminated:
-            # The upstream ended without [DONE]: still settle and release what was held.
-            out += await self._end()
+            # The upstream ended without its terminal event: still settle and release what was held.
+            out += await self._end(self.template)
         return out
 
     async def _events(self, events: list[SSEEvent]) -> bytes:
@@ -169,70 +167,116 @@ class StreamGuard:
         if event.data is None:
             return encode(event)  # comments, keep-alives, id/retry only
         if event.is_done:
-            return await self._end() + encode(event)
+            return await self._end(self.template) + encode(event)
         try:
-            chunk = json.loads(event.data)
+            obj = json.loads(event.data)
         except ValueError:
             return self._fail("The upstream sent a stream event that is not JSON.")
-        if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
-            return encode(event)  # the upstream's own error event
         try:
-            parsed = parse_chunk(chunk)
-            deltas = iter_deltas(parsed)
-            completed = self.tools.update(parsed)
-            finishing = finish_reasons(parsed)
+            plan = self.model.plan(event, obj)
         except StreamFormatError as exc:
             return self._fail(f"The upstream sent a stream event that cannot be checked: {exc}.")
-        self.template, self.template_event = chunk, event
+        out: list[bytes] = []
         replacements: dict[Channel, str] = {}
         changed = False
-        for d in deltas:
-            kind = d.channel.kind
-            if kind in TEXT_KINDS:
-                released = await self._text(d.channel, d.text)
-                if self.x.terminated:
-                    return self._terminal
-                replacements[d.channel] = released
-                changed = changed or released != d.text
-            elif kind in ("tool_arguments", "function_arguments"):
-                self.tool_args.setdefault((d.channel.choice, d.channel.tool), []).append(d.text)
-                replacements[d.channel] = ""
-                changed = changed or bool(d.text)
-        before: list[bytes] = []
-        for key in completed:
-            before.append(await self._tool_call(key))
+        for channel, text in plan.texts:
+            released = await self._text(channel, text)
             if self.x.terminated:
                 return self._terminal
-        for choice in finishing:
-            for channel in [c for c in self.windows if c.choice == choice]:
+            replacements[channel] = replacements.get(channel, "") + released
+            changed = changed or released != text
+        for channel, text in plan.held:
+            self.held.setdefault(channel, []).append(text)
+            replacements[channel] = ""
+            changed = changed or bool(text)
+        if plan.texts or plan.held:
+            self.template = plan
+        closing = self._open_channels() if plan.close_all else plan.closes
+        for channel in closing:
+            if channel in self.held:
+                out.append(await self._held(channel, plan))
+            elif channel in self.windows:
                 tail = await self._close_channel(channel)
-                if self.x.terminated:
-                    return self._terminal
-                if tail:
+                if tail and self.model.carries(plan, channel):
                     replacements[channel] = replacements.get(channel, "") + tail
                     changed = True
-        if not changed:
-            return b"".join(before) + encode(event)
-        return b"".join(before) + _data_event(rebuild(parsed, replacements), event)
+                elif tail:
+                    out.append(self.model.text_event(channel, tail, plan))
+            if self.x.terminated:
+                return self._terminal
+        if plan.close_all:
+            out.append(await self._end(plan, settled=True))
+            if self.x.terminated:
+                return self._terminal
+        rebuilt = self.model.rebuild(plan, replacements) if changed else plan.obj
+        if rebuilt is None:
+            return b"".join(out)  # the event only carried text that is still held
+        whole_changed = await self._check_whole(rebuilt, plan)
+        if self.x.terminated:
+            return self._terminal
+        if changed or whole_changed:
+            out.append(self.model.event_bytes(rebuilt, event))
+        else:
+            out.append(encode(event))  # nothing changed: the original bytes
+        return b"".join(out)
 
-    async def _end(self) -> bytes:
-        """End of stream: settle every channel and tool call, run final_only checks, audit."""
+    def _open_channels(self) -> list[Channel]:
+        return list(self.held) + [c for c in self.windows if c not in self.held]
+
+    async def _end(self, template: EventPlan | None, *, settled: bool = False) -> bytes:
+        """End of stream: settle every channel and tool call, run the whole-answer checks, audit."""
+        if self.finished:
+            return b""
         self.finished = True
         out: list[bytes] = []
-        for key in self.tools.close_all():
-            out.append(await self._tool_call(key))
+        if not settled:
+            for channel in self._open_channels():
+                if channel in self.held:
+                    out.append(await self._held(channel, template))
+                else:
+                    tail = await self._close_channel(channel)
+                    if tail:
+                        out.append(self.model.text_event(channel, tail, template))
+                if self.x.terminated:
+                    return self._terminal
+        if self.remote and self.released:
+            await self._whole_answer_check()
             if self.x.terminated:
                 return self._terminal
-        for channel in list(self.windows):
-            tail = await self._close_channel(channel)
-            if self.x.terminated:
-                return self._terminal
-            if tail and self.template is not None:
-                out.append(_data_event(make_chunk(self.template, channel, tail), self.template_event))
-        if self.mode == "final_only" and self.remote and self.final_text:
-            await self._final_only_check()
         self._audit()
         return b"".join(out)
+
+    # -- whole text in events ----------------------------------------------------------------------
+    async def _check_whole(self, obj: Any, plan: EventPlan) -> bool:
+        """Check every string of the event outside its fragments; rewrite in place. True if changed."""
+        known = self.known
+        extraction = extract(obj, default_role="assistant", skip=plan.slots, known=known, join=False)
+        segments = extraction.segments
+        if not segments:
+            if extraction.known:
+                apply_rewrites(obj, extraction, {}, clear_logprobs=True)
+                return True
+            return False
+        ev = await self.x.guard.evaluator.evaluate(
+            Phase.OUTPUT,
+            self.whole_guardrails,
+            segments,
+            self.x.ctx(Phase.OUTPUT),
+            self.x.guard.runtime,
+            self.x.vault,
+        )
+        if ev.action is Action.BLOCK:
+            self._block(ev)
+            return False
+        if len(known) > _KNOWN_LIMIT:
+            known.clear()
+            known.update(self.copies)
+        for i, seg in enumerate(segments):
+            known[seg.text] = ev.new_texts.get(i, seg.text)
+        if not ev.new_texts and not extraction.known:
+            return False
+        apply_rewrites(obj, extraction, ev.new_texts, ev.spans, clear_logprobs=True)
+        return True
 
     # -- text channels ---------------------------------------------------------------------------
     def _window(self, channel: Channel) -> TextWindow:
@@ -260,8 +304,10 @@ class StreamGuard:
         return replacement_for(g, match.category, value, self.x.vault)
 
     async def _text(self, channel: Channel, text: str) -> str:
+        self.original.setdefault(channel, []).append(text)
+        window = self._window(channel)
         try:
-            step = self._window(channel).feed(text) if self.text_guardrails else None
+            step = window.feed(text) if self.text_guardrails else None
         except CheckError as exc:
             return self._fail_check(str(exc))
         if step is not None:
@@ -271,9 +317,9 @@ class StreamGuard:
         return await self._after_local(channel, text, final=False)
 
     async def _close_channel(self, channel: Channel) -> str:
-        window = self.windows.get(channel)
+        window = self.windows.pop(channel, None)
         text = ""
-        if window is not None:
+        if window is not None and self.text_guardrails:
             try:
                 step = window.flush()
             except CheckError as exc:
@@ -281,28 +327,53 @@ class StreamGuard:
             if step.blocked is not None:
                 return self._block_local(step.blocked[0], step.blocked[1])
             text = step.released
-        return await self._after_local(channel, text, final=True)
+        text = await self._after_local(channel, text, final=True)
+        if not self.x.terminated:
+            original = "".join(self.original.get(channel, ()))
+            self.copies[original] = self.known[original] = "".join(self.released.get(channel, ()))
+        return text
 
     async def _after_local(self, channel: Channel, text: str, *, final: bool) -> str:
         if self.limits and text:
-            counts = self.counts.setdefault(channel.choice, _Counts())
+            counts = self.counts.setdefault(channel, _Counts())
             counts.add(text)
             if self._over_limit(counts):
                 return ""
-        if not self.remote:
-            return text
-        if self.mode == "final_only":
-            if text:
-                self.final_text.setdefault(channel, []).append(text)
-            return text
-        pending = self.remote_pending.pop(channel, "") + text
-        if not pending:
-            return ""
-        if self.mode == "buffered" and len(pending) < self.buffer_chars and not final:
-            self.remote_pending[channel] = pending
-            return ""
-        checked = await self._remote_check([self._segment(channel, pending)])
-        return "" if checked is None else checked.get(0, pending)
+        if self.remote and self.mode != "final_only":
+            pending = self.remote_pending.pop(channel, "") + text
+            if not pending:
+                return ""
+            if self.mode == "buffered" and len(pending) < self.buffer_chars and not final:
+                self.remote_pending[channel] = pending
+                return ""
+            checked = await self._remote_piece(channel, pending)
+            if checked is None:
+                return ""
+            text = checked
+        if text:
+            self.released.setdefault(channel, []).append(text)
+        return text
+
+    async def _remote_piece(self, channel: Channel, pending: str) -> str | None:
+        """Remote providers judge ``pending`` with the text released before it as context."""
+        context = "".join(self.released.get(channel, ()))[-_CONTEXT_CHARS:]
+        checked = await self._remote_check([self._segment(channel, context + pending)])
+        if checked is None:
+            return None
+        new = checked.get(0)
+        if new is None:
+            return pending
+        if not new.startswith(context):
+            # The provider rewrote text that has already been sent: it cannot be taken back.
+            self._terminate(
+                error_body(
+                    "A guardrail rewrote text of the answer that had already been sent.",
+                    code="guardrail_unavailable",
+                    type_="guardrail_error",
+                )
+            )
+            return None
+        return new[len(context) :]
 
     def _over_limit(self, counts: _Counts) -> bool:
         for g in self.limits:
@@ -318,19 +389,19 @@ class StreamGuard:
 
     @staticmethod
     def _segment(channel: Channel, text: str) -> Segment:
-        return Segment(("choices", channel.choice, "delta", channel.kind), text, "assistant", "content")
+        return Segment(("stream", str(channel)), text, "assistant", "content")
 
-    # -- tool calls -------------------------------------------------------------------------------
-    async def _tool_call(self, key: tuple[int, int | None]) -> bytes:
-        args = "".join(self.tool_args.pop(key, []))
-        if not args or self.template is None:
+    # -- held channels (tool-call JSON, JSON output) -----------------------------------------------
+    async def _held(self, channel: Channel, template: EventPlan | None) -> bytes:
+        original = "".join(self.held.pop(channel, []))
+        if not original:
             return b""
-        holder: dict[str, Any] = {"function": {"arguments": args}}
-        extraction = extract(holder)
-        guardrails = list(self.text_guardrails) + ([] if self.mode == "final_only" else self.remote)
+        key = self.model.held_key(channel)
+        holder: dict[str, Any] = {key: original}
+        extraction = extract(holder, default_role="assistant")
         ev = await self.x.guard.evaluator.evaluate(
             Phase.OUTPUT,
-            guardrails,
+            self.whole_guardrails,
             extraction.segments,
             self.x.ctx(Phase.OUTPUT),
             self.x.guard.runtime,
@@ -339,13 +410,11 @@ class StreamGuard:
         if ev.action is Action.BLOCK and (self.mode != "final_only" or ev.failure is not None):
             return self._block(ev)
         if ev.new_texts:
-            apply_rewrites(holder, extraction, ev.new_texts)
-        choice, tool = key
-        channel = Channel(choice, "tool_arguments" if tool is not None else "function_arguments", tool)
-        checked: str = holder["function"]["arguments"]
-        if self.mode == "final_only" and self.remote:
-            self.final_text.setdefault(channel, []).append(checked)  # remote providers see it at the end
-        return _data_event(make_chunk(self.template, channel, checked), self.template_event)
+            apply_rewrites(holder, extraction, ev.new_texts, ev.spans)
+        checked: str = holder[key]
+        self.copies[original] = self.known[original] = checked
+        self.released.setdefault(channel, []).append(checked)
+        return self.model.text_event(channel, checked, template)
 
     # -- remote providers -------------------------------------------------------------------------
     async def _remote_check(self, segments: list[Segment]) -> dict[int, str] | None:
@@ -357,20 +426,25 @@ class StreamGuard:
             return None
         return ev.new_texts
 
-    async def _final_only_check(self) -> None:
-        segments = [self._segment(c, "".join(parts)) for c, parts in self.final_text.items()]
-        self.final_text.clear()
-        # Detect-only: the evaluator audits what it finds; the text has already been sent.
-        await self.x.guard.evaluator.evaluate(
+    async def _whole_answer_check(self) -> None:
+        """Remote providers see the whole answer once at the end. ``final_only``: detect-only (the
+        text has been sent; the evaluator audits what it finds). Other modes: a block ends the stream
+        with an error event instead of its terminal event."""
+        segments = [self._segment(c, "".join(parts)) for c, parts in self.released.items() if parts]
+        if not segments:
+            return
+        ev = await self.x.guard.evaluator.evaluate(
             Phase.OUTPUT, self.remote, segments, self.x.ctx(Phase.OUTPUT), self.x.guard.runtime, self.x.vault
         )
+        if self.mode != "final_only" and ev.action is Action.BLOCK:
+            self._block(ev)
 
     # -- ending the stream -------------------------------------------------------------------------
     _terminal = b""
 
     def _terminate(self, body: dict[str, Any]) -> None:
         self.x.terminated = True
-        self._terminal = sse_error_event(body)
+        self._terminal = self.model.error_event(self.x.parsed.format.error_body(body))
         self._audit()
 
     def _block_local(self, check: TextCheck, match: Match) -> str:
@@ -393,26 +467,11 @@ class StreamGuard:
         return self._terminal
 
     def _refuse(self, g: Guardrail, message: str | None) -> None:
-        """``disable_exception_on_block`` on a stream: end it the way a model would, with the block
-        message as content and ``finish_reason: "content_filter"``, instead of an error event."""
+        """``disable_exception_on_block`` on a stream: end it the way the model would, with the block
+        message as a refusal (the format's refusal events), instead of an error event."""
         text = message or f"This response was blocked by guardrail {g.name}."
-        template: dict[str, Any] = self.template or {
-            "id": f"guard-{self.x.request_id}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": self.x.parsed.body.get("model", ""),
-        }
-        chat = self.x.parsed.kind == "chat"
-        out: list[bytes] = []
-        for choice in sorted({c.choice for c in self.windows} | {0}):
-            channel = Channel(choice, "content" if chat else "text")
-            finish = make_chunk(template, channel, "")
-            finish["choices"][0]["finish_reason"] = "content_filter"
-            for chunk in (make_chunk(template, channel, text), finish):
-                out.append(_data_event(chunk, self.template_event))
-        out.append(b"data: [DONE]\n\n")
         self.x.terminated = True
-        self._terminal = b"".join(out)
+        self._terminal = self.model.refusal_events(text, self.template)
         self._audit()
 
     def _fail_check(self, detail: str) -> str:

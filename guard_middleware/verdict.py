@@ -9,6 +9,12 @@ from typing import Literal
 JsonPath = tuple[str | int, ...]
 
 
+class ObjectKey(str):
+    """A JSON path element naming an object *key* itself (the key is the text), not its value."""
+
+    __slots__ = ()
+
+
 class Action(enum.IntEnum):
     """What to do about a finding. The integer order is the precedence:
     block > redact > warn > log > allow."""
@@ -43,13 +49,18 @@ class Segment:
     """One piece of text and where it lives.
 
     ``path`` is the JSON path inside the body. For tool-call arguments (a JSON string holding JSON) the
-    path continues into the decoded arguments after the key ``"arguments"``; ``kind`` says so.
+    path continues into the decoded arguments after the key ``"arguments"``; ``kind`` says so. A last
+    element of type ``ObjectKey`` means the text is that object key.
+
+    ``parts``: for adjacent text parts checked as one text, ``(path, length)`` of each part in order;
+    ``text`` is their concatenation and ``path`` the first part's.
     """
 
     path: JsonPath
     text: str
     role: str | None = None
     kind: Literal["content", "tool_arguments", "other"] = "content"
+    parts: tuple[tuple[JsonPath, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

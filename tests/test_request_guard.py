@@ -10,6 +10,9 @@ import aiohttp
 import openai
 import pytest
 
+from guard_middleware import GuardMiddleware, GuardSettings
+from guard_middleware.errors import ConfigError
+
 BLOCKLIST = {
     "type": "blocklist",
     "patterns": [
@@ -168,7 +171,7 @@ async def test_image_parts_are_forwarded_and_recorded_unscanned(make_stack: Any,
             status, _, _ = await s.chat(content)
         assert status == 200
         records = [r for r in caplog.records if getattr(r, "event", None) == "guardrail_evaluation"]
-        assert any("messages[0].content[1]:image_url" in getattr(r, "unscanned", []) for r in records)
+        assert any("messages[0].content[1].image_url.url" in getattr(r, "unscanned", []) for r in records)
 
 
 @pytest.mark.parametrize(
@@ -284,14 +287,35 @@ async def test_path_variants_routed_to_the_handler_are_guarded(make_stack: Any, 
         assert s.record.bodies == []
 
 
-async def test_unguarded_routes_pass_through_untouched(make_stack: Any) -> None:
-    async with (
-        make_stack(BASE) as s,
-        s.session.post(f"{s.url}/v1/embeddings", json={"input": "competitor-name"}) as resp,
-    ):
-        # the mock has no embeddings route: its 404 comes back through the gateway, not a guard 400
-        assert resp.status == 404
-        assert "X-Guardrails-Applied" not in resp.headers
+async def test_routes_no_format_owns_pass_with_an_audit_record(make_stack: Any, caplog: Any) -> None:
+    async with make_stack(BASE) as s:
+        with caplog.at_level("INFO", logger="guard_middleware.audit"):
+            async with s.session.post(
+                f"{s.url}/v1/images/generations", json={"prompt": "competitor-name"}
+            ) as resp:
+                # the mock has no such route: its 404 comes back through the gateway, not a guard 400
+                assert resp.status == 404
+                assert "X-Guardrails-Applied" not in resp.headers
+        records = [r for r in caplog.records if getattr(r, "event", None) == "unguarded_request"]
+        assert [(r.route, r.action) for r in records] == [("/v1/images/generations", "allow")]  # type: ignore[attr-defined]
+
+
+async def test_unknown_routes_block_refuses_bodies_under_the_api_prefix(make_stack: Any) -> None:
+    async with make_stack({**BASE, "unknown_routes": "block"}) as s:
+        async with s.session.post(f"{s.url}/v1/images/generations", json={"prompt": "hi"}) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"]["code"] == "unguarded_route"
+        assert s.record.bodies == []
+        # outside the prefix, and bodiless reads, are the operator's business
+        async with s.session.post(f"{s.url}/health", json={}) as resp:
+            assert resp.status == 404
+        async with s.session.get(f"{s.url}/v1/models") as resp:
+            assert resp.status == 404
+
+
+def test_a_route_no_format_understands_is_a_start_up_error() -> None:
+    with pytest.raises(ConfigError, match=r"routes\[1\]"):
+        GuardMiddleware(GuardSettings.load(routes=["/v1/chat/completions", "/v1/images/generations"]))
 
 
 async def test_completions_prompt_is_scanned(make_stack: Any) -> None:

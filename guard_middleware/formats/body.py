@@ -1,49 +1,98 @@
 """Strict JSON in and out, text extraction by JSON path, and rewrites applied by path. Pure.
 
-Every string leaf of a body is scanned except the values of a few structural keys (model names, roles,
-ids, enum-like fields) and media parts that text checks cannot read (images, audio, files), which are
-reported as unscanned. Tool-call ``arguments`` are JSON inside a string: when they parse, the string
-values inside are scanned and rewritten in place and the arguments stay valid JSON; when they do not
-parse, the raw string is scanned as text, which is exactly what the model will read.
+The walker visits every string of a body. It skips only:
+
+- values of *structural* keys (``role``, ``type``, ``object``, ``finish_reason``, ``status``, ...) that
+  validate as what such a key holds, a short lower-case identifier; any other value of such a key (a
+  sentence, a hyphenated word) is scanned like text;
+- opaque media payloads: base64 data (``data:`` URLs, ``file_data``, ``input_audio.data``, a
+  ``{"type": "base64", "data": ...}`` source, ``b64_json``) and encrypted blobs/signatures, reported as
+  unscanned. Only the payload itself: its siblings (file names, captions, the rest of the message) are
+  walked.
+
+Ids, model names and every other free string are scanned. Some strings hold JSON that the model writes
+or reads: tool-call ``arguments``, tool inputs, schemas, and content that parses as a JSON object or
+array. Inside those every key and every value is text whatever its name (``"type": "file"`` included);
+rewritten JSON strings are re-serialised so they stay valid JSON, and a rewritten object key keeps its
+position. Adjacent text parts of one content list are checked as one text so a word split over two
+parts is still found (see ``Segment.parts``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from guard_middleware.errors import bad_request
-from guard_middleware.verdict import JsonPath, Segment
+from guard_middleware.verdict import JsonPath, ObjectKey, Segment
 
-# Values that are identifiers or enums, never prose the model reads or writes.
+# Keys whose values are enums or identifiers when they look like one (validated by _IDENTIFIER).
 STRUCTURAL_KEYS = frozenset(
     {
-        "model",
         "role",
         "type",
-        "id",
         "object",
-        "tool_call_id",
         "finish_reason",
-        "system_fingerprint",
-        "service_tier",
+        "stop_reason",
+        "status",
         "detail",
-        "format",
         "encoding_format",
         "reasoning_effort",
-        "tool_choice",
-        "response_format",
-        "modalities",
+        "effort",
+        "service_tier",
         "voice",
+        "tool_choice",
+        "modalities",
+        "media_type",
+        "truncation",
+        "phase",
+        "format",
     }
 )
-# Content-part types whose payload text checks cannot read.
-MEDIA_PART_TYPES = frozenset(
-    {"image_url", "input_image", "input_audio", "audio", "file", "input_file", "image"}
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_./+]{0,63}")
+# Keys whose string value is an opaque payload wherever it appears.
+OPAQUE_KEYS = frozenset(
+    {
+        "file_data",
+        "b64_json",
+        "partial_image_b64",
+        "encrypted_content",
+        "encrypted_index",
+        "encrypted_stdout",
+        "signature",
+    }
 )
-TEXT_PART_KEYS = ("text", "refusal", "content")
+_AUDIO_HOLDERS = frozenset({"input_audio", "audio"})
+# Keys under which a whole subtree is JSON the model reads or writes: every key and value is text.
+JSON_SUBTREE_KEYS = frozenset(
+    {"parameters", "input_schema", "schema", "output_schema", "input_examples", "top_logprobs"}
+)
+# Keys whose string value is (or may be) JSON text: parsed, and walked key by key when it parses.
+JSON_STRING_KEYS = frozenset({"arguments"})
+# Keys whose string value is JSON when it looks like a JSON object or array (structured output).
+MAYBE_JSON_KEYS = frozenset({"content", "text", "output", "input", "refusal"})
+# Keys below which text is what the model reads or writes (remote providers are sent these).
+CONTENT_KEYS = frozenset(
+    {
+        "content",
+        "text",
+        "prompt",
+        "refusal",
+        "input",
+        "instructions",
+        "system",
+        "thinking",
+        "output",
+        "arguments",
+        "summary",
+        "suffix",
+        "transcript",
+    }
+)
+TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 
 
 class DuplicateKeyError(ValueError):
@@ -63,10 +112,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
 def parse_json(raw: bytes, what: str = "request body") -> Any:
-    """Parse UTF-8 JSON strictly: duplicate keys, NaN/Infinity and invalid UTF-8 are refused, because the
-    upstream might read them differently from us (which value of a duplicate key wins is the classic
-    way to smuggle text past a checker)."""
+    """Parse UTF-8 JSON strictly: duplicate keys, NaN/Infinity, invalid UTF-8 and unpaired surrogate
+    escapes are refused, because the upstream might read them differently from us (which value of a
+    duplicate key wins is the classic way to smuggle text past a checker)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -74,7 +126,7 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
             f"The {what} is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding"
         ) from None
     try:
-        return json.loads(text, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
+        obj = json.loads(text, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
     except DuplicateKeyError as exc:
         raise bad_request(
             f"The {what} has a duplicate JSON key {str(exc)!r}; refusing to guess which value counts.",
@@ -82,6 +134,9 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
         ) from None
     except ValueError as exc:
         raise bad_request(f"The {what} is not valid JSON: {exc}.", code="invalid_json") from None
+    if _SURROGATE_ESCAPE.search(raw) is not None:
+        dump_json(obj)  # a surrogate escape: only a paired one (an astral character) is accepted
+    return obj
 
 
 def dump_json(obj: Any) -> bytes:
@@ -98,119 +153,335 @@ def dump_json(obj: Any) -> bytes:
 class Extraction:
     segments: list[Segment] = field(default_factory=list)
     unscanned: list[str] = field(default_factory=list)
-    # arguments-string path -> parsed arguments (None when they did not parse and are scanned raw)
+    # path of a string holding JSON -> the parsed JSON, walked in place (None: did not parse, scanned raw)
     tool_arguments: dict[JsonPath, Any] = field(default_factory=dict)
+    # strings found in ``known`` (already checked elsewhere): their path and checked text, when different
+    known: list[tuple[JsonPath, str]] = field(default_factory=list)
 
 
-def _fmt_path(path: JsonPath) -> str:
+def fmt_path(path: JsonPath) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
+class _Walker:
+    __slots__ = ("default_role", "join", "known", "opaque", "out", "roles", "skip")
+
+    def __init__(
+        self,
+        roles: Mapping[JsonPath, str],
+        default_role: str | None,
+        opaque: frozenset[str],
+        skip: frozenset[JsonPath] = frozenset(),
+        known: Mapping[str, str] | None = None,
+        join: bool = True,
+    ) -> None:
+        self.out = Extraction()
+        self.roles = roles
+        self.default_role = default_role
+        self.opaque = opaque
+        self.skip = skip
+        self.known = known
+        self.join = join
+
+    def seen(self, path: list[str | int], value: str) -> bool:
+        """A string already checked elsewhere (a stream's echo of text it streamed): not scanned again,
+        replaced by its checked version."""
+        known = self.known
+        if known is None or value not in known:
+            return False
+        checked = known[value]
+        if checked != value:
+            self.out.known.append((tuple(path), checked))
+        return True
+
+    def role(self, path: list[str | int]) -> str | None:
+        if len(path) >= 2:
+            role = self.roles.get((path[0], path[1]))
+            if role is not None:
+                return role
+        return self.default_role
+
+    def add(self, path: Sequence[str | int], text: str, kind: str, parts: tuple[Any, ...] = ()) -> None:
+        if text:
+            role = self.role(list(path[:2]))
+            self.out.segments.append(Segment(tuple(path), text, role, kind, parts))  # type: ignore[arg-type]
+
+    def walk(self, node: Any, path: list[str | int], kind: str) -> None:
+        if isinstance(node, str):
+            if not self.seen(path, node):
+                self.add(path, node, kind)
+        elif isinstance(node, dict):
+            self.walk_object(node, path, kind)
+        elif isinstance(node, list):
+            self.walk_list(node, path, kind)
+
+    def walk_object(self, node: dict[str, Any], path: list[str | int], kind: str) -> None:
+        opaque = self.opaque
+        skip = self.skip
+        for key, value in node.items():
+            path.append(key)
+            if skip and tuple(path) in skip:
+                pass
+            elif isinstance(value, str):
+                if (key in STRUCTURAL_KEYS and _IDENTIFIER.fullmatch(value)) or self.seen(path, value):
+                    pass
+                elif key in opaque or key in OPAQUE_KEYS or _is_opaque(key, value, node, path):
+                    self.out.unscanned.append(f"{fmt_path(tuple(path))}")
+                elif key in JSON_STRING_KEYS or (key in MAYBE_JSON_KEYS and value[:1] in ("{", "[")):
+                    self.walk_json_string(value, path, "tool_arguments" if key == "arguments" else "content")
+                else:
+                    self.add(path, value, "content" if key in CONTENT_KEYS else kind)
+            elif key in JSON_SUBTREE_KEYS or (key == "input" and isinstance(value, dict)):
+                # Schemas and tool inputs: every key and value is model-read (or model-written) text.
+                self.walk_all(value, path, "tool_arguments" if key == "input" else kind)
+            elif key in opaque:
+                self.out.unscanned.append(f"{fmt_path(tuple(path))}")
+            elif isinstance(value, (dict, list)):
+                self.walk(value, path, "content" if key in CONTENT_KEYS else kind)
+            path.pop()
+
+    def walk_list(self, node: list[Any], path: list[str | int], kind: str) -> None:
+        run: list[int] = []
+        for i, value in enumerate(node):
+            if (
+                self.join
+                and isinstance(value, dict)
+                and value.get("type") in TEXT_PART_TYPES
+                and isinstance(value.get("text"), str)
+                and value["text"][:1] not in ("{", "[")
+            ):
+                run.append(i)
+                continue
+            self.flush_run(node, run, path, kind)
+            path.append(i)
+            self.walk(value, path, kind)
+            path.pop()
+        self.flush_run(node, run, path, kind)
+
+    def flush_run(self, node: list[Any], run: list[int], path: list[str | int], kind: str) -> None:
+        """Adjacent text parts: one segment for their joined text (the model reads them as one), the
+        rest of each part walked as usual."""
+        if not run:
+            return
+        texts = [node[i]["text"] for i in run]
+        first = (*path, run[0], "text")
+        if len(run) == 1:
+            self.add(first, texts[0], "content")
+        else:
+            parts = tuple(((*path, i, "text"), len(t)) for i, t in zip(run, texts, strict=True))
+            self.add(first, "".join(texts), "content", parts)
+        for i in run:
+            path.append(i)
+            rest = {k: v for k, v in node[i].items() if k != "text"}
+            if len(rest) > 1:
+                self.walk_object(rest, path, kind)
+            path.pop()
+        run.clear()
+
+    def walk_all(self, node: Any, path: list[str | int], kind: str) -> None:
+        """Model-written or model-read JSON: every key and every string value, no name skipped."""
+        if isinstance(node, str):
+            self.add(path, node, kind)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                path.append(ObjectKey(key))
+                self.add(path, key, kind)
+                path[-1] = key
+                self.walk_all(value, path, kind)
+                path.pop()
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                path.append(i)
+                self.walk_all(value, path, kind)
+                path.pop()
+
+    def walk_json_string(self, raw: str, path: list[str | int], kind: str) -> None:
+        key = tuple(path)
+        try:
+            parsed = json.loads(raw, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, (dict, list)) or (parsed is not None and path[-1] in JSON_STRING_KEYS):
+            self.out.tool_arguments[key] = parsed
+            self.walk_all(parsed, path, kind)
+            return
+        if path[-1] in JSON_STRING_KEYS:
+            self.out.tool_arguments[key] = None
+        self.add(path, raw, kind)
+
+
+def _is_opaque(key: str, value: str, parent: Mapping[str, Any], path: list[str | int]) -> bool:
+    if value.startswith("data:") and ";base64," in value[:200]:
+        return True
+    if key == "data":
+        return parent.get("type") == "base64" or (len(path) >= 2 and path[-2] in _AUDIO_HOLDERS)
+    return key == "result" and parent.get("type") == "image_generation_call"
+
+
 def extract(
-    body: Any, roles: Mapping[JsonPath, str] | None = None, default_role: str | None = None
+    body: Any,
+    roles: Mapping[JsonPath, str] | None = None,
+    default_role: str | None = None,
+    *,
+    opaque: frozenset[str] = frozenset(),
+    skip: frozenset[JsonPath] = frozenset(),
+    known: Mapping[str, str] | None = None,
+    join: bool = True,
 ) -> Extraction:
     """Every scannable string of ``body`` with its path. ``roles`` maps a path prefix (e.g.
-    ``("messages", 3)``) to the role of everything under it."""
-    out = Extraction()
-    _walk(body, [], out, roles or {}, default_role, "other")
-    return out
+    ``("messages", 3)``) to the role of everything under it; ``opaque`` names keys a format declares
+    to hold payloads that are not text (embedding vectors). For stream events: ``skip`` paths are
+    fragments checked by a window, ``known`` maps already-checked strings to their checked text, and
+    ``join`` False keeps text parts apart (their streamed copies were checked apart)."""
+    walker = _Walker(roles or {}, default_role, opaque, skip, known, join)
+    walker.walk(body, [], "other")
+    return walker.out
 
 
-def _role_for(path: list[str | int], roles: Mapping[JsonPath, str], default: str | None) -> str | None:
-    if len(path) >= 2:
-        role = roles.get((path[0], path[1]))
-        if role is not None:
-            return role
-    return default
-
-
-def _walk(
-    node: Any,
-    path: list[str | int],
-    out: Extraction,
-    roles: Mapping[JsonPath, str],
-    default_role: str | None,
-    kind: str,
-) -> None:
-    if isinstance(node, str):
-        if node:
-            role = _role_for(path, roles, default_role)
-            out.segments.append(Segment(tuple(path), node, role, kind))  # type: ignore[arg-type]
-        return
-    if isinstance(node, dict):
-        part_type = node.get("type")
-        if isinstance(part_type, str) and part_type in MEDIA_PART_TYPES:
-            out.unscanned.append(f"{_fmt_path(tuple(path))}:{part_type}")
-            return
-        for key, value in node.items():
-            if key in STRUCTURAL_KEYS and not isinstance(value, (dict, list)):
-                continue
-            path.append(key)
-            if key == "arguments" and isinstance(value, str) and path[-2:-1] == ["function"]:
-                _walk_arguments(value, path, out, roles, default_role)
-            else:
-                child_kind = "content" if key in ("content", "text", "prompt", "refusal", "input") else kind
-                _walk(value, path, out, roles, default_role, child_kind)
-            path.pop()
-        return
-    if isinstance(node, list):
-        for i, value in enumerate(node):
-            path.append(i)
-            _walk(value, path, out, roles, default_role, kind)
-            path.pop()
-
-
-def _walk_arguments(
-    raw: str, path: list[str | int], out: Extraction, roles: Mapping[JsonPath, str], default_role: str | None
-) -> None:
-    key = tuple(path)
-    try:
-        parsed = json.loads(raw, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
-    except ValueError:
-        out.tool_arguments[key] = None
-        _walk(raw, path, out, roles, default_role, "tool_arguments")
-        return
-    out.tool_arguments[key] = parsed
-    _walk(parsed, path, out, roles, default_role, "tool_arguments")
+def _get(node: Any, path: Sequence[str | int]) -> Any:
+    for p in path:
+        node = node[p]
+    return node
 
 
 def _set(node: Any, path: Sequence[str | int], value: Any) -> None:
-    for p in path[:-1]:
-        node = node[p]
-    node[path[-1]] = value
+    parent = _get(node, path[:-1])
+    last = path[-1]
+    if isinstance(last, ObjectKey):
+        _rename_key(parent, str(last), value)
+    else:
+        parent[last] = value
 
 
-def apply_rewrites(body: Any, extraction: Extraction, new_texts: Mapping[int, str]) -> None:
-    """Write ``new_texts`` (segment index -> text) back into ``body`` by path, re-serialising rewritten
-    tool-call arguments so they remain valid JSON."""
-    touched_args: set[JsonPath] = set()
-    for index, text in new_texts.items():
-        path = extraction.segments[index].path
-        args_key = _arguments_prefix(path, extraction.tool_arguments)
-        if args_key is None:
-            _set(body, path, text)
+def _rename_key(obj: dict[str, Any], old: str, new: str) -> None:
+    if old == new:
+        return
+    if new in obj:
+        # Two keys rewritten to the same text would merge their values: nothing faithful can be sent.
+        raise bad_request("Rewriting an object key would collide with another key.", code="rewrite_conflict")
+    items = [(new if k == old else k, v) for k, v in obj.items()]
+    obj.clear()
+    obj.update(items)
+
+
+def redact_parts(text: str, lengths: Sequence[int], spans: Sequence[tuple[int, int, str]]) -> list[str]:
+    """Redact a joined text part by part: ``text`` is the parts joined, ``lengths`` their sizes, and
+    ``spans`` offsets into ``text``. Overlapping spans merge as in ``redact_spans``; a region's
+    replacement goes to the part where the region starts, and the other parts it covers lose the covered
+    text, so the joined result equals the joined text redacted as one."""
+    regions: list[list[Any]] = []
+    for start, end, repl in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if regions and start < regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], end)
             continue
-        parsed = extraction.tool_arguments[args_key]
-        inner = path[len(args_key) :]
-        if parsed is None or not inner:
-            # Raw (unparseable) or a bare JSON string: the whole arguments value is the segment.
-            if parsed is None:
-                _set(body, args_key, text)
+        regions.append([start, end, repl])
+    pieces: list[str] = []
+    lo = 0
+    for n in lengths:
+        hi = lo + n
+        out: list[str] = []
+        cursor = lo
+        for start, end, repl in regions:
+            if end <= lo or start >= hi:
                 continue
-            extraction.tool_arguments[args_key] = parsed = text
+            s, e = max(start, lo), min(end, hi)
+            out.append(text[cursor:s])
+            if start >= lo:
+                out.append(repl)
+            cursor = e
+        out.append(text[cursor:hi])
+        pieces.append("".join(out))
+        lo = hi
+    return pieces
+
+
+def apply_rewrites(
+    body: Any,
+    extraction: Extraction,
+    new_texts: Mapping[int, str],
+    spans: Mapping[int, Sequence[tuple[int, int, str]]] | None = None,
+    *,
+    clear_logprobs: bool = False,
+) -> None:
+    """Write ``new_texts`` (segment index -> text) back into ``body`` by path, re-serialising rewritten
+    JSON strings so they remain valid JSON.
+
+    A joined segment (``Segment.parts``) is split back over its parts by the local redaction ``spans``;
+    when a provider rewrote it as a whole, the first part takes the whole new text and the others become
+    empty (the model reads the same text either way). ``clear_logprobs`` (answers): a rewritten text's
+    enclosing ``logprobs`` are emptied, since they spell the original tokens."""
+    touched: set[JsonPath] = set()
+    written: list[JsonPath] = []
+    for index, text in new_texts.items():
+        segment = extraction.segments[index]
+        if segment.parts:
+            for path, piece in _joined_pieces(segment, text, (spans or {}).get(index)):
+                _write(body, path, piece, extraction, touched)
         else:
-            _set(parsed, inner, text)
-        touched_args.add(args_key)
-    for args_key in touched_args:
-        _set(body, args_key, json.dumps(extraction.tool_arguments[args_key], ensure_ascii=False))
+            _write(body, segment.path, text, extraction, touched)
+        written.append(segment.path)
+    for key in sorted(touched, key=len, reverse=True):
+        _set(body, key, json.dumps(extraction.tool_arguments[key], ensure_ascii=False))
+    for path, text in extraction.known:
+        _set(body, path, text)
+        written.append(path)
+    if clear_logprobs:
+        for path in written:
+            _clear_logprobs(body, path)
 
 
-def _arguments_prefix(path: JsonPath, tool_arguments: Mapping[JsonPath, Any]) -> JsonPath | None:
-    if "arguments" not in path:
+def _joined_pieces(
+    segment: Segment, text: str, spans: Sequence[tuple[int, int, str]] | None
+) -> list[tuple[JsonPath, str]]:
+    paths = [p for p, _ in segment.parts]
+    lengths = [n for _, n in segment.parts]
+    if spans:
+        pieces = redact_parts(segment.text, lengths, spans)
+        if "".join(pieces) == text:
+            return list(zip(paths, pieces, strict=True))
+    return [(paths[0], text), *((p, "") for p in paths[1:])]
+
+
+def _write(body: Any, path: JsonPath, text: str, extraction: Extraction, touched: set[JsonPath]) -> None:
+    key = _json_string_prefix(path, extraction.tool_arguments)
+    if key is None:
+        _set(body, path, text)
+        return
+    parsed = extraction.tool_arguments[key]
+    inner = path[len(key) :]
+    if parsed is None:
+        _set(body, key, text)  # raw (unparseable) JSON text: the whole value is the segment
+        return
+    if not inner:
+        extraction.tool_arguments[key] = text  # a bare JSON string
+    else:
+        _set(parsed, inner, text)
+    touched.add(key)
+
+
+def _json_string_prefix(path: JsonPath, json_strings: Mapping[JsonPath, Any]) -> JsonPath | None:
+    if not json_strings:
         return None
-    cut = path.index("arguments") + 1
-    key = path[:cut]
-    return key if key in tool_arguments else None
+    for cut in range(1, len(path) + 1):
+        key = path[:cut]
+        if key in json_strings:
+            return key
+    return None
+
+
+def _clear_logprobs(body: Any, path: JsonPath) -> None:
+    node = body
+    for p in path:
+        if isinstance(node, dict):
+            logprobs = node.get("logprobs")
+            if isinstance(logprobs, list) and logprobs:
+                node["logprobs"] = []
+            elif isinstance(logprobs, dict):
+                node["logprobs"] = None
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            return
 
 
 __all__ = [
@@ -219,5 +490,6 @@ __all__ = [
     "apply_rewrites",
     "dump_json",
     "extract",
+    "fmt_path",
     "parse_json",
 ]

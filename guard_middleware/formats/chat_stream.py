@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from guard_middleware.formats.base import StreamFormatError
+
 __all__ = [
     "TEXT_KINDS",
     "TOOL_KINDS",
@@ -71,10 +73,6 @@ _TOOL_FIELD: dict[str, tuple[str, ...]] = {
 _FUNCTION_FIELD = {"function_name": "name", "function_arguments": "arguments"}
 # logprobs describe the original tokens: they would leak text that is held or rewritten
 _LOGPROB_KINDS = frozenset({"content", "refusal", "text"})
-
-
-class StreamFormatError(ValueError):
-    """A stream chunk whose shape is not understood; the caller must end the stream (fail closed)."""
 
 
 class Channel(NamedTuple):

@@ -1,117 +1,309 @@
-"""OpenAI chat-completions and completions bodies: shape checks and where the text is. Pure."""
+"""OpenAI chat completions and legacy completions: request shape checks, answers, streams. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from guard_middleware.errors import bad_request
-from guard_middleware.formats.body import Extraction, extract
+from guard_middleware.errors import sse_error_event
+from guard_middleware.formats.base import (
+    EventPlan,
+    Format,
+    ParsedRequest,
+    StreamFormatError,
+    StreamModel,
+    check_role,
+    common_fields,
+    param_error,
+)
+from guard_middleware.formats.body import extract
+from guard_middleware.formats.chat_stream import (
+    TEXT_KINDS,
+    Channel,
+    ToolCallTracker,
+    finish_reasons,
+    iter_deltas,
+    make_chunk,
+    parse_chunk,
+    rebuild,
+)
+from guard_middleware.sse import SSEEvent
 from guard_middleware.verdict import JsonPath
 
-ApiKind = Literal["chat", "completions"]
+CHAT_ROLES = frozenset({"developer", "system", "user", "assistant", "tool", "function"})
+_HELD_KINDS = frozenset({"tool_arguments", "function_arguments"})
+_DELTA_SLOT_KEYS = ("content", "refusal", "reasoning_content", "reasoning")
 
 
-@dataclass(slots=True)
-class ParsedRequest:
-    body: dict[str, Any]
-    kind: ApiKind
-    stream: bool
-    extraction: Extraction
-    requested_guardrails: list[str]
-    # True when the body carried our ``guardrails`` field, which must be removed before forwarding.
-    stripped: bool = False
+def _json_output_requested(response_format: Any) -> bool:
+    return isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
 
 
-def _param_error(message: str, param: str) -> Exception:
-    return bad_request(message, code="invalid_type", param=param)
+class ChatFormat(Format):
+    name = "chat"
+    route_suffixes = ("/chat/completions",)
+    default_routes = ("/v1/chat/completions", "/chat/completions")
+    roles = CHAT_ROLES
+    chat: ClassVar[bool] = True
 
-
-def parse_request(body: Any, kind: ApiKind) -> ParsedRequest:
-    """Validate the parts of the body whose type decides what the upstream reads, then extract text.
-
-    Only what we must understand is validated; other fields pass through unchanged (and their strings
-    are scanned)."""
-    if not isinstance(body, dict):
-        raise bad_request("The request body must be a JSON object.", code="invalid_type")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _param_error("'stream' must be a boolean.", "stream")
-    stripped = "guardrails" in body
-    requested = body.pop("guardrails", None)
-    if requested is None:
-        requested = []
-    if not isinstance(requested, list) or not all(isinstance(n, str) for n in requested):
-        raise _param_error("'guardrails' must be a list of guardrail names.", "guardrails")
-
-    roles: dict[JsonPath, str] = {}
-    if kind == "chat":
+    def parse_request(self, body: Any, route: str) -> ParsedRequest:
+        stream, requested, stripped = common_fields(body)
+        roles: dict[JsonPath, str] = {}
         messages = body.get("messages")
         if not isinstance(messages, list):
-            raise _param_error("'messages' must be a list of message objects.", "messages")
+            raise param_error("'messages' must be a list of message objects.", "messages")
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
-                raise _param_error(f"messages[{i}] must be an object.", f"messages[{i}]")
-            role = message.get("role")
-            if not isinstance(role, str):
-                raise _param_error(f"messages[{i}].role must be a string.", f"messages[{i}].role")
+                raise param_error(f"messages[{i}] must be an object.", f"messages[{i}]")
+            roles[("messages", i)] = check_role(message.get("role"), CHAT_ROLES, f"messages[{i}].role")
             content = message.get("content")
             if content is not None and not isinstance(content, (str, list)):
-                raise _param_error(
+                raise param_error(
                     f"messages[{i}].content must be a string, a list of parts, or null.",
                     f"messages[{i}].content",
                 )
             if isinstance(content, list):
                 for j, part in enumerate(content):
                     if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                        raise _param_error(
+                        raise param_error(
                             f"messages[{i}].content[{j}] must be an object with a 'type'.",
                             f"messages[{i}].content[{j}]",
                         )
                     if part["type"] in ("text", "input_text") and not isinstance(part.get("text"), str):
-                        raise _param_error(
+                        raise param_error(
                             f"messages[{i}].content[{j}].text must be a string.",
                             f"messages[{i}].content[{j}].text",
                         )
             tool_calls = message.get("tool_calls")
             if tool_calls is not None:
                 _check_tool_calls(tool_calls, f"messages[{i}].tool_calls")
-            roles[("messages", i)] = role
-    else:
+        extraction = extract(body, roles)
+        return ParsedRequest(
+            body,
+            self,
+            route,
+            stream,
+            extraction,
+            requested,
+            stripped,
+            json_output=_json_output_requested(body.get("response_format")),
+        )
+
+    # -- answers ------------------------------------------------------------------------------
+    def extract_answer(self, body: Any) -> Any:
+        if not isinstance(body, dict):
+            raise ValueError("the answer is not a JSON object")
+        choices = body.get("choices")
+        if choices is not None and not isinstance(choices, list):
+            raise ValueError("'choices' is not a list")
+        return extract(body, default_role="assistant")
+
+    def refusal_answer(self, request: ParsedRequest, message: str, request_id: str) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "content_filter", "logprobs": None}
+        if self.chat:
+            choice["message"] = {"role": "assistant", "content": message}
+        else:
+            choice["text"] = message
+        return {
+            "id": f"guard-{request_id}",
+            "object": "chat.completion" if self.chat else "text_completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": [choice],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+
+    def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
+        choices = [c for c in answer.get("choices") or [] if isinstance(c, dict)] or [{"index": 0}]
+        for choice in choices:
+            for key in list(choice):
+                if key not in ("index", "finish_reason"):
+                    del choice[key]
+            if self.chat:
+                choice["message"] = {"role": "assistant", "content": message}
+            else:
+                choice["text"] = message
+            choice["logprobs"] = None
+            choice["finish_reason"] = "content_filter"
+        return {
+            "id": "guard-refusal",
+            "object": answer.get("object", "chat.completion" if self.chat else "text_completion"),
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": choices,
+        }
+
+    def stream_model(self, request: ParsedRequest) -> StreamModel:
+        return ChatStreamModel(request, chat=self.chat)
+
+
+class CompletionsFormat(ChatFormat):
+    name = "completions"
+    route_suffixes = ("/completions",)
+    default_routes = ("/v1/completions", "/completions")
+    chat = False
+
+    def parse_request(self, body: Any, route: str) -> ParsedRequest:
+        stream, requested, stripped = common_fields(body)
         prompt = body.get("prompt")
         if isinstance(prompt, list):
             if any(not isinstance(p, str) for p in prompt):
                 # Token-id prompts cannot be read by a text check; forwarding them would skip the guard.
-                raise _param_error(
+                raise param_error(
                     "'prompt' must be a string or a list of strings (token arrays cannot be checked).",
                     "prompt",
                 )
         elif not isinstance(prompt, str):
-            raise _param_error("'prompt' must be a string or a list of strings.", "prompt")
-    extraction = extract(body, roles, default_role="user" if kind == "completions" else None)
-    return ParsedRequest(body, kind, stream, extraction, requested, stripped)
+            raise param_error("'prompt' must be a string or a list of strings.", "prompt")
+        extraction = extract(body, default_role="user")
+        return ParsedRequest(body, self, route, stream, extraction, requested, stripped)
 
 
 def _check_tool_calls(tool_calls: Any, where: str) -> None:
     if not isinstance(tool_calls, list):
-        raise _param_error(f"{where} must be a list.", where)
+        raise param_error(f"{where} must be a list.", where)
     for k, call in enumerate(tool_calls):
         fn = call.get("function") if isinstance(call, dict) else None
+        if fn is None and isinstance(call, dict) and call.get("type") == "custom":
+            continue
         if not isinstance(fn, dict):
-            raise _param_error(f"{where}[{k}].function must be an object.", f"{where}[{k}].function")
+            raise param_error(f"{where}[{k}].function must be an object.", f"{where}[{k}].function")
         args = fn.get("arguments")
         if args is not None and not isinstance(args, str):
-            raise _param_error(
+            raise param_error(
                 f"{where}[{k}].function.arguments must be a string.", f"{where}[{k}].function.arguments"
             )
 
 
-def extract_response(body: Any) -> Extraction:
-    """Text of a non-streaming response: every choice's message content, refusal and tool-call
-    arguments, ``choices[].text`` for completions, and any other prose string."""
-    if not isinstance(body, dict):
-        raise ValueError("response body is not a JSON object")
-    choices = body.get("choices")
-    if choices is not None and not isinstance(choices, list):
-        raise ValueError("'choices' is not a list")
-    return extract(body, default_role="assistant")
+class ChatStreamModel(StreamModel):
+    """``chat.completion.chunk`` / ``text_completion`` events; ``data: [DONE]`` ends the stream."""
+
+    def __init__(self, request: ParsedRequest, *, chat: bool) -> None:
+        self.request = request
+        self.chat = chat
+        self.tools = ToolCallTracker()
+        self.open: dict[Any, None] = {}
+        self.json_output = request.json_output
+
+    def held_key(self, channel: Any) -> str:
+        return "content" if channel.kind in TEXT_KINDS else "arguments"
+
+    def plan(self, event: SSEEvent, obj: Any) -> EventPlan:
+        if isinstance(obj, dict) and "error" in obj and "choices" not in obj:
+            return EventPlan(obj)  # the upstream's own error event: checked as a whole
+        parsed = parse_chunk(obj)
+        plan = EventPlan(obj, data=parsed)
+        for d in iter_deltas(parsed):
+            kind = d.channel.kind
+            if kind in _HELD_KINDS or (self.json_output and kind in TEXT_KINDS):
+                plan.held.append((d.channel, d.text))
+                self.open[d.channel] = None
+            elif kind in TEXT_KINDS:
+                plan.texts.append((d.channel, d.text))
+                self.open[d.channel] = None
+        for choice, tool in self.tools.update(parsed):
+            kind = "tool_arguments" if tool is not None else "function_arguments"
+            plan.closes.append(Channel(choice, kind, tool))
+        for choice in finish_reasons(parsed):
+            plan.closes.extend(c for c in self.open if c.choice == choice and c not in plan.closes)
+        for channel in plan.closes:
+            self.open.pop(channel, None)
+        plan.slots = frozenset(_slot_paths(obj))
+        return plan
+
+    def end(self) -> list[Any]:
+        """Channels still open when the stream ends (tool calls first, as they were sent first)."""
+        closing = [
+            Channel(c, "tool_arguments" if t is not None else "function_arguments", t)
+            for c, t in self.tools.close_all()
+        ]
+        closing += [c for c in self.open if c not in closing]
+        self.open.clear()
+        return closing
+
+    def carries(self, plan: EventPlan, channel: Any) -> bool:
+        return plan.data is not None and channel.kind in TEXT_KINDS and channel in plan.closes
+
+    def rebuild(self, plan: EventPlan, replacements: Mapping[Any, str]) -> Any | None:
+        if plan.data is None:
+            return plan.obj
+        out = rebuild(plan.data, replacements)
+        if _emptied(plan, replacements) and _carries_nothing(out):
+            return None
+        return out
+
+    def text_event(self, channel: Any, text: str, template: EventPlan | None) -> bytes:
+        base = template.obj if template is not None else self._template()
+        return self.event_bytes(make_chunk(base, channel, text), SSEEvent())
+
+    def _template(self) -> dict[str, Any]:
+        return {
+            "id": "guard-stream",
+            "object": "chat.completion.chunk" if self.chat else "text_completion",
+            "created": int(time.time()),
+            "model": self.request.model,
+        }
+
+    def error_event(self, body: dict[str, Any]) -> bytes:
+        return sse_error_event(body)
+
+    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
+        base = template.obj if template is not None and isinstance(template.obj, dict) else self._template()
+        if "choices" not in base:
+            base = {**self._template(), **{k: v for k, v in base.items() if k in ("id", "created", "model")}}
+        choices = {c.choice for c in self.open} | {0}
+        out: list[bytes] = []
+        for choice in sorted(choices):
+            channel = Channel(choice, "content" if self.chat else "text")
+            finish = make_chunk(base, channel, "")
+            finish["choices"][0]["finish_reason"] = "content_filter"
+            out.append(self.event_bytes(make_chunk(base, channel, message), SSEEvent()))
+            out.append(self.event_bytes(finish, SSEEvent()))
+        out.append(b"data: [DONE]\n\n")
+        return b"".join(out)
+
+
+def _slot_paths(obj: Any) -> list[JsonPath]:
+    paths: list[JsonPath] = []
+    for pos, choice in enumerate(obj.get("choices") or []):
+        if not isinstance(choice, dict):
+            continue
+        paths.append(("choices", pos, "logprobs"))  # spell the streamed tokens; nulled when text changes
+        if isinstance(choice.get("text"), str):
+            paths.append(("choices", pos, "text"))
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            continue
+        paths.extend(("choices", pos, "delta", k) for k in _DELTA_SLOT_KEYS if k in delta)
+        for k, _call in enumerate(delta.get("tool_calls") or []):
+            paths.append(("choices", pos, "delta", "tool_calls", k, "function", "arguments"))
+        if isinstance(delta.get("function_call"), dict):
+            paths.append(("choices", pos, "delta", "function_call", "arguments"))
+    return paths
+
+
+def _emptied(plan: EventPlan, replacements: Mapping[Any, str]) -> bool:
+    fragments = plan.texts + plan.held
+    return bool(fragments) and any(t for _, t in fragments) and not any(replacements.values())
+
+
+def _carries_nothing(chunk: dict[str, Any]) -> bool:
+    if chunk.get("usage") is not None:
+        return False
+    for choice in chunk.get("choices") or []:
+        if choice.get("finish_reason") is not None or choice.get("text"):
+            return False
+        for key, value in (choice.get("delta") or {}).items():
+            if key == "tool_calls":
+                for call in value or []:
+                    if set(call) - {"index", "function"} or set(call.get("function") or {}) - {"arguments"}:
+                        return False
+            elif value not in ("", None):
+                return False
+        if set(choice) - {"index", "delta", "logprobs", "finish_reason", "text"}:
+            return False
+    return True
+
+
+__all__ = ["CHAT_ROLES", "ChatFormat", "ChatStreamModel", "CompletionsFormat", "StreamFormatError"]

@@ -1,0 +1,172 @@
+"""What every API format provides, and the plain data it hands to the pipeline and the stream guard.
+
+A format is one module: its routes, how to validate a request and find every text in it, in a JSON
+answer and in a stream, its refusal answer for ``disable_exception_on_block``, and its error shapes.
+The middleware, the pipeline and the stream guard know formats only through this interface. Pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from guard_middleware.errors import bad_request
+from guard_middleware.formats.body import Extraction, extract
+from guard_middleware.sse import SSEEvent, encode
+from guard_middleware.verdict import JsonPath
+
+Channel = Hashable
+
+
+class StreamFormatError(ValueError):
+    """A stream event whose shape is not understood; the caller must end the stream (fail closed)."""
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    body: dict[str, Any]
+    format: Format
+    route: str
+    stream: bool
+    extraction: Extraction
+    requested_guardrails: list[str]
+    # True when the body carried our ``guardrails`` field, which must be removed before forwarding.
+    stripped: bool = False
+    # The client asked for JSON output (structured output): streamed content is checked as JSON.
+    json_output: bool = False
+
+    @property
+    def model(self) -> str:
+        model = self.body.get("model")
+        return model if isinstance(model, str) else ""
+
+
+@dataclass(slots=True)
+class EventPlan:
+    """One stream event as the stream guard needs it.
+
+    ``texts``: text fragments, each on its channel, released through that channel's hold-back window.
+    ``held``: fragments held whole until their channel closes (tool-call JSON, JSON output), then
+    checked as one text and sent with ``StreamModel.text_event``. ``closes``: channels this event ends;
+    their held tails are settled (and sent) before it. ``close_all``: the stream's terminal event.
+    ``slots``: paths of the fragments inside ``obj``; everything else in ``obj`` is walked as whole
+    text (copies of streamed text are replaced by their checked version).
+    """
+
+    obj: Any
+    texts: list[tuple[Channel, str]] = field(default_factory=list)
+    held: list[tuple[Channel, str]] = field(default_factory=list)
+    closes: list[Channel] = field(default_factory=list)
+    close_all: bool = False
+    slots: frozenset[JsonPath] = frozenset()
+    data: Any = None  # format-private parse result
+
+
+class StreamModel:
+    """Per-stream event model of one format (it may keep state, e.g. open tool calls)."""
+
+    #: the key a held channel's text is checked under (``arguments``: JSON text; ``content``: text)
+    def held_key(self, channel: Channel) -> str:
+        return "arguments"
+
+    def plan(self, event: SSEEvent, obj: Any) -> EventPlan:
+        raise NotImplementedError
+
+    def rebuild(self, plan: EventPlan, replacements: Mapping[Channel, str]) -> Any | None:
+        """The event's JSON with each fragment replaced; None drops an event left carrying nothing."""
+        raise NotImplementedError
+
+    def carries(self, plan: EventPlan, channel: Channel) -> bool:
+        """Whether the tail of ``channel`` can ride on this (closing) event instead of its own event."""
+        return False
+
+    def text_event(self, channel: Channel, text: str, template: EventPlan | None) -> bytes:
+        """An extra event carrying ``text`` on ``channel`` (a settled tail, a checked tool call)."""
+        raise NotImplementedError
+
+    def event_bytes(self, obj: Any, like: SSEEvent) -> bytes:
+        return encode(
+            SSEEvent(data=json.dumps(obj, ensure_ascii=False, separators=(",", ":")), event=like.event)
+        )
+
+    def error_event(self, body: dict[str, Any]) -> bytes:
+        raise NotImplementedError
+
+    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
+        raise NotImplementedError
+
+
+class Format:
+    """One API. Subclasses set ``name``/``route_suffixes`` and implement the request/answer methods."""
+
+    name: ClassVar[str]
+    #: route endings this format owns (matched against normalised, lower-cased paths)
+    route_suffixes: ClassVar[tuple[str, ...]]
+    default_routes: ClassVar[tuple[str, ...]]
+    #: roles a message may have; anything else is refused
+    roles: ClassVar[frozenset[str]] = frozenset()
+    #: keys whose values are payloads, not text, in this format's answers
+    opaque_answer_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def parse_request(self, body: Any, route: str) -> ParsedRequest:
+        raise NotImplementedError
+
+    def extract_answer(self, body: Any) -> Extraction:
+        if not isinstance(body, dict):
+            raise ValueError("the answer is not a JSON object")
+        return extract(body, default_role="assistant", opaque=self.opaque_answer_keys)
+
+    def error_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The guard's error body (OpenAI-shaped ``{"error": {...}}``) in this format's shape."""
+        return body
+
+    def refusal_answer(self, request: ParsedRequest, message: str, request_id: str) -> dict[str, Any] | None:
+        """``disable_exception_on_block`` for a blocked request: a 200 answer; None when the API has no
+        answer that can carry a refusal (the block is then an error)."""
+        return None
+
+    def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
+        """``disable_exception_on_block`` for a blocked JSON answer."""
+        refusal = self.refusal_answer(request, message, "guard")
+        if refusal is None:
+            raise NotImplementedError
+        return refusal
+
+    def stream_model(self, request: ParsedRequest) -> StreamModel:
+        raise StreamFormatError(f"{self.name} answers are not streamed")
+
+    def refusal_stream(self, request: ParsedRequest, message: str) -> bytes | None:
+        return self.stream_model(request).refusal_events(message, None)
+
+
+def common_fields(body: Any) -> tuple[bool, list[str], bool]:
+    """Validate what every format shares: the body is an object, ``stream`` is a bool, and our own
+    ``guardrails`` field (removed here) is a list of names. Returns (stream, names, stripped)."""
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_type")
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise param_error("'stream' must be a boolean.", "stream")
+    stripped = "guardrails" in body
+    requested = body.pop("guardrails", None)
+    if requested is None:
+        requested = []
+    if not isinstance(requested, list) or not all(isinstance(n, str) for n in requested):
+        raise param_error("'guardrails' must be a list of guardrail names.", "guardrails")
+    return stream, requested, stripped
+
+
+def param_error(message: str, param: str, code: str = "invalid_type") -> Exception:
+    return bad_request(message, code=code, param=param)
+
+
+def check_role(role: Any, roles: frozenset[str], where: str) -> str:
+    if not isinstance(role, str):
+        raise param_error(f"{where} must be a string.", where)
+    if role not in roles:
+        raise param_error(f"{where} must be one of {', '.join(sorted(roles))}.", where, code="invalid_value")
+    return role
