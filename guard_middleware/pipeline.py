@@ -76,19 +76,19 @@ def redact_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
 
 
 def _with_part_matches(find: Callable[[str], list[Match]], seg: Segment, joined: list[Match]) -> list[Match]:
-    """Matches of a joined segment plus those of each part on its own (a part's end is a boundary the
-    joined text does not have), in joined offsets, without duplicates."""
-    seen = {(m.start, m.end, m.category) for m in joined}
-    out = list(joined)
+    """Matches of each part on its own (in joined offsets), plus the matches of the joined text that
+    overlap none of them: a value split over two parts is found, while a value inside one part keeps
+    its own span (joined, an address's domain could run on into the next part)."""
+    out: list[Match] = []
     offset = 0
     for _, length in seg.parts:
         for m in find(seg.text[offset : offset + length]):
-            shifted = replace(m, start=m.start + offset, end=m.end + offset)
-            key = (shifted.start, shifted.end, shifted.category)
-            if key not in seen:
-                seen.add(key)
-                out.append(shifted)
+            out.append(replace(m, start=m.start + offset, end=m.end + offset))
         offset += length
+    spans = [(m.start, m.end) for m in out]
+    for m in joined:
+        if not any(m.start < end and start < m.end for start, end in spans):
+            out.append(m)
     return out
 
 

@@ -17,7 +17,7 @@ from guard_middleware.formats.base import (
     ParsedRequest,
     StreamFormatError,
     StreamModel,
-    check_role,
+    check_messages,
     common_fields,
     param_error,
 )
@@ -46,26 +46,7 @@ class AnthropicFormat(Format):
 
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
         stream, requested, stripped = common_fields(body)
-        roles: dict[JsonPath, str] = {}
-        messages = body.get("messages")
-        if not isinstance(messages, list):
-            raise param_error("'messages' must be a list of message objects.", "messages")
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict):
-                raise param_error(f"messages[{i}] must be an object.", f"messages[{i}]")
-            roles[("messages", i)] = check_role(message.get("role"), ANTHROPIC_ROLES, f"messages[{i}].role")
-            content = message.get("content")
-            if not isinstance(content, (str, list)):
-                raise param_error(
-                    f"messages[{i}].content must be a string or a list of blocks.", f"messages[{i}].content"
-                )
-            if isinstance(content, list):
-                for j, block in enumerate(content):
-                    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                        raise param_error(
-                            f"messages[{i}].content[{j}] must be an object with a 'type'.",
-                            f"messages[{i}].content[{j}]",
-                        )
+        roles = check_messages(body, ANTHROPIC_ROLES, null_content=False)
         system = body.get("system")
         if system is not None and not isinstance(system, (str, list)):
             raise param_error("'system' must be a string or a list of text blocks.", "system")

@@ -170,3 +170,30 @@ def check_role(role: Any, roles: frozenset[str], where: str) -> str:
     if role not in roles:
         raise param_error(f"{where} must be one of {', '.join(sorted(roles))}.", where, code="invalid_value")
     return role
+
+
+def check_messages(body: dict[str, Any], roles: frozenset[str], *, null_content: bool) -> dict[JsonPath, str]:
+    """``messages`` must be a list of objects with a known role and string or part-list content (parts
+    being objects with a ``type``). Returns the role of each message by path, for the extraction."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise param_error("'messages' must be a list of message objects.", "messages")
+    out: dict[JsonPath, str] = {}
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise param_error(f"{where} must be an object.", where)
+        out[("messages", i)] = check_role(message.get("role"), roles, f"{where}.role")
+        content = message.get("content")
+        if not isinstance(content, (str, list)) and not (null_content and content is None):
+            raise param_error(f"{where}.content must be a string or a list of parts.", f"{where}.content")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise param_error(
+                    f"{where}.content[{j}] must be an object with a 'type'.", f"{where}.content[{j}]"
+                )
+            if part["type"] in ("text", "input_text") and not isinstance(part.get("text"), str):
+                raise param_error(
+                    f"{where}.content[{j}].text must be a string.", f"{where}.content[{j}].text"
+                )
+    return out

@@ -13,7 +13,7 @@ from guard_middleware.formats.base import (
     ParsedRequest,
     StreamFormatError,
     StreamModel,
-    check_role,
+    check_messages,
     common_fields,
     param_error,
 )
@@ -49,32 +49,8 @@ class ChatFormat(Format):
 
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
         stream, requested, stripped = common_fields(body)
-        roles: dict[JsonPath, str] = {}
-        messages = body.get("messages")
-        if not isinstance(messages, list):
-            raise param_error("'messages' must be a list of message objects.", "messages")
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict):
-                raise param_error(f"messages[{i}] must be an object.", f"messages[{i}]")
-            roles[("messages", i)] = check_role(message.get("role"), CHAT_ROLES, f"messages[{i}].role")
-            content = message.get("content")
-            if content is not None and not isinstance(content, (str, list)):
-                raise param_error(
-                    f"messages[{i}].content must be a string, a list of parts, or null.",
-                    f"messages[{i}].content",
-                )
-            if isinstance(content, list):
-                for j, part in enumerate(content):
-                    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                        raise param_error(
-                            f"messages[{i}].content[{j}] must be an object with a 'type'.",
-                            f"messages[{i}].content[{j}]",
-                        )
-                    if part["type"] in ("text", "input_text") and not isinstance(part.get("text"), str):
-                        raise param_error(
-                            f"messages[{i}].content[{j}].text must be a string.",
-                            f"messages[{i}].content[{j}].text",
-                        )
+        roles = check_messages(body, CHAT_ROLES, null_content=True)
+        for i, message in enumerate(body["messages"]):
             tool_calls = message.get("tool_calls")
             if tool_calls is not None:
                 _check_tool_calls(tool_calls, f"messages[{i}].tool_calls")
