@@ -165,7 +165,7 @@ async def test_image_parts_are_forwarded_and_recorded_unscanned(make_stack: Any,
     async with make_stack(config) as s:
         content = [
             {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "iVBORw0K" * 8}},
         ]
         with caplog.at_level("INFO", logger="guard_middleware.audit"):
             status, _, _ = await s.chat(content)

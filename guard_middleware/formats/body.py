@@ -66,6 +66,10 @@ OPAQUE_KEYS = frozenset(
     }
 )
 _AUDIO_HOLDERS = frozenset({"input_audio", "audio"})
+# A payload is opaque only if it looks like one: base64 (or base64url) of some length. Anything else
+# under a payload key is text and is scanned.
+_BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\r\n]{32,}")
+_DATA_URL = re.compile(r"data:[\w.+\-/]*(?:;[\w.+\-]+=[\w.+\-]+)*;base64,(?P<payload>.*)", re.DOTALL)
 # Keys under which a whole subtree is JSON the model reads or writes: every key and value is text.
 JSON_SUBTREE_KEYS = frozenset(
     {"parameters", "input_schema", "schema", "output_schema", "input_examples", "top_logprobs"}
@@ -219,13 +223,18 @@ class _Walker:
         opaque = self.opaque
         skip = self.skip
         for key, value in node.items():
+            if not _IDENTIFIER.fullmatch(key):
+                # A key that is not a plain identifier may be text (an address as a metadata key).
+                path.append(ObjectKey(key))
+                self.add(path, key, kind)
+                path.pop()
             path.append(key)
             if skip and tuple(path) in skip:
                 pass
             elif isinstance(value, str):
                 if (key in STRUCTURAL_KEYS and _IDENTIFIER.fullmatch(value)) or self.seen(path, value):
                     pass
-                elif key in opaque or key in OPAQUE_KEYS or _is_opaque(key, value, node, path):
+                elif _is_opaque(key, value, node, path, opaque):
                     self.out.unscanned.append(f"{fmt_path(tuple(path))}")
                 elif key in JSON_STRING_KEYS or (key in MAYBE_JSON_KEYS and value[:1] in ("{", "[")):
                     self.walk_json_string(value, path, "tool_arguments" if key == "arguments" else "content")
@@ -310,12 +319,22 @@ class _Walker:
         self.add(path, raw, kind)
 
 
-def _is_opaque(key: str, value: str, parent: Mapping[str, Any], path: list[str | int]) -> bool:
-    if value.startswith("data:") and ";base64," in value[:200]:
-        return True
-    if key == "data":
-        return parent.get("type") == "base64" or (len(path) >= 2 and path[-2] in _AUDIO_HOLDERS)
-    return key == "result" and parent.get("type") == "image_generation_call"
+def _is_opaque(
+    key: str, value: str, parent: Mapping[str, Any], path: list[str | int], opaque: frozenset[str]
+) -> bool:
+    """A media payload or encrypted blob that text checks cannot read: only when the key (or a data
+    URL) says so *and* the value is base64-shaped."""
+    if value.startswith("data:"):
+        url = _DATA_URL.match(value[:300])
+        return url is not None and _BASE64.fullmatch(value, url.start("payload")) is not None
+    if key in OPAQUE_KEYS or key in opaque:
+        pass
+    elif key == "data":
+        if not (parent.get("type") == "base64" or (len(path) >= 2 and path[-2] in _AUDIO_HOLDERS)):
+            return False
+    elif not (key == "result" and parent.get("type") == "image_generation_call"):
+        return False
+    return _BASE64.fullmatch(value) is not None
 
 
 def extract(

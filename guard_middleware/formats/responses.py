@@ -147,7 +147,7 @@ class ResponsesStreamModel(StreamModel):
             self.item_ids[channel] = str(obj.get("item_id", ""))
             held = family in _HELD_FAMILIES or (self.json_output and family == "output_text")
             (plan.held if held else plan.texts).append((channel, obj["delta"]))
-            plan.slots = frozenset({("delta",), ("logprobs",), ("obfuscation",)})
+            plan.slots = frozenset({("delta",), ("logprobs",)})
             plan.data = channel
         elif kind.startswith("response.") and kind.endswith(".done") and kind not in _TERMINAL:
             family = kind[len("response.") : -len(".done")]
