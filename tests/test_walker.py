@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from guard_middleware.formats.body import apply_rewrites, extract
+import json
+
+import pytest
+
+from guard_middleware.errors import GuardRejection
+from guard_middleware.formats.body import apply_rewrites, extract, parse_json
 from guard_middleware.formats.responses import ResponsesFormat
 from guard_middleware.sse import SSEEvent
 
@@ -63,3 +68,27 @@ def test_responses_delta_padding_is_checked_as_text() -> None:
     plan = fmt.stream_model(request).plan(SSEEvent(data="{}"), event)
     assert ("delta",) in plan.slots
     assert EMAIL in [s.text for s in extract(event, skip=plan.slots).segments]
+
+
+def test_a_key_and_the_values_below_it_are_rewritten_together() -> None:
+    body = {
+        "metadata": {EMAIL: {"inner": EMAIL, EMAIL: "x"}},
+        "tool_calls": [{"function": {"arguments": f'{{"{EMAIL}": {{"{EMAIL}": "{EMAIL}"}}}}'}}],
+    }
+    extraction = extract(body)
+    rewrites = {i: "[PII]" for i, s in enumerate(extraction.segments) if s.text == EMAIL}
+    assert len(rewrites) == 6
+    apply_rewrites(body, extraction, rewrites)
+    assert body["metadata"] == {"[PII]": {"inner": "[PII]", "[PII]": "x"}}
+    arguments = body["tool_calls"][0]["function"]["arguments"]  # type: ignore[index]
+    assert json.loads(arguments) == {"[PII]": {"[PII]": "[PII]"}}
+
+
+def test_only_unpaired_surrogate_escapes_are_refused() -> None:
+    assert parse_json(b'{"t": "\\ud83d\\ude00 and \\\\ud800 as text"}') == {
+        "t": "\U0001f600 and \\ud800 as text"
+    }
+    for raw in (b'{"t": "\\ud800"}', b'{"t": "\\udc00x"}', b'{"t": "\\ude00\\ud83d"}'):
+        with pytest.raises(GuardRejection) as info:
+            parse_json(raw)
+        assert info.value.body["error"]["code"] == "invalid_encoding"

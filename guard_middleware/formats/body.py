@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +116,12 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+# A high surrogate escape not followed by a low one, or a low one not preceded by a high one. (An
+# escaped backslash before "u" can match too; the exact check below then decides.)
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 def parse_json(raw: bytes, what: str = "request body") -> Any:
@@ -138,8 +143,8 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
         ) from None
     except ValueError as exc:
         raise bad_request(f"The {what} is not valid JSON: {exc}.", code="invalid_json") from None
-    if _SURROGATE_ESCAPE.search(raw) is not None:
-        dump_json(obj)  # a surrogate escape: only a paired one (an astral character) is accepted
+    if _LONE_SURROGATE_ESCAPE.search(raw) is not None:
+        dump_json(obj)  # raises invalid_encoding for a lone surrogate (not representable in UTF-8)
     return obj
 
 
@@ -364,12 +369,31 @@ def _get(node: Any, path: Sequence[str | int]) -> Any:
 
 
 def _set(node: Any, path: Sequence[str | int], value: Any) -> None:
-    parent = _get(node, path[:-1])
-    last = path[-1]
-    if isinstance(last, ObjectKey):
-        _rename_key(parent, str(last), value)
-    else:
-        parent[last] = value
+    _get(node, path[:-1])[path[-1]] = value
+
+
+class _Renames:
+    """Object keys to rewrite, applied after every value write: a value's path names its key as it
+    was, so a key renamed first would break the paths below it. Deepest keys go first for the same
+    reason."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Any, JsonPath, str]] = []
+
+    def put(self, root: Any, path: JsonPath, text: str) -> None:
+        if isinstance(path[-1], ObjectKey):
+            self.pending.append((root, path, text))
+        else:
+            _set(root, path, text)
+
+    def apply(self, roots: Callable[[Any], bool]) -> None:
+        """Apply the pending renames whose root ``roots`` accepts, deepest first."""
+        todo = [r for r in self.pending if roots(r[0])]
+        self.pending = [r for r in self.pending if not roots(r[0])]
+        for root, path, text in sorted(todo, key=lambda r: len(r[1]), reverse=True):
+            _rename_key(_get(root, path[:-1]), str(path[-1]), text)
 
 
 def _rename_key(obj: dict[str, Any], old: str, new: str) -> None:
@@ -431,22 +455,25 @@ def apply_rewrites(
     enclosing ``logprobs`` are emptied, since they spell the original tokens."""
     touched: set[JsonPath] = set()
     written: list[JsonPath] = []
+    renames = _Renames()
     for index, text in new_texts.items():
         segment = extraction.segments[index]
         if segment.parts:
             for path, piece in _joined_pieces(segment, text, (spans or {}).get(index)):
-                _write(body, path, piece, extraction, touched)
+                _write(body, path, piece, extraction, touched, renames)
         else:
-            _write(body, segment.path, text, extraction, touched)
+            _write(body, segment.path, text, extraction, touched, renames)
         written.append(segment.path)
+    renames.apply(lambda root: root is not body)  # inside JSON strings, before they are serialised
     for key in sorted(touched, key=len, reverse=True):
         _set(body, key, json.dumps(extraction.tool_arguments[key], ensure_ascii=False))
     for path, text in extraction.known:
         _set(body, path, text)
         written.append(path)
-    if clear_logprobs:
-        for path in written:
-            _clear_logprobs(body, path)
+    holders = [h for path in written for h in _logprob_holders(body, path)] if clear_logprobs else []
+    renames.apply(lambda root: root is body)
+    for holder in holders:
+        holder["logprobs"] = [] if isinstance(holder["logprobs"], list) else None
 
 
 def _joined_pieces(
@@ -461,10 +488,12 @@ def _joined_pieces(
     return [(paths[0], text), *((p, "") for p in paths[1:])]
 
 
-def _write(body: Any, path: JsonPath, text: str, extraction: Extraction, touched: set[JsonPath]) -> None:
+def _write(
+    body: Any, path: JsonPath, text: str, extraction: Extraction, touched: set[JsonPath], renames: _Renames
+) -> None:
     key = _json_string_prefix(path, extraction.tool_arguments)
     if key is None:
-        _set(body, path, text)
+        renames.put(body, path, text)
         return
     parsed = extraction.tool_arguments[key]
     inner = path[len(key) :]
@@ -474,7 +503,7 @@ def _write(body: Any, path: JsonPath, text: str, extraction: Extraction, touched
     if not inner:
         extraction.tool_arguments[key] = text  # a bare JSON string
     else:
-        _set(parsed, inner, text)
+        renames.put(parsed, inner, text)
     touched.add(key)
 
 
@@ -488,19 +517,18 @@ def _json_string_prefix(path: JsonPath, json_strings: Mapping[JsonPath, Any]) ->
     return None
 
 
-def _clear_logprobs(body: Any, path: JsonPath) -> None:
+def _logprob_holders(body: Any, path: JsonPath) -> list[dict[str, Any]]:
+    """The objects on ``path`` with non-empty ``logprobs``: they spell the text at ``path``."""
+    holders: list[dict[str, Any]] = []
     node = body
     for p in path:
-        if isinstance(node, dict):
-            logprobs = node.get("logprobs")
-            if isinstance(logprobs, list) and logprobs:
-                node["logprobs"] = []
-            elif isinstance(logprobs, dict):
-                node["logprobs"] = None
+        if isinstance(node, dict) and isinstance(node.get("logprobs"), (list, dict)) and node["logprobs"]:
+            holders.append(node)
         try:
             node = node[p]
         except (KeyError, IndexError, TypeError):
-            return
+            break
+    return holders
 
 
 __all__ = [
