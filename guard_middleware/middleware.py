@@ -10,7 +10,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +28,7 @@ from guard_middleware.policy import Guardrail, Policy, compile_policy, normalize
 from guard_middleware.providers.base import EvalContext
 from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
+from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.stream_guard import StreamGuard
 from guard_middleware.verdict import Action, Phase
 
@@ -66,6 +67,46 @@ def _reject(rejection: GuardRejection, fmt: Format, applied: Sequence[str] = ())
     if applied:
         headers["X-Guardrails-Applied"] = ",".join(applied)
     return web.json_response(fmt.error_body(rejection.body), status=rejection.status, headers=headers)
+
+
+@dataclass(slots=True)
+class _ErrorBody:
+    """A non-2xx body as values to walk: one JSON document or text, or one value per SSE event (its
+    JSON where it parses, else its text). ``json[i]`` says whether ``values[i]`` was JSON;
+    ``events`` holds the SSE events' names (None: the body is not SSE)."""
+
+    values: list[Any]
+    json: list[bool]
+    events: list[str | None] | None = None
+
+    @classmethod
+    def parse(cls, kind: str | None, body: bytes) -> _ErrorBody:
+        if kind == "sse":
+            parser = SSEParser()
+            with contextlib.suppress(SSEError):
+                events = [e for e in parser.feed(body) + parser.flush() if e.data is not None]
+                parsed = [_json_or_none(e.data or "") for e in events]
+                return cls(
+                    [p if p is not None else e.data for p, e in zip(parsed, events, strict=True)],
+                    [p is not None for p in parsed],
+                    [e.event for e in events],
+                )
+        text = body.decode("utf-8", "replace")
+        parsed = _json_or_none(text)
+        return cls([parsed if parsed is not None else text], [parsed is not None])
+
+    def to_bytes(self) -> bytes:
+        data = [dump_json(v).decode() if j else str(v) for v, j in zip(self.values, self.json, strict=True)]
+        if self.events is None:
+            return data[0].encode()
+        return b"".join(encode(SSEEvent(data=d, event=e)) for d, e in zip(data, self.events, strict=True))
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return parse_json(text.encode(), "upstream error")
+    except GuardRejection:
+        return None
 
 
 _REASONS = {
@@ -155,7 +196,11 @@ class GuardMiddleware:
         refused (``unknown_routes = "block"``) or passed with an audit record (``"pass"``)."""
         policy = self.policy
         content_type = request.headers.get("Content-Type", "").lower()
-        if not route.startswith(policy.api_prefix) or content_type.startswith("multipart/"):
+        if (
+            not request.body_exists
+            or not route.startswith(policy.api_prefix)
+            or content_type.startswith("multipart/")
+        ):
             return await handler(request)
         request_id = request.headers.get("X-Request-Id") or f"{self._id_prefix}{next(self._ids):x}"
         blocked = policy.unknown_routes == "block"
@@ -442,7 +487,7 @@ class _Exchange:
             if 200 <= resp.status < 300:
                 status, new_body = await self._guard_body(content_type, body)
             else:
-                status, new_body = await self._guard_error_answer(resp.status, body)
+                status, new_body = await self._guard_error_answer(resp.status, content_type, body)
         except GuardRejection as rejection:
             return self.reject(rejection)
         if status != resp.status and not (status == 200 and 200 <= resp.status < 300):
@@ -497,15 +542,12 @@ class _Exchange:
                 ),
             ) from None
 
-    async def _guard_error_answer(self, status: int, body: bytes) -> tuple[int, bytes]:
+    async def _guard_error_answer(self, status: int, content_type: str, body: bytes) -> tuple[int, bytes]:
         """A non-2xx answer: its text (an upstream echoing the prompt, a provider's message) is checked
-        like any answer; status and shape are kept, the text redacted, a block replaced by the refusal."""
-        holder: dict[str, Any] | None = None
-        try:
-            obj: Any = parse_json(body, "upstream response")
-        except GuardRejection:
-            obj = holder = {"text": body.decode("utf-8", "replace")}
-        extraction = extract(obj, default_role="assistant")
+        like any answer; status and shape are kept, the text redacted, a block replaced by the refusal.
+        JSON is walked as JSON (escapes decoded), SSE event by event, anything else as one text."""
+        docs = _ErrorBody.parse(_body_kind(content_type, body), body)
+        extraction = extract(docs.values, default_role="assistant")
         if not extraction.segments:
             return status, body
         ev = await self._evaluate(Phase.OUTPUT, self.output_selected, extraction.segments)
@@ -515,8 +557,8 @@ class _Exchange:
             return rejection.status, json.dumps(self.format.error_body(rejection.body)).encode()
         if not ev.new_texts:
             return status, body
-        apply_rewrites(obj, extraction, ev.new_texts, ev.spans)
-        return status, (str(holder["text"]).encode() if holder is not None else dump_json(obj))
+        apply_rewrites(docs.values, extraction, ev.new_texts, ev.spans)
+        return status, docs.to_bytes()
 
     async def guard_json_body(self, body: bytes) -> tuple[int, bytes]:
         """Check a complete JSON response. Returns the status and the body to send."""
@@ -591,7 +633,7 @@ class _Exchange:
             if 200 <= original < 300:
                 status, new_body = await self._guard_body(content_type, decoded)
             else:
-                status, new_body = await self._guard_error_answer(original, decoded)
+                status, new_body = await self._guard_error_answer(original, content_type, decoded)
         except GuardRejection as rejection:
             status = rejection.status
             new_body = json.dumps(self.format.error_body(rejection.body)).encode()

@@ -33,7 +33,7 @@ from guard_middleware.decoders import (
     looks_plain,
 )
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
-from guard_middleware.formats.base import Channel, EventPlan, StreamFormatError
+from guard_middleware.formats.base import Channel, StreamFormatError, Synthetic
 from guard_middleware.formats.body import apply_rewrites, extract
 from guard_middleware.pipeline import Evaluation, replacement_for
 from guard_middleware.policy import Guardrail
@@ -91,15 +91,22 @@ class StreamGuard:
         self.model = exchange.parsed.format.stream_model(exchange.parsed)
         self.decoder: ContentDecoder | None = None
         self.parser = SSEParser()
+        # open text channels (a window each, empty when there are no local text checks) and held ones
         self.windows: dict[Channel, TextWindow] = {}
         self.held: dict[Channel, list[str]] = {}
+        # Kept only where needed: a channel's original text for formats that repeat it (echoes), the
+        # text released per channel and other checked model text for the remote whole-answer check.
+        self.keep_original = self.model.echoes
+        self.keep_released = self.model.echoes or bool(self.remote)
         self.original: dict[Channel, list[str]] = {}
         self.released: dict[Channel, list[str]] = {}
+        self.whole_texts: list[str] = []
+        self.context: dict[Channel, str] = {}
         self.remote_pending: dict[Channel, str] = {}
+        # checked strings: streamed channels' original -> checked text (copies), and whole strings seen
         self.known: dict[str, str] = {}
         self.copies: dict[str, str] = {}
         self.counts: dict[Any, _Counts] = {}
-        self.template: EventPlan | None = None
         self.findings: dict[str, list[Finding]] = {}
         self.values: dict[str, list[str]] = {}
         self.started = time.perf_counter()
@@ -151,7 +158,7 @@ class StreamGuard:
         out = await self._events(events)
         if not self.finished and not self.x.terminated:
             # The upstream ended without its terminal event: still settle and release what was held.
-            out += await self._end(self.template)
+            out += await self._end()
         return out
 
     async def _events(self, events: list[SSEEvent]) -> bytes:
@@ -167,7 +174,7 @@ class StreamGuard:
         if event.data is None:
             return encode(event)  # comments, keep-alives, id/retry only
         if event.is_done:
-            return await self._end(self.template) + encode(event)
+            return await self._end() + encode(event)
         try:
             obj = json.loads(event.data)
         except ValueError:
@@ -189,29 +196,27 @@ class StreamGuard:
             self.held.setdefault(channel, []).append(text)
             replacements[channel] = ""
             changed = changed or bool(text)
-        if plan.texts or plan.held:
-            self.template = plan
         closing = self._open_channels() if plan.close_all else plan.closes
         for channel in closing:
             if channel in self.held:
-                out.append(await self._held(channel, plan))
+                out.append(await self._held(channel))
             elif channel in self.windows:
                 tail = await self._close_channel(channel)
                 if tail and self.model.carries(plan, channel):
                     replacements[channel] = replacements.get(channel, "") + tail
                     changed = True
                 elif tail:
-                    out.append(self.model.text_event(channel, tail, plan))
+                    out.append(await self._emit(self.model.text_event(channel, tail)))
             if self.x.terminated:
                 return self._terminal
         if plan.close_all:
-            out.append(await self._end(plan, settled=True))
+            out.append(await self._end(settled=True))
             if self.x.terminated:
                 return self._terminal
         rebuilt = self.model.rebuild(plan, replacements) if changed else plan.obj
         if rebuilt is None:
             return b"".join(out)  # the event only carried text that is still held
-        whole_changed = await self._check_whole(rebuilt, plan)
+        whole_changed = await self._check_whole(rebuilt, plan.slots)
         if self.x.terminated:
             return self._terminal
         if changed or whole_changed:
@@ -223,7 +228,7 @@ class StreamGuard:
     def _open_channels(self) -> list[Channel]:
         return list(self.held) + [c for c in self.windows if c not in self.held]
 
-    async def _end(self, template: EventPlan | None, *, settled: bool = False) -> bytes:
+    async def _end(self, *, settled: bool = False) -> bytes:
         """End of stream: settle every channel and tool call, run the whole-answer checks, audit."""
         if self.finished:
             return b""
@@ -232,14 +237,14 @@ class StreamGuard:
         if not settled:
             for channel in self._open_channels():
                 if channel in self.held:
-                    out.append(await self._held(channel, template))
+                    out.append(await self._held(channel))
                 else:
                     tail = await self._close_channel(channel)
                     if tail:
-                        out.append(self.model.text_event(channel, tail, template))
+                        out.append(await self._emit(self.model.text_event(channel, tail)))
                 if self.x.terminated:
                     return self._terminal
-        if self.remote and self.released:
+        if self.remote:
             await self._whole_answer_check()
             if self.x.terminated:
                 return self._terminal
@@ -247,10 +252,17 @@ class StreamGuard:
         return b"".join(out)
 
     # -- whole text in events ----------------------------------------------------------------------
-    async def _check_whole(self, obj: Any, plan: EventPlan) -> bool:
+    async def _emit(self, event: Synthetic) -> bytes:
+        """An event of the guard's making, checked like the upstream's before it is sent."""
+        await self._check_whole(event.obj, event.slots)
+        if self.x.terminated:
+            return self._terminal
+        return self.model.event_bytes(event.obj, SSEEvent(event=event.event))
+
+    async def _check_whole(self, obj: Any, slots: frozenset[Any]) -> bool:
         """Check every string of the event outside its fragments; rewrite in place. True if changed."""
         known = self.known
-        extraction = extract(obj, default_role="assistant", skip=plan.slots, known=known, join=False)
+        extraction = extract(obj, default_role="assistant", skip=slots, known=known, join=False)
         segments = extraction.segments
         if not segments:
             if extraction.known:
@@ -272,7 +284,9 @@ class StreamGuard:
             known.clear()
             known.update(self.copies)
         for i, seg in enumerate(segments):
-            known[seg.text] = ev.new_texts.get(i, seg.text)
+            checked = known[seg.text] = ev.new_texts.get(i, seg.text)
+            if self.remote and seg.kind != "other":
+                self.whole_texts.append(checked)  # model text: part of the whole answer
         if not ev.new_texts and not extraction.known:
             return False
         apply_rewrites(obj, extraction, ev.new_texts, ev.spans, clear_logprobs=True)
@@ -304,7 +318,8 @@ class StreamGuard:
         return replacement_for(g, match.category, value, self.x.vault)
 
     async def _text(self, channel: Channel, text: str) -> str:
-        self.original.setdefault(channel, []).append(text)
+        if self.keep_original:
+            self.original.setdefault(channel, []).append(text)
         window = self._window(channel)
         try:
             step = window.feed(text) if self.text_guardrails else None
@@ -328,8 +343,8 @@ class StreamGuard:
                 return self._block_local(step.blocked[0], step.blocked[1])
             text = step.released
         text = await self._after_local(channel, text, final=True)
-        if not self.x.terminated:
-            original = "".join(self.original.get(channel, ()))
+        if self.keep_original and not self.x.terminated:
+            original = "".join(self.original.pop(channel, ()))
             self.copies[original] = self.known[original] = "".join(self.released.get(channel, ()))
         return text
 
@@ -350,19 +365,17 @@ class StreamGuard:
             if checked is None:
                 return ""
             text = checked
-        if text:
+        if text and self.keep_released:
             self.released.setdefault(channel, []).append(text)
         return text
 
     async def _remote_piece(self, channel: Channel, pending: str) -> str | None:
         """Remote providers judge ``pending`` with the text released before it as context."""
-        context = "".join(self.released.get(channel, ()))[-_CONTEXT_CHARS:]
+        context = self.context.get(channel, "")
         checked = await self._remote_check([self._segment(channel, context + pending)])
         if checked is None:
             return None
-        new = checked.get(0)
-        if new is None:
-            return pending
+        new = checked.get(0, context + pending)
         if not new.startswith(context):
             # The provider rewrote text that has already been sent: it cannot be taken back.
             self._terminate(
@@ -373,7 +386,9 @@ class StreamGuard:
                 )
             )
             return None
-        return new[len(context) :]
+        released = new[len(context) :]
+        self.context[channel] = (context + released)[-_CONTEXT_CHARS:]
+        return released
 
     def _over_limit(self, counts: _Counts) -> bool:
         for g in self.limits:
@@ -392,7 +407,7 @@ class StreamGuard:
         return Segment(("stream", str(channel)), text, "assistant", "content")
 
     # -- held channels (tool-call JSON, JSON output) -----------------------------------------------
-    async def _held(self, channel: Channel, template: EventPlan | None) -> bytes:
+    async def _held(self, channel: Channel) -> bytes:
         original = "".join(self.held.pop(channel, []))
         if not original:
             return b""
@@ -412,9 +427,11 @@ class StreamGuard:
         if ev.new_texts:
             apply_rewrites(holder, extraction, ev.new_texts, ev.spans)
         checked: str = holder[key]
-        self.copies[original] = self.known[original] = checked
-        self.released.setdefault(channel, []).append(checked)
-        return self.model.text_event(channel, checked, template)
+        if self.keep_original:
+            self.copies[original] = self.known[original] = checked
+        if self.keep_released:
+            self.released.setdefault(channel, []).append(checked)
+        return await self._emit(self.model.text_event(channel, checked))
 
     # -- remote providers -------------------------------------------------------------------------
     async def _remote_check(self, segments: list[Segment]) -> dict[int, str] | None:
@@ -431,6 +448,8 @@ class StreamGuard:
         text has been sent; the evaluator audits what it finds). Other modes: a block ends the stream
         with an error event instead of its terminal event."""
         segments = [self._segment(c, "".join(parts)) for c, parts in self.released.items() if parts]
+        if self.whole_texts:
+            segments.append(self._segment("whole", "\n".join(self.whole_texts)))
         if not segments:
             return
         ev = await self.x.guard.evaluator.evaluate(
@@ -471,7 +490,7 @@ class StreamGuard:
         message as a refusal (the format's refusal events), instead of an error event."""
         text = message or f"This response was blocked by guardrail {g.name}."
         self.x.terminated = True
-        self._terminal = self.model.refusal_events(text, self.template)
+        self._terminal = self.model.refusal_events(text)
         self._audit()
 
     def _fail_check(self, detail: str) -> str:

@@ -508,6 +508,37 @@ async def test_every_stream_event_is_read_before_it_is_forwarded(
         assert not leaks(seen.raw, needle), seen.raw
 
 
+async def test_events_the_guard_makes_are_checked_like_the_upstreams(make_stack: Any) -> None:
+    """A held tool call is sent as an extra chunk shaped like the upstream's: its copied top-level
+    fields (here a model name holding an address) are checked like any event's."""
+    top = {**_CHUNK, "model": f"m-{EMAIL}"}
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"q":'}}
+    chunks = [
+        {**top, "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [call]}}]},
+        {
+            **top,
+            "choices": [
+                {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '"x"}'}}]}}
+            ],
+        },
+        {**top, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    up = Upstream(sse_answer(body))
+    async with make_stack(POLICY, upstream_app=up.app()) as s:
+        status, out, _ = await post(s, {**user("hi"), "stream": True})
+        assert status == 200
+        assert not leaks(out, EMAIL), out
+        calls = [
+            c["choices"][0]["delta"]["tool_calls"][0]
+            for c in (
+                json.loads(line[5:]) for line in out.decode().splitlines() if line.startswith("data: {")
+            )
+            if c["choices"] and c["choices"][0]["delta"].get("tool_calls")
+        ]
+        assert "".join(c.get("function", {}).get("arguments", "") for c in calls) == '{"q":"x"}'
+
+
 # === 7. non-2xx upstream answers carrying text ======================================================
 
 
@@ -523,6 +554,14 @@ NON_2XX_PII: dict[str, tuple[Responder, int]] = {
             status=429,
         ),
         429,
+    ),
+    # the address hidden behind a JSON escape inside an SSE event: decoded per event, not read as text
+    "sse_escaped_503": (
+        sse_answer(
+            b'event: error\ndata: {"error": {"message": "bad jane.doe\\u0040example.com"}}\n\n',
+            status=503,
+        ),
+        503,
     ),
 }
 

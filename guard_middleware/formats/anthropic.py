@@ -17,6 +17,7 @@ from guard_middleware.formats.base import (
     ParsedRequest,
     StreamFormatError,
     StreamModel,
+    Synthetic,
     check_messages,
     common_fields,
     param_error,
@@ -42,7 +43,6 @@ class AnthropicFormat(Format):
     name = "anthropic"
     route_suffixes = ("/messages", "/messages/count_tokens")
     default_routes = ("/v1/messages", "/v1/messages/count_tokens")
-    roles = ANTHROPIC_ROLES
 
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
         stream, requested, stripped = common_fields(body)
@@ -111,7 +111,6 @@ class AnthropicStreamModel(StreamModel):
         self.blocks: set[int] = set()  # started and not stopped
         self.next_index = 0
         self.started = False
-        self.message_id = "msg_guard"
 
     def held_key(self, channel: Any) -> str:
         return "arguments" if channel[1] == "input" else "content"
@@ -123,9 +122,6 @@ class AnthropicStreamModel(StreamModel):
         plan = EventPlan(obj)
         if kind == "message_start":
             self.started = True
-            message = obj.get("message")
-            if isinstance(message, dict) and isinstance(message.get("id"), str):
-                self.message_id = message["id"]
         elif kind == "content_block_start":
             index = _index(obj)
             self.blocks.add(index)
@@ -188,22 +184,20 @@ class AnthropicStreamModel(StreamModel):
         delta["partial_json" if plan.data[1] == "input" else plan.data[1]] = text
         return {**obj, "delta": delta}
 
-    def text_event(self, channel: Any, text: str, template: EventPlan | None) -> bytes:
+    def text_event(self, channel: Any, text: str) -> Synthetic:
         index, kind = channel
-        if kind == "input":
-            delta = {"type": "input_json_delta", "partial_json": text}
-        else:
-            delta = {"type": f"{kind}_delta", kind: text}
+        field = "partial_json" if kind == "input" else kind
+        delta = {"type": "input_json_delta" if kind == "input" else f"{kind}_delta", field: text}
         obj = {"type": "content_block_delta", "index": index, "delta": delta}
-        return self.event_bytes(obj, SSEEvent(event="content_block_delta"))
+        return Synthetic(obj, "content_block_delta", frozenset({("delta", field)}))
 
     def error_event(self, body: dict[str, Any]) -> bytes:
         return self.event_bytes(body, SSEEvent(event="error"))
 
-    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
+    def refusal_events(self, message: str) -> bytes:
         out: list[bytes] = []
         if not self.started:
-            start = _refusal_message(self.message_id, self.request.model, "")
+            start = _refusal_message("msg_guard", self.request.model, "")
             start["content"] = []
             start["stop_reason"] = start["stop_details"] = None
             out.append(self._event("message_start", message=start))

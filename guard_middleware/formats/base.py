@@ -64,11 +64,25 @@ class EventPlan:
     data: Any = None  # format-private parse result
 
 
+@dataclass(slots=True)
+class Synthetic:
+    """An event the guard sends that the upstream did not (a settled tail, a checked tool call). The
+    stream guard checks it like any event before sending: ``slots`` are its checked fragments."""
+
+    obj: Any
+    event: str | None
+    slots: frozenset[JsonPath]
+
+
 class StreamModel:
     """Per-stream event model of one format (it may keep state, e.g. open tool calls)."""
 
-    #: the key a held channel's text is checked under (``arguments``: JSON text; ``content``: text)
+    #: the stream repeats streamed text in later events (Responses): the guard then remembers each
+    #: channel's original and checked text, to give every copy the checked version
+    echoes: ClassVar[bool] = False
+
     def held_key(self, channel: Channel) -> str:
+        """The key a held channel's text is checked under: ``arguments`` (JSON text) or ``content``."""
         return "arguments"
 
     def plan(self, event: SSEEvent, obj: Any) -> EventPlan:
@@ -82,7 +96,7 @@ class StreamModel:
         """Whether the tail of ``channel`` can ride on this (closing) event instead of its own event."""
         return False
 
-    def text_event(self, channel: Channel, text: str, template: EventPlan | None) -> bytes:
+    def text_event(self, channel: Channel, text: str) -> Synthetic:
         """An extra event carrying ``text`` on ``channel`` (a settled tail, a checked tool call)."""
         raise NotImplementedError
 
@@ -94,7 +108,9 @@ class StreamModel:
     def error_event(self, body: dict[str, Any]) -> bytes:
         raise NotImplementedError
 
-    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
+    def refusal_events(self, message: str) -> bytes:
+        """``disable_exception_on_block``: end the stream as the model would, with ``message`` as a
+        refusal. Built from the guard's own values only (no upstream text: it is sent unchecked)."""
         raise NotImplementedError
 
 
@@ -105,8 +121,6 @@ class Format:
     #: route endings this format owns (matched against normalised, lower-cased paths)
     route_suffixes: ClassVar[tuple[str, ...]]
     default_routes: ClassVar[tuple[str, ...]]
-    #: roles a message may have; anything else is refused
-    roles: ClassVar[frozenset[str]] = frozenset()
     #: keys whose values are payloads, not text, in this format's answers
     opaque_answer_keys: ClassVar[frozenset[str]] = frozenset()
 
@@ -138,7 +152,7 @@ class Format:
         raise StreamFormatError(f"{self.name} answers are not streamed")
 
     def refusal_stream(self, request: ParsedRequest, message: str) -> bytes | None:
-        return self.stream_model(request).refusal_events(message, None)
+        return self.stream_model(request).refusal_events(message)
 
 
 def common_fields(body: Any) -> tuple[bool, list[str], bool]:

@@ -11,13 +11,13 @@ from guard_middleware.formats.base import (
     EventPlan,
     Format,
     ParsedRequest,
-    StreamFormatError,
     StreamModel,
+    Synthetic,
     check_messages,
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import extract
+from guard_middleware.formats.body import Extraction, extract
 from guard_middleware.formats.chat_stream import (
     TEXT_KINDS,
     Channel,
@@ -44,7 +44,6 @@ class ChatFormat(Format):
     name = "chat"
     route_suffixes = ("/chat/completions",)
     default_routes = ("/v1/chat/completions", "/chat/completions")
-    roles = CHAT_ROLES
     chat: ClassVar[bool] = True
 
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
@@ -67,13 +66,10 @@ class ChatFormat(Format):
         )
 
     # -- answers ------------------------------------------------------------------------------
-    def extract_answer(self, body: Any) -> Any:
-        if not isinstance(body, dict):
-            raise ValueError("the answer is not a JSON object")
-        choices = body.get("choices")
-        if choices is not None and not isinstance(choices, list):
+    def extract_answer(self, body: Any) -> Extraction:
+        if isinstance(body, dict) and not isinstance(body.get("choices", []), list):
             raise ValueError("'choices' is not a list")
-        return extract(body, default_role="assistant")
+        return super().extract_answer(body)
 
     def refusal_answer(self, request: ParsedRequest, message: str, request_id: str) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": 0, "finish_reason": "content_filter", "logprobs": None}
@@ -161,6 +157,7 @@ class ChatStreamModel(StreamModel):
         self.tools = ToolCallTracker()
         self.open: dict[Any, None] = {}
         self.json_output = request.json_output
+        self.last: dict[str, Any] | None = None  # the last chunk with choices: the shape of extra ones
 
     def held_key(self, channel: Any) -> str:
         return "content" if channel.kind in TEXT_KINDS else "arguments"
@@ -170,6 +167,8 @@ class ChatStreamModel(StreamModel):
             return EventPlan(obj)  # the upstream's own error event: checked as a whole
         parsed = parse_chunk(obj)
         plan = EventPlan(obj, data=parsed)
+        if parsed.choices:
+            self.last = obj
         for d in iter_deltas(parsed):
             kind = d.channel.kind
             if kind in _HELD_KINDS or (self.json_output and kind in TEXT_KINDS):
@@ -188,16 +187,6 @@ class ChatStreamModel(StreamModel):
         plan.slots = frozenset(_slot_paths(obj))
         return plan
 
-    def end(self) -> list[Any]:
-        """Channels still open when the stream ends (tool calls first, as they were sent first)."""
-        closing = [
-            Channel(c, "tool_arguments" if t is not None else "function_arguments", t)
-            for c, t in self.tools.close_all()
-        ]
-        closing += [c for c in self.open if c not in closing]
-        self.open.clear()
-        return closing
-
     def carries(self, plan: EventPlan, channel: Any) -> bool:
         return plan.data is not None and channel.kind in TEXT_KINDS and channel in plan.closes
 
@@ -209,9 +198,9 @@ class ChatStreamModel(StreamModel):
             return None
         return out
 
-    def text_event(self, channel: Any, text: str, template: EventPlan | None) -> bytes:
-        base = template.obj if template is not None else self._template()
-        return self.event_bytes(make_chunk(base, channel, text), SSEEvent())
+    def text_event(self, channel: Any, text: str) -> Synthetic:
+        chunk = make_chunk(self.last or self._template(), channel, text)
+        return Synthetic(chunk, None, frozenset(_slot_paths(chunk)))
 
     def _template(self) -> dict[str, Any]:
         return {
@@ -224,10 +213,8 @@ class ChatStreamModel(StreamModel):
     def error_event(self, body: dict[str, Any]) -> bytes:
         return sse_error_event(body)
 
-    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
-        base = template.obj if template is not None and isinstance(template.obj, dict) else self._template()
-        if "choices" not in base:
-            base = {**self._template(), **{k: v for k, v in base.items() if k in ("id", "created", "model")}}
+    def refusal_events(self, message: str) -> bytes:
+        base = self._template()
         choices = {c.choice for c in self.open} | {0}
         out: list[bytes] = []
         for choice in sorted(choices):
@@ -282,4 +269,4 @@ def _carries_nothing(chunk: dict[str, Any]) -> bool:
     return True
 
 
-__all__ = ["CHAT_ROLES", "ChatFormat", "ChatStreamModel", "CompletionsFormat", "StreamFormatError"]
+__all__ = ["CHAT_ROLES", "ChatFormat", "ChatStreamModel", "CompletionsFormat"]

@@ -17,6 +17,7 @@ from guard_middleware.formats.base import (
     ParsedRequest,
     StreamFormatError,
     StreamModel,
+    Synthetic,
     check_role,
     common_fields,
     param_error,
@@ -42,7 +43,6 @@ class ResponsesFormat(Format):
         "/v1/responses/input_tokens",
         "/v1/responses/compact",
     )
-    roles = RESPONSES_ROLES
 
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
         stream, requested, stripped = common_fields(body)
@@ -118,6 +118,8 @@ def _int(obj: Mapping[str, Any], key: str) -> int:
 
 
 class ResponsesStreamModel(StreamModel):
+    echoes = True
+
     def __init__(self, request: ParsedRequest) -> None:
         self.request = request
         self.json_output = request.json_output
@@ -193,12 +195,12 @@ class ResponsesStreamModel(StreamModel):
             out["logprobs"] = []  # they spell the original tokens
         return out
 
-    def text_event(self, channel: Any, text: str, template: EventPlan | None) -> bytes:
+    def text_event(self, channel: Any, text: str) -> Synthetic:
         family, output_index, sub = channel
         obj: dict[str, Any] = {
             "type": f"response.{family}.delta",
             "sequence_number": self.sequence,
-            "item_id": self.item_ids.get(channel, "") or _item_id(template),
+            "item_id": self.item_ids.get(channel, ""),
             "output_index": output_index,
         }
         if family in _PART_FAMILIES:
@@ -208,7 +210,7 @@ class ResponsesStreamModel(StreamModel):
         obj["delta"] = text
         if family == "output_text":
             obj["logprobs"] = []
-        return self.event_bytes(obj, SSEEvent(event=obj["type"]))
+        return Synthetic(obj, obj["type"], frozenset({("delta",)}))
 
     def error_event(self, body: dict[str, Any]) -> bytes:
         error = body.get("error", {})
@@ -223,7 +225,7 @@ class ResponsesStreamModel(StreamModel):
         }
         return self.event_bytes(obj, SSEEvent(event="error"))
 
-    def refusal_events(self, message: str, template: EventPlan | None) -> bytes:
+    def refusal_events(self, message: str) -> bytes:
         out: list[bytes] = []
         response = dict(self.response or _refusal_response("resp_guard", self.request.model, []))
         if self.response is None:
@@ -258,9 +260,3 @@ class ResponsesStreamModel(StreamModel):
         return self.event_bytes(
             {"type": kind, "sequence_number": self.sequence, **fields}, SSEEvent(event=kind)
         )
-
-
-def _item_id(template: EventPlan | None) -> str:
-    if template is not None and isinstance(template.obj, dict):
-        return str(template.obj.get("item_id", ""))
-    return ""
