@@ -140,87 +140,72 @@ async def _completions(request: web.Request) -> web.StreamResponse:
         )
 
     size = max(1, int(request.headers.get("X-Mock-Chunk", "4")))
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await resp.prepare(request)
     obj = "chat.completion.chunk" if chat else "text_completion"
-
-    async def send(choices: list[dict[str, Any]]) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        await resp.write(
-            b"data: " + json.dumps({**base, "object": obj, "choices": choices}).encode() + b"\n\n"
+    chunks: list[list[dict[str, Any]]] = []
+    send = chunks.append
+    if chat:
+        send(
+            [
+                {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                for i in range(n)
+            ]
         )
-
-    try:
-        if chat:
-            await send(
-                [
-                    {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                    for i in range(n)
-                ]
-            )
-        if tool and chat:
-            name, _, args = tool.partition(":")
-            await send(
+    if tool and chat:
+        name, _, args = tool.partition(":")
+        send(
+            [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    },
+                    "finish_reason": None,
+                }
+            ]
+        )
+        for k in range(0, len(args), size):
+            send(
                 [
                     {
                         "index": 0,
                         "delta": {
-                            "tool_calls": [
-                                {
-                                    "index": 0,
-                                    "id": "call_1",
-                                    "type": "function",
-                                    "function": {"name": name, "arguments": ""},
-                                }
-                            ]
+                            "tool_calls": [{"index": 0, "function": {"arguments": args[k : k + size]}}]
                         },
                         "finish_reason": None,
                     }
                 ]
             )
-            for k in range(0, len(args), size):
-                await send(
-                    [
-                        {
-                            "index": 0,
-                            "delta": {
-                                "tool_calls": [{"index": 0, "function": {"arguments": args[k : k + size]}}]
-                            },
-                            "finish_reason": None,
-                        }
-                    ]
-                )
-            await send([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
-        else:
-            for k in range(0, len(text), size):
-                piece = text[k : k + size]
-                await send(
-                    [
-                        {"index": i, "delta": {"content": piece}, "finish_reason": None}
-                        if chat
-                        else {"index": i, "text": piece, "finish_reason": None}
-                        for i in range(n)
-                    ]
-                )
-            await send(
+        send([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])
+    else:
+        for k in range(0, len(text), size):
+            piece = text[k : k + size]
+            send(
                 [
-                    {"index": i, "delta": {}, "finish_reason": "stop"}
+                    {"index": i, "delta": {"content": piece}, "finish_reason": None}
                     if chat
-                    else {"index": i, "text": "", "finish_reason": "stop"}
+                    else {"index": i, "text": piece, "finish_reason": None}
                     for i in range(n)
                 ]
             )
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-    except asyncio.CancelledError:
-        record.aborted += 1
-        raise
-    except ConnectionResetError:
-        record.aborted += 1  # the client (the gateway) went away: nothing more to send
-        return resp
-    record.completed += 1
-    return resp
+        send(
+            [
+                {"index": i, "delta": {}, "finish_reason": "stop"}
+                if chat
+                else {"index": i, "text": "", "finish_reason": "stop"}
+                for i in range(n)
+            ]
+        )
+    events: list[tuple[str | None, dict[str, Any]]] = [
+        (None, {**base, "object": obj, "choices": c}) for c in chunks
+    ]
+    return await _sse(request, record, delay, events, done=True)
 
 
 # -- helpers shared by the Responses, Messages and embeddings routes --------------------------------
@@ -259,16 +244,25 @@ def _count_tokens(body: dict[str, Any], keys: tuple[str, ...]) -> int:
 
 
 async def _sse(
-    request: web.Request, record: Record, delay: float, events: list[tuple[str, dict[str, Any]]]
+    request: web.Request,
+    record: Record,
+    delay: float,
+    events: list[tuple[str | None, dict[str, Any]]],
+    *,
+    done: bool = False,
 ) -> web.StreamResponse:
-    """Write ``event: <name>`` + ``data: <json>`` SSE events, pausing ``delay`` before each one."""
+    """Write ``event: <name>`` (when named) + ``data: <json>`` SSE events, pausing ``delay`` before
+    each one; ``done`` ends the stream with ``data: [DONE]`` (OpenAI chat and completions)."""
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     try:
         for name, data in events:
             if delay:
                 await asyncio.sleep(delay)
-            await resp.write(f"event: {name}\ndata: ".encode() + json.dumps(data).encode() + b"\n\n")
+            head = f"event: {name}\n" if name is not None else ""
+            await resp.write(f"{head}data: ".encode() + json.dumps(data).encode() + b"\n\n")
+        if done:
+            await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
     except asyncio.CancelledError:
         record.aborted += 1
