@@ -92,3 +92,7 @@ def test_only_unpaired_surrogate_escapes_are_refused() -> None:
         with pytest.raises(GuardRejection) as info:
             parse_json(raw)
         assert info.value.body["error"]["code"] == "invalid_encoding"
+
+
+def test_a_part_whose_type_is_not_a_string_is_walked_not_a_crash() -> None:
+    assert texts({"content": [{"type": ["text"], "text": EMAIL}]}) == ["text", EMAIL]

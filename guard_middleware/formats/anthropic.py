@@ -136,6 +136,8 @@ class AnthropicStreamModel(StreamModel):
             if not isinstance(delta, dict):
                 raise StreamFormatError("content_block_delta.delta: expected an object")
             dtype = delta.get("type")
+            if not isinstance(dtype, str):
+                raise StreamFormatError("content_block_delta.delta.type: expected a string")
             if dtype in _DELTA_FIELDS:
                 field, channel_kind = _DELTA_FIELDS[dtype]
                 text = delta.get(field)

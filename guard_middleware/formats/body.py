@@ -260,7 +260,8 @@ class _Walker:
             if (
                 self.join
                 and isinstance(value, dict)
-                and value.get("type") in TEXT_PART_TYPES
+                and isinstance(value.get("type"), str)
+                and value["type"] in TEXT_PART_TYPES
                 and isinstance(value.get("text"), str)
                 and value["text"][:1] not in ("{", "[")
             ):
