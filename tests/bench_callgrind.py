@@ -1,0 +1,166 @@
+"""Instructions per request in the gateway process, bare vs guarded, counted by callgrind.
+
+Run: ``python tests/bench_callgrind.py [--requests 200] [--sizes 1024,20480] [--stream]``.
+Not a pytest module: it measures and prints, it does not assert. Needs ``valgrind``.
+
+Deterministic where wall-clock throughput is not (the machine is shared): the example gateway
+(``forward="read"``) runs under ``valgrind --tool=callgrind``, the mock LLM in its own plain process.
+After a warm-up the counters are zeroed (``callgrind_control -z``), ``--requests`` requests are sent one
+after another, each with its own body, and the counters are dumped (``callgrind_control -d``): the
+gateway's instructions divided by the requests. The guard is the policy ``tests/bench_gateway.py`` uses
+(1,000-literal blocklists in and out, PII redaction both ways, audit on, records to a log file).
+``--stream`` sends streaming requests instead (the mock streams its echo in 4-character deltas).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+
+from tests.bench_common import blocklist_table, chat_body, prose
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def guard_config() -> dict[str, Any]:
+    bl = blocklist_table(1000)
+    return {
+        "input": {"providers": [bl]},
+        "output": {"providers": [bl]},
+        "pii": {"action": "redact", "apply_to": "both"},
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"nothing listens on {port} after {seconds:.0f}s")
+
+
+def bodies(size: int, count: int, *, stream: bool, seed: int) -> list[bytes]:
+    overhead = len(chat_body("", stream=stream))
+    return [chat_body(prose(max(16, size - overhead), seed + i), stream=stream) for i in range(count)]
+
+
+async def send(url: str, payloads: list[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for body in payloads:
+            async with session.post(
+                f"{url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+            ) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise SystemExit(f"HTTP {resp.status}")
+
+
+def dump_instructions(pid: int, out_dir: str) -> int:
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+    time.sleep(0.5)
+    counts = []
+    for name in os.listdir(out_dir):
+        if name.startswith(f"cg.{pid}") and not name.endswith(f"cg.{pid}"):
+            text = Path(out_dir, name).read_text(errors="replace")
+            found = re.search(r"^summary:\s+(\d+)", text, re.M) or re.search(r"^totals:\s+(\d+)", text, re.M)
+            if found:
+                counts.append(int(found.group(1)))
+    if not counts:
+        raise SystemExit("callgrind wrote no dump")
+    return max(counts)
+
+
+def measure(guarded: bool, size: int, args: argparse.Namespace, mock_url: str, out_dir: str) -> float:
+    port = free_port()
+    env = {**os.environ, "UPSTREAM_BASE_URL": mock_url, "PYTHONHASHSEED": "0"}
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out_dir}/cg.%p",
+        sys.executable,
+        str(ROOT / "examples" / "gateway.py"),
+        "--port",
+        str(port),
+    ]
+    if guarded:
+        config = Path(out_dir, "guard.json")
+        config.write_text(json.dumps(guard_config()))
+        env["GUARD_CONFIG_FILE"] = str(config)
+    else:
+        cmd.append("--no-guard")
+    log = open(Path(out_dir, f"gateway-{int(guarded)}-{size}.log"), "w")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, cwd=ROOT)
+    try:
+        wait_port(port, 300)
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(send(url, bodies(size, 20, stream=args.stream, seed=7)))  # warm-up
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
+        asyncio.run(send(url, bodies(size, args.requests, stream=args.stream, seed=1000)))
+        return dump_instructions(proc.pid, out_dir) / args.requests
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--sizes", default="1024,20480")
+    parser.add_argument("--stream", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
+        mock_port = free_port()
+        mock = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from aiohttp import web; from examples.mock_llm import make_app; "
+                f"web.run_app(make_app(), host='127.0.0.1', port={mock_port}, print=None)",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(mock_port, 30)
+            mock_url = f"http://127.0.0.1:{mock_port}"
+            print(f"{'size':>8}  {'bare Ir/req':>14}  {'guarded Ir/req':>15}  {'guard Ir/req':>13}  ratio")
+            for size in (int(s) for s in args.sizes.split(",")):
+                bare = measure(False, size, args, mock_url, out_dir)
+                guarded = measure(True, size, args, mock_url, out_dir)
+                cost = guarded - bare
+                print(
+                    f"{size:>8,}  {bare:>14,.0f}  {guarded:>15,.0f}  {cost:>13,.0f}  {bare / guarded:.3f}",
+                    flush=True,
+                )
+        finally:
+            mock.terminate()
+            mock.wait(30)
+
+
+if __name__ == "__main__":
+    main()
