@@ -582,8 +582,9 @@ class _Exchange:
         if ev.action is Action.BLOCK:
             if ev.failure is None and ev.blocking is not None and ev.blocking.disable_exception_on_block:
                 message = ev.blocked_message or f"This response was blocked by guardrail {ev.blocking.name}."
-                with contextlib.suppress(NotImplementedError):
-                    return 200, dump_json(self.format.refuse_answer(self.parsed, obj, message))
+                refusal = self.format.refuse_answer(self.parsed, obj, message)
+                if refusal is not None:
+                    return 200, dump_json(refusal)
             rejection = ev.rejection(Phase.OUTPUT)
             return rejection.status, json.dumps(self.format.error_body(rejection.body)).encode()
         if ev.new_texts:

@@ -815,3 +815,27 @@ async def test_held_back_text_does_not_produce_empty_events(make_stack: Any, mod
         assert len(seen.events) <= len(sent), (len(seen.events), len(sent))
         empty = [e for e in seen.events if _is_empty(e)]
         assert len(empty) <= len([e for e in sent if _is_empty(e)]), empty
+
+
+@pytest.mark.parametrize("path", [CHAT, "/v1/responses", "/v1/messages"])
+async def test_a_refusal_carries_no_text_of_the_answer_it_replaces(make_stack: Any, path: str) -> None:
+    """``disable_exception_on_block`` on an answer blocked for its id: the refusal is the guard's own."""
+    refusing = {
+        "guardrails": [
+            {
+                "name": "polite-refusal",
+                "type": "blocklist",
+                "mode": "post_call",
+                "default_on": True,
+                "disable_exception_on_block": True,
+                "patterns": [{"pattern": WORD}],
+            }
+        ]
+    }
+    answer = {**chat_answer({"role": "assistant", "content": "ok"}), "id": f"resp-{WORD}"}
+    up = Upstream(json_answer(answer))
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+    async with make_stack(refusing, upstream_app=up.app()) as s:
+        status, body, _ = await post(s, request, path=path)
+        assert status == 200, body
+        assert not leaks(body, WORD), body

@@ -75,9 +75,6 @@ class AnthropicFormat(Format):
             return None
         return _refusal_message(f"msg_guard_{request_id}", request.model, message)
 
-    def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
-        return _refusal_message(str(answer.get("id", "msg_guard")), request.model, message)
-
     def stream_model(self, request: ParsedRequest) -> StreamModel:
         return AnthropicStreamModel(request)
 

@@ -141,12 +141,12 @@ class Format:
         answer that can carry a refusal (the block is then an error)."""
         return None
 
-    def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
-        """``disable_exception_on_block`` for a blocked JSON answer."""
-        refusal = self.refusal_answer(request, message, "guard")
-        if refusal is None:
-            raise NotImplementedError
-        return refusal
+    def refuse_answer(
+        self, request: ParsedRequest, answer: dict[str, Any], message: str
+    ) -> dict[str, Any] | None:
+        """``disable_exception_on_block`` for a blocked JSON answer. Carries no text of the answer (ids
+        included: the blocked text may be anywhere in it)."""
+        return self.refusal_answer(request, message, "guard")
 
     def stream_model(self, request: ParsedRequest) -> StreamModel:
         raise StreamFormatError(f"{self.name} answers are not streamed")

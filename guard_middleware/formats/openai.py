@@ -87,24 +87,12 @@ class ChatFormat(Format):
         }
 
     def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
-        choices = [c for c in answer.get("choices") or [] if isinstance(c, dict)] or [{"index": 0}]
-        for choice in choices:
-            for key in list(choice):
-                if key not in ("index", "finish_reason"):
-                    del choice[key]
-            if self.chat:
-                choice["message"] = {"role": "assistant", "content": message}
-            else:
-                choice["text"] = message
-            choice["logprobs"] = None
-            choice["finish_reason"] = "content_filter"
-        return {
-            "id": "guard-refusal",
-            "object": answer.get("object", "chat.completion" if self.chat else "text_completion"),
-            "created": int(time.time()),
-            "model": request.model,
-            "choices": choices,
-        }
+        refusal = self.refusal_answer(request, message, "refusal")
+        indexes = [c.get("index") for c in answer.get("choices") or [] if isinstance(c, dict)]
+        if all(isinstance(i, int) and not isinstance(i, bool) for i in indexes) and len(indexes) > 1:
+            # one refusal per choice the client asked for (``n``)
+            refusal["choices"] = [{**refusal["choices"][0], "index": i} for i in indexes]
+        return refusal
 
     def stream_model(self, request: ParsedRequest) -> StreamModel:
         return ChatStreamModel(request, chat=self.chat)

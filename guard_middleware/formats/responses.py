@@ -77,9 +77,6 @@ class ResponsesFormat(Format):
             return None  # input_tokens / compact: no answer can carry a refusal
         return _refusal_response(f"resp_guard_{request_id}", request.model, [_refusal_item(message)])
 
-    def refuse_answer(self, request: ParsedRequest, answer: dict[str, Any], message: str) -> dict[str, Any]:
-        return _refusal_response(str(answer.get("id", "resp_guard")), request.model, [_refusal_item(message)])
-
     def stream_model(self, request: ParsedRequest) -> StreamModel:
         return ResponsesStreamModel(request)
 
