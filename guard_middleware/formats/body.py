@@ -53,6 +53,21 @@ STRUCTURAL_KEYS = frozenset(
     }
 )
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_./+]{0,63}")
+# Memo of _IDENTIFIER for keys and structural values, which repeat on every request ("role", "user",
+# "content"): a pure function of the string, bounded so that crafted bodies cannot grow it.
+_IDENTIFIERS: dict[str, bool] = {}
+_IDENTIFIERS_MAX = 4096
+
+
+def _is_identifier(text: str) -> bool:
+    found = _IDENTIFIERS.get(text)
+    if found is None:
+        found = _IDENTIFIER.fullmatch(text) is not None
+        if len(_IDENTIFIERS) < _IDENTIFIERS_MAX:
+            _IDENTIFIERS[text] = found
+    return found
+
+
 # Keys whose string value is an opaque payload wherever it appears.
 OPAQUE_KEYS = frozenset(
     {
@@ -66,6 +81,9 @@ OPAQUE_KEYS = frozenset(
     }
 )
 _AUDIO_HOLDERS = frozenset({"input_audio", "audio"})
+# Keys that hold a payload only in some places (``data`` of a base64 source or of audio, ``result`` of
+# an image generation call): see ``_is_opaque``.
+_CONTEXT_PAYLOAD_KEYS = frozenset({"data", "result"})
 # A payload is opaque only if it looks like one: base64 (or base64url) of some length. Anything else
 # under a payload key is text and is scanned.
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_\-\r\n]{32,}")
@@ -116,12 +134,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# A high surrogate escape not followed by a low one, or a low one not preceded by a high one. (An
-# escaped backslash before "u" can match too; the exact check below then decides.)
-_LONE_SURROGATE_ESCAPE = re.compile(
-    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
+# A surrogate escape; group 1 tells a high one (d800-dbff) from a low one (dc00-dfff).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD](?:([89abAB])|[c-fC-F])[0-9a-fA-F]{2}")
+
+
+def _maybe_lone_surrogate(raw: bytes) -> bool:
+    """Whether ``raw`` may hold a surrogate escape that is not half of a pair. Cheap: most bodies have no
+    ``\\u`` at all. An escaped backslash before ``u`` can look like one; the caller checks exactly."""
+    if b"\\u" not in raw:
+        return False
+    pending = -1  # where the low half of the last high surrogate must start
+    for m in _SURROGATE_ESCAPE.finditer(raw):
+        if m.group(1) is not None:
+            if pending != -1:
+                return True
+            pending = m.end()
+        elif m.start() != pending:
+            return True
+        else:
+            pending = -1
+    return pending != -1
 
 
 def parse_json(raw: bytes, what: str = "request body") -> Any:
@@ -143,7 +175,7 @@ def parse_json(raw: bytes, what: str = "request body") -> Any:
         ) from None
     except ValueError as exc:
         raise bad_request(f"The {what} is not valid JSON: {exc}.", code="invalid_json") from None
-    if _LONE_SURROGATE_ESCAPE.search(raw) is not None:
+    if _maybe_lone_surrogate(raw):
         dump_json(obj)  # raises invalid_encoding for a lone surrogate (not representable in UTF-8)
     return obj
 
@@ -173,7 +205,7 @@ def fmt_path(path: JsonPath) -> str:
 
 
 class _Walker:
-    __slots__ = ("default_role", "join", "known", "opaque", "out", "roles", "skip")
+    __slots__ = ("default_role", "join", "known", "opaque", "out", "payload_keys", "roles", "skip")
 
     def __init__(
         self,
@@ -188,6 +220,7 @@ class _Walker:
         self.roles = roles
         self.default_role = default_role
         self.opaque = opaque
+        self.payload_keys = OPAQUE_KEYS | _CONTEXT_PAYLOAD_KEYS | opaque
         self.skip = skip
         self.known = known
         self.join = join
@@ -203,21 +236,15 @@ class _Walker:
             self.out.known.append((tuple(path), checked))
         return True
 
-    def role(self, path: list[str | int]) -> str | None:
-        if len(path) >= 2:
-            role = self.roles.get((path[0], path[1]))
-            if role is not None:
-                return role
-        return self.default_role
-
     def add(self, path: Sequence[str | int], text: str, kind: str, parts: tuple[Any, ...] = ()) -> None:
         if text:
-            role = self.role(list(path[:2]))
-            self.out.segments.append(Segment(tuple(path), text, role, kind, parts))  # type: ignore[arg-type]
+            role = self.roles.get((path[0], path[1])) if self.roles and len(path) >= 2 else None
+            segment = Segment(tuple(path), text, role or self.default_role, kind, parts)  # type: ignore[arg-type]
+            self.out.segments.append(segment)
 
     def walk(self, node: Any, path: list[str | int], kind: str) -> None:
         if isinstance(node, str):
-            if not self.seen(path, node):
+            if self.known is None or not self.seen(path, node):
                 self.add(path, node, kind)
         elif isinstance(node, dict):
             self.walk_object(node, path, kind)
@@ -228,7 +255,7 @@ class _Walker:
         opaque = self.opaque
         skip = self.skip
         for key, value in node.items():
-            if not _IDENTIFIER.fullmatch(key):
+            if not _is_identifier(key):
                 # A key that is not a plain identifier may be text (an address as a metadata key).
                 path.append(ObjectKey(key))
                 self.add(path, key, kind)
@@ -237,9 +264,13 @@ class _Walker:
             if skip and tuple(path) in skip:
                 pass
             elif isinstance(value, str):
-                if (key in STRUCTURAL_KEYS and _IDENTIFIER.fullmatch(value)) or self.seen(path, value):
+                if (key in STRUCTURAL_KEYS and _is_identifier(value)) or (
+                    self.known is not None and self.seen(path, value)
+                ):
                     pass
-                elif _is_opaque(key, value, node, path, opaque):
+                elif (key in self.payload_keys or value.startswith("data:")) and _is_opaque(
+                    key, value, node, path, opaque
+                ):
                     self.out.unscanned.append(f"{fmt_path(tuple(path))}")
                 elif key in JSON_STRING_KEYS or (key in MAYBE_JSON_KEYS and value[:1] in ("{", "[")):
                     self.walk_json_string(value, path, "tool_arguments" if key == "arguments" else "content")
@@ -250,8 +281,10 @@ class _Walker:
                 self.walk_all(value, path, "tool_arguments" if key == "input" else kind)
             elif key in opaque:
                 self.out.unscanned.append(f"{fmt_path(tuple(path))}")
-            elif isinstance(value, (dict, list)):
-                self.walk(value, path, "content" if key in CONTENT_KEYS else kind)
+            elif isinstance(value, dict):
+                self.walk_object(value, path, "content" if key in CONTENT_KEYS else kind)
+            elif isinstance(value, list):
+                self.walk_list(value, path, "content" if key in CONTENT_KEYS else kind)
             path.pop()
 
     def walk_list(self, node: list[Any], path: list[str | int], kind: str) -> None:
@@ -267,17 +300,17 @@ class _Walker:
             ):
                 run.append(i)
                 continue
-            self.flush_run(node, run, path, kind)
+            if run:
+                self.flush_run(node, run, path, kind)
             path.append(i)
             self.walk(value, path, kind)
             path.pop()
-        self.flush_run(node, run, path, kind)
+        if run:
+            self.flush_run(node, run, path, kind)
 
     def flush_run(self, node: list[Any], run: list[int], path: list[str | int], kind: str) -> None:
         """Adjacent text parts: one segment for their joined text (the model reads them as one), the
         rest of each part walked as usual."""
-        if not run:
-            return
         texts = [node[i]["text"] for i in run]
         first = (*path, run[0], "text")
         if len(run) == 1:
