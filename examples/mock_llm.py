@@ -53,13 +53,28 @@ def _last_user_text(body: dict[str, Any]) -> str:
     if "prompt" in body:
         prompt = body["prompt"]
         return prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
-    for message in reversed(body.get("messages") or []):
-        if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return _user_text(body.get("messages"), None)
+
+
+def _user_text(messages: Any, part_type: str | None) -> str:
+    """The last user message's text: its string content, or its parts' texts (of ``part_type`` only,
+    when given) joined with spaces. Items that are not messages (Responses tool items) are passed."""
+    for item in reversed(messages if isinstance(messages, list) else []):
+        if (
+            not isinstance(item, dict)
+            or item.get("role") != "user"
+            or item.get("type", "message") != "message"
+        ):
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and (part_type is None or p.get("type") == part_type)
+            )
     return ""
 
 
@@ -286,23 +301,7 @@ async def _json(record: Record, delay: float, answer: dict[str, Any]) -> web.Res
 
 def _responses_user_text(body: dict[str, Any]) -> str:
     source = body.get("input")
-    if isinstance(source, str):
-        return source
-    for item in reversed(source if isinstance(source, list) else []):
-        if not isinstance(item, dict) or item.get("role") != "user":
-            continue
-        if item.get("type", "message") != "message":
-            continue
-        content = item.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            return " ".join(
-                str(p.get("text", ""))
-                for p in content
-                if isinstance(p, dict) and p.get("type") == "input_text"
-            )
-    return ""
+    return source if isinstance(source, str) else _user_text(source, "input_text")
 
 
 def _response_object(
@@ -444,17 +443,7 @@ async def _responses_input_tokens(request: web.Request) -> web.StreamResponse:
 
 
 def _anthropic_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            return " ".join(
-                str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
-            )
-    return ""
+    return _user_text(body.get("messages"), "text")
 
 
 def _anthropic_message(
