@@ -252,40 +252,51 @@ class _Walker:
             self.walk_list(node, path, kind)
 
     def walk_object(self, node: dict[str, Any], path: list[str | int], kind: str) -> None:
-        opaque = self.opaque
+        # The hot loop of every request: locals and type() tests instead of attribute lookups and
+        # isinstance chains; the identifier memo is read inline.
+        identifiers = _IDENTIFIERS
         skip = self.skip
         for key, value in node.items():
-            if not _is_identifier(key):
+            plain = identifiers.get(key)
+            if not (plain or (plain is None and _is_identifier(key))):
                 # A key that is not a plain identifier may be text (an address as a metadata key).
                 path.append(ObjectKey(key))
                 self.add(path, key, kind)
                 path.pop()
             path.append(key)
+            vtype = type(value)
             if skip and tuple(path) in skip:
                 pass
-            elif isinstance(value, str):
-                if (key in STRUCTURAL_KEYS and _is_identifier(value)) or (
-                    self.known is not None and self.seen(path, value)
-                ):
-                    pass
-                elif (key in self.payload_keys or value.startswith("data:")) and _is_opaque(
-                    key, value, node, path, opaque
-                ):
-                    self.out.unscanned.append(f"{fmt_path(tuple(path))}")
-                elif key in JSON_STRING_KEYS or (key in MAYBE_JSON_KEYS and value[:1] in ("{", "[")):
-                    self.walk_json_string(value, path, "tool_arguments" if key == "arguments" else "content")
-                else:
-                    self.add(path, value, "content" if key in CONTENT_KEYS else kind)
-            elif key in JSON_SUBTREE_KEYS or (key == "input" and isinstance(value, dict)):
+            elif vtype is str:
+                self.walk_string(node, key, value, path, kind)
+            elif key in JSON_SUBTREE_KEYS or (key == "input" and vtype is dict):
                 # Schemas and tool inputs: every key and value is model-read (or model-written) text.
                 self.walk_all(value, path, "tool_arguments" if key == "input" else kind)
-            elif key in opaque:
-                self.out.unscanned.append(f"{fmt_path(tuple(path))}")
-            elif isinstance(value, dict):
+            elif key in self.opaque:
+                self.out.unscanned.append(fmt_path(tuple(path)))
+            elif vtype is dict:
                 self.walk_object(value, path, "content" if key in CONTENT_KEYS else kind)
-            elif isinstance(value, list):
+            elif vtype is list:
                 self.walk_list(value, path, "content" if key in CONTENT_KEYS else kind)
             path.pop()
+
+    def walk_string(
+        self, node: dict[str, Any], key: str, value: str, path: list[str | int], kind: str
+    ) -> None:
+        if key in STRUCTURAL_KEYS:
+            plain = _IDENTIFIERS.get(value)
+            if plain or (plain is None and _is_identifier(value)):
+                return
+        if self.known is not None and self.seen(path, value):
+            return
+        if (key in self.payload_keys or value.startswith("data:")) and _is_opaque(
+            key, value, node, path, self.opaque
+        ):
+            self.out.unscanned.append(fmt_path(tuple(path)))
+        elif key in JSON_STRING_KEYS or (key in MAYBE_JSON_KEYS and value[:1] in ("{", "[")):
+            self.walk_json_string(value, path, "tool_arguments" if key == "arguments" else "content")
+        else:
+            self.add(path, value, "content" if key in CONTENT_KEYS else kind)
 
     def walk_list(self, node: list[Any], path: list[str | int], kind: str) -> None:
         run: list[int] = []
