@@ -109,7 +109,8 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     tool = request.headers.get("X-Mock-Tool")
     created = int(time.time())
     base = {
-        "id": "chatcmpl-mock" if chat else "cmpl-mock",
+        # unique per answer, as real ids are (a guard scans ids; a constant one would look free)
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-mock-{len(record.bodies)}",
         "created": created,
         "model": body.get("model", "mock"),
     }

@@ -75,7 +75,9 @@ def redact_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _with_part_matches(find: Callable[[str], list[Match]], seg: Segment, joined: list[Match]) -> list[Match]:
+def _with_part_matches(
+    find: Callable[[str], list[Match]], seg: Segment, joined: Sequence[Match]
+) -> list[Match]:
     """Matches of each part on its own (in joined offsets), plus the matches of the joined text that
     overlap none of them: a value split over two parts is found, while a value inside one part keeps
     its own span (joined, an address's domain could run on into the next part)."""
@@ -138,12 +140,32 @@ def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
     )
 
 
+# Short strings recur on every request (model names, roles that are not identifiers, tool names) and
+# cost a check's fixed overhead each time: their matches, a pure function of (check, text), are kept.
+_MEMO_TEXT_CHARS = 64
+_MEMO_ENTRIES = 4096
+
+
 class Evaluator:
-    """Stateless apart from its collaborators; one per middleware, shared by all requests."""
+    """Stateless apart from its collaborators and a bounded memo of short texts' local matches; one per
+    middleware, shared by all requests."""
 
     def __init__(self, policy: Policy, auditor: Auditor) -> None:
         self.policy = policy
         self.auditor = auditor
+        self._short: dict[tuple[str, str], tuple[Match, ...]] = {}
+
+    def _find_short(
+        self, guardrail: Guardrail, find: Callable[[str], list[Match]], text: str
+    ) -> tuple[Match, ...]:
+        key = (guardrail.name, text)
+        found = self._short.get(key)
+        if found is None:
+            found = tuple(find(text))
+            if len(self._short) >= _MEMO_ENTRIES:
+                self._short.clear()
+            self._short[key] = found
+        return found
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:
         findings: list[Finding] = []
@@ -151,7 +173,10 @@ class Evaluator:
         if guardrail.text_check is not None:
             find = guardrail.text_check.find
             for i, seg in enumerate(segments):
-                matches = find(seg.text)
+                text = seg.text
+                matches: Sequence[Match] = (
+                    find(text) if len(text) > _MEMO_TEXT_CHARS else self._find_short(guardrail, find, text)
+                )
                 if seg.parts:
                     matches = _with_part_matches(find, seg, matches)
                 for m in matches:
