@@ -34,7 +34,7 @@ from guard_middleware.decoders import (
 )
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.base import Channel, StreamFormatError, Synthetic
-from guard_middleware.formats.body import apply_rewrites, extract
+from guard_middleware.formats.body import Slots, all_known, apply_rewrites, extract
 from guard_middleware.pipeline import Evaluation, replacement_for
 from guard_middleware.policy import Guardrail
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
@@ -259,9 +259,11 @@ class StreamGuard:
             return self._terminal
         return self.model.event_bytes(event.obj, SSEEvent(event=event.event))
 
-    async def _check_whole(self, obj: Any, slots: frozenset[Any]) -> bool:
+    async def _check_whole(self, obj: Any, slots: Slots | None) -> bool:
         """Check every string of the event outside its fragments; rewrite in place. True if changed."""
         known = self.known
+        if all_known(obj, known, slots):
+            return False  # ids and names seen on every event, nothing new: no walk needed
         extraction = extract(obj, default_role="assistant", skip=slots, known=known, join=False)
         segments = extraction.segments
         if not segments:

@@ -22,7 +22,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import extract
+from guard_middleware.formats.body import extract, slot_trie
 from guard_middleware.sse import SSEEvent
 from guard_middleware.verdict import JsonPath
 
@@ -147,7 +147,7 @@ class AnthropicStreamModel(StreamModel):
                     raise StreamFormatError("delta.partial_json: expected a string")
                 plan.held.append(((index, "input"), text))
                 self.open[(index, "input")] = None
-                plan.slots = frozenset({("delta", "partial_json")})
+                plan.slots = slot_trie(("delta", "partial_json"))
                 plan.data = (index, "input")
         elif kind == "content_block_stop":
             index = _index(obj)
@@ -165,7 +165,7 @@ class AnthropicStreamModel(StreamModel):
         held = self.json_output and channel[1] == "text"
         (plan.held if held else plan.texts).append((channel, text))
         self.open[channel] = None
-        plan.slots = frozenset({path})
+        plan.slots = slot_trie(path)
         plan.data = channel
 
     def rebuild(self, plan: EventPlan, replacements: Mapping[Any, str]) -> Any | None:
@@ -188,7 +188,7 @@ class AnthropicStreamModel(StreamModel):
         field = "partial_json" if kind == "input" else kind
         delta = {"type": "input_json_delta" if kind == "input" else f"{kind}_delta", field: text}
         obj = {"type": "content_block_delta", "index": index, "delta": delta}
-        return Synthetic(obj, "content_block_delta", frozenset({("delta", field)}))
+        return Synthetic(obj, "content_block_delta", slot_trie(("delta", field)))
 
     def error_event(self, body: dict[str, Any]) -> bytes:
         return self.event_bytes(body, SSEEvent(event="error"))

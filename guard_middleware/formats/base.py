@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from guard_middleware.errors import bad_request
-from guard_middleware.formats.body import Extraction, extract
+from guard_middleware.formats.body import Extraction, Slots, extract
 from guard_middleware.sse import SSEEvent, encode
 from guard_middleware.verdict import JsonPath
 
@@ -51,8 +51,8 @@ class EventPlan:
     ``held``: fragments held whole until their channel closes (tool-call JSON, JSON output), then
     checked as one text and sent with ``StreamModel.text_event``. ``closes``: channels this event ends;
     their held tails are settled (and sent) before it. ``close_all``: the stream's terminal event.
-    ``slots``: paths of the fragments inside ``obj``; everything else in ``obj`` is walked as whole
-    text (copies of streamed text are replaced by their checked version).
+    ``slots``: the fragments' paths inside ``obj``, as a trie (``body.slot_trie``); everything else in
+    ``obj`` is walked as whole text (copies of streamed text are replaced by their checked version).
     """
 
     obj: Any
@@ -60,7 +60,7 @@ class EventPlan:
     held: list[tuple[Channel, str]] = field(default_factory=list)
     closes: list[Channel] = field(default_factory=list)
     close_all: bool = False
-    slots: frozenset[JsonPath] = frozenset()
+    slots: Slots | None = None
     data: Any = None  # format-private parse result
 
 
@@ -71,7 +71,7 @@ class Synthetic:
 
     obj: Any
     event: str | None
-    slots: frozenset[JsonPath]
+    slots: Slots
 
 
 class StreamModel:

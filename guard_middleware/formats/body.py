@@ -117,6 +117,66 @@ CONTENT_KEYS = frozenset(
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 
 
+# Paths to leave out of a walk, as a trie: ``{"choices": {0: {"delta": {"content": None}}}}`` skips
+# ``choices[0].delta.content``; None marks a skipped subtree. (A trie, not a set of path tuples: a
+# stream walks one event per chunk, and building a tuple per key visited is most of that walk's cost.)
+Slots = dict[str | int, Any]
+
+
+def slot_trie(*paths: JsonPath) -> Slots:
+    trie: Slots = {}
+    for path in paths:
+        node = trie
+        for p in path[:-1]:
+            child = node.get(p)
+            if child is None and p in node:
+                break  # an ancestor is skipped whole already
+            node = node.setdefault(p, {})
+        else:
+            node[path[-1]] = None
+    return trie
+
+
+_ABSENT: Any = object()
+
+
+def all_known(node: Any, known: Mapping[str, str], skip: Slots | None = None) -> bool:
+    """Whether every string of ``node`` outside ``skip`` (object keys that are not identifiers
+    included) is a structural identifier or is in ``known`` unchanged: then a walk would find nothing
+    to check or rewrite. The common case of a stream's events, at a fraction of a walk's cost."""
+    if type(node) is dict:
+        for key, value in node.items():
+            sub = skip.get(key, _ABSENT) if skip else _ABSENT
+            if sub is None:
+                continue
+            if known.get(key) != key and not _is_identifier(key):
+                return False
+            vtype = type(value)
+            if vtype is str:
+                if known.get(value) == value:
+                    continue
+                if key in STRUCTURAL_KEYS and _is_identifier(value):
+                    continue
+                return False
+            if (vtype is dict or vtype is list) and not all_known(
+                value, known, sub if type(sub) is dict else None
+            ):
+                return False
+        return True
+    if type(node) is list:
+        for i, value in enumerate(node):
+            sub = skip.get(i, _ABSENT) if skip else _ABSENT
+            if sub is None:
+                continue
+            if type(value) is str:
+                if known.get(value) != value:
+                    return False
+            elif not all_known(value, known, sub if type(sub) is dict else None):
+                return False
+        return True
+    return type(node) is not str or known.get(node) == node
+
+
 class DuplicateKeyError(ValueError):
     pass
 
@@ -205,14 +265,13 @@ def fmt_path(path: JsonPath) -> str:
 
 
 class _Walker:
-    __slots__ = ("default_role", "join", "known", "opaque", "out", "payload_keys", "roles", "skip")
+    __slots__ = ("default_role", "join", "known", "opaque", "out", "payload_keys", "roles")
 
     def __init__(
         self,
         roles: Mapping[JsonPath, str],
         default_role: str | None,
         opaque: frozenset[str],
-        skip: frozenset[JsonPath] = frozenset(),
         known: Mapping[str, str] | None = None,
         join: bool = True,
     ) -> None:
@@ -221,7 +280,6 @@ class _Walker:
         self.default_role = default_role
         self.opaque = opaque
         self.payload_keys = OPAQUE_KEYS | _CONTEXT_PAYLOAD_KEYS | opaque
-        self.skip = skip
         self.known = known
         self.join = join
 
@@ -242,21 +300,25 @@ class _Walker:
             segment = Segment(tuple(path), text, role or self.default_role, kind, parts)  # type: ignore[arg-type]
             self.out.segments.append(segment)
 
-    def walk(self, node: Any, path: list[str | int], kind: str) -> None:
+    def walk(self, node: Any, path: list[str | int], kind: str, skip: Slots | None = None) -> None:
         if isinstance(node, str):
             if self.known is None or not self.seen(path, node):
                 self.add(path, node, kind)
         elif isinstance(node, dict):
-            self.walk_object(node, path, kind)
+            self.walk_object(node, path, kind, skip)
         elif isinstance(node, list):
-            self.walk_list(node, path, kind)
+            self.walk_list(node, path, kind, skip)
 
-    def walk_object(self, node: dict[str, Any], path: list[str | int], kind: str) -> None:
+    def walk_object(
+        self, node: dict[str, Any], path: list[str | int], kind: str, skip: Slots | None = None
+    ) -> None:
         # The hot loop of every request: locals and type() tests instead of attribute lookups and
         # isinstance chains; the identifier memo is read inline.
         identifiers = _IDENTIFIERS
-        skip = self.skip
         for key, value in node.items():
+            sub = skip.get(key, _ABSENT) if skip else _ABSENT
+            if sub is None:
+                continue  # a fragment checked elsewhere (a stream window)
             plain = identifiers.get(key)
             if not (plain or (plain is None and _is_identifier(key))):
                 # A key that is not a plain identifier may be text (an address as a metadata key).
@@ -265,9 +327,8 @@ class _Walker:
                 path.pop()
             path.append(key)
             vtype = type(value)
-            if skip and tuple(path) in skip:
-                pass
-            elif vtype is str:
+            child_skip = sub if type(sub) is dict else None
+            if vtype is str:
                 self.walk_string(node, key, value, path, kind)
             elif key in JSON_SUBTREE_KEYS or (key == "input" and vtype is dict):
                 # Schemas and tool inputs: every key and value is model-read (or model-written) text.
@@ -275,9 +336,9 @@ class _Walker:
             elif key in self.opaque:
                 self.out.unscanned.append(fmt_path(tuple(path)))
             elif vtype is dict:
-                self.walk_object(value, path, "content" if key in CONTENT_KEYS else kind)
+                self.walk_object(value, path, "content" if key in CONTENT_KEYS else kind, child_skip)
             elif vtype is list:
-                self.walk_list(value, path, "content" if key in CONTENT_KEYS else kind)
+                self.walk_list(value, path, "content" if key in CONTENT_KEYS else kind, child_skip)
             path.pop()
 
     def walk_string(
@@ -298,9 +359,12 @@ class _Walker:
         else:
             self.add(path, value, "content" if key in CONTENT_KEYS else kind)
 
-    def walk_list(self, node: list[Any], path: list[str | int], kind: str) -> None:
+    def walk_list(self, node: list[Any], path: list[str | int], kind: str, skip: Slots | None = None) -> None:
         run: list[int] = []
         for i, value in enumerate(node):
+            sub = skip.get(i, _ABSENT) if skip else _ABSENT
+            if sub is None:
+                continue
             if (
                 self.join
                 and isinstance(value, dict)
@@ -314,7 +378,7 @@ class _Walker:
             if run:
                 self.flush_run(node, run, path, kind)
             path.append(i)
-            self.walk(value, path, kind)
+            self.walk(value, path, kind, sub if type(sub) is dict else None)
             path.pop()
         if run:
             self.flush_run(node, run, path, kind)
@@ -393,7 +457,7 @@ def extract(
     default_role: str | None = None,
     *,
     opaque: frozenset[str] = frozenset(),
-    skip: frozenset[JsonPath] = frozenset(),
+    skip: Slots | None = None,
     known: Mapping[str, str] | None = None,
     join: bool = True,
 ) -> Extraction:
@@ -402,8 +466,8 @@ def extract(
     to hold payloads that are not text (embedding vectors). For stream events: ``skip`` paths are
     fragments checked by a window, ``known`` maps already-checked strings to their checked text, and
     ``join`` False keeps text parts apart (their streamed copies were checked apart)."""
-    walker = _Walker(roles or {}, default_role, opaque, skip, known, join)
-    walker.walk(body, [], "other")
+    walker = _Walker(roles or {}, default_role, opaque, known, join)
+    walker.walk(body, [], "other", skip)
     return walker.out
 
 

@@ -17,7 +17,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import Extraction, extract
+from guard_middleware.formats.body import Extraction, Slots, extract
 from guard_middleware.formats.chat_stream import (
     TEXT_KINDS,
     Channel,
@@ -29,7 +29,6 @@ from guard_middleware.formats.chat_stream import (
     rebuild,
 )
 from guard_middleware.sse import SSEEvent
-from guard_middleware.verdict import JsonPath
 
 CHAT_ROLES = frozenset({"developer", "system", "user", "assistant", "tool", "function"})
 _HELD_KINDS = frozenset({"tool_arguments", "function_arguments"})
@@ -172,7 +171,7 @@ class ChatStreamModel(StreamModel):
             plan.closes.extend(c for c in self.open if c.choice == choice and c not in plan.closes)
         for channel in plan.closes:
             self.open.pop(channel, None)
-        plan.slots = frozenset(_slot_paths(obj))
+        plan.slots = _slots(obj)
         return plan
 
     def carries(self, plan: EventPlan, channel: Any) -> bool:
@@ -188,7 +187,7 @@ class ChatStreamModel(StreamModel):
 
     def text_event(self, channel: Any, text: str) -> Synthetic:
         chunk = make_chunk(self.last or self._template(), channel, text)
-        return Synthetic(chunk, None, frozenset(_slot_paths(chunk)))
+        return Synthetic(chunk, None, _slots(chunk))
 
     def _template(self) -> dict[str, Any]:
         return {
@@ -215,23 +214,27 @@ class ChatStreamModel(StreamModel):
         return b"".join(out)
 
 
-def _slot_paths(obj: Any) -> list[JsonPath]:
-    paths: list[JsonPath] = []
+def _slots(obj: Any) -> Slots:
+    """The windowed or held fragments of a chunk, and the logprobs that spell them (nulled when the
+    text changes), as a trie of paths."""
+    choices: Slots = {}
     for pos, choice in enumerate(obj.get("choices") or []):
         if not isinstance(choice, dict):
             continue
-        paths.append(("choices", pos, "logprobs"))  # spell the streamed tokens; nulled when text changes
+        slots: Slots = {"logprobs": None}
         if isinstance(choice.get("text"), str):
-            paths.append(("choices", pos, "text"))
+            slots["text"] = None
         delta = choice.get("delta")
-        if not isinstance(delta, dict):
-            continue
-        paths.extend(("choices", pos, "delta", k) for k in _DELTA_SLOT_KEYS if k in delta)
-        for k, _call in enumerate(delta.get("tool_calls") or []):
-            paths.append(("choices", pos, "delta", "tool_calls", k, "function", "arguments"))
-        if isinstance(delta.get("function_call"), dict):
-            paths.append(("choices", pos, "delta", "function_call", "arguments"))
-    return paths
+        if isinstance(delta, dict):
+            fragments: Slots = {k: None for k in _DELTA_SLOT_KEYS if k in delta}
+            calls = delta.get("tool_calls")
+            if isinstance(calls, list):
+                fragments["tool_calls"] = {k: {"function": {"arguments": None}} for k in range(len(calls))}
+            if isinstance(delta.get("function_call"), dict):
+                fragments["function_call"] = {"arguments": None}
+            slots["delta"] = fragments
+        choices[pos] = slots
+    return {"choices": choices}
 
 
 def _emptied(plan: EventPlan, replacements: Mapping[Any, str]) -> bool:

@@ -22,7 +22,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import extract
+from guard_middleware.formats.body import extract, slot_trie
 from guard_middleware.sse import SSEEvent
 from guard_middleware.verdict import JsonPath
 
@@ -32,6 +32,7 @@ _HELD_FAMILIES = frozenset({"function_call_arguments", "mcp_call_arguments", "cu
 _PART_FAMILIES = frozenset({"output_text", "refusal", "reasoning_text"})
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _SUB_INDEX_KEYS = ("content_index", "summary_index", "command_index")
+_DELTA_SLOTS = slot_trie(("delta",), ("logprobs",))  # the windowed text, and logprobs spelling it
 
 
 class ResponsesFormat(Format):
@@ -146,7 +147,7 @@ class ResponsesStreamModel(StreamModel):
             self.item_ids[channel] = str(obj.get("item_id", ""))
             held = family in _HELD_FAMILIES or (self.json_output and family == "output_text")
             (plan.held if held else plan.texts).append((channel, obj["delta"]))
-            plan.slots = frozenset({("delta",), ("logprobs",)})
+            plan.slots = _DELTA_SLOTS
             plan.data = channel
         elif kind.startswith("response.") and kind.endswith(".done") and kind not in _TERMINAL:
             family = kind[len("response.") : -len(".done")]
@@ -207,7 +208,7 @@ class ResponsesStreamModel(StreamModel):
         obj["delta"] = text
         if family == "output_text":
             obj["logprobs"] = []
-        return Synthetic(obj, obj["type"], frozenset({("delta",)}))
+        return Synthetic(obj, obj["type"], _DELTA_SLOTS)
 
     def error_event(self, body: dict[str, Any]) -> bytes:
         error = body.get("error", {})
