@@ -238,8 +238,10 @@ def _slots(obj: Any) -> Slots:
 
 
 def _emptied(plan: EventPlan, replacements: Mapping[Any, str]) -> bool:
-    fragments = plan.texts + plan.held
-    return bool(fragments) and any(t for _, t in fragments) and not any(replacements.values())
+    """Whether every fragment the event carried is held back now (the usual case is a quick no)."""
+    if any(replacements.values()):
+        return False
+    return any(t for _, t in plan.texts) or any(t for _, t in plan.held)
 
 
 def _carries_nothing(chunk: dict[str, Any]) -> bool:
