@@ -1,0 +1,10 @@
+//! guard_middleware's scanning engine: normalisation for matching, the blocklist and PII detection.
+//! Pure (no I/O) and linear in the input. The Python surface is in `py.rs`.
+
+pub mod blocklist;
+pub mod normalize;
+pub mod pii;
+pub mod unicode;
+
+#[cfg(feature = "python")]
+mod py;
