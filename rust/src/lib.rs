@@ -4,6 +4,7 @@
 pub mod blocklist;
 pub mod normalize;
 pub mod pii;
+pub mod pii_holdback;
 pub mod unicode;
 
 #[cfg(feature = "python")]

@@ -64,7 +64,7 @@ impl PiiType {
 /// A compiled set of PII types. Built once at start-up; shared by concurrent scans.
 pub struct PiiScanner {
     types: Vec<PiiType>,
-    max_holdback_chars: usize,
+    hold: crate::pii_holdback::PiiHoldback,
 }
 
 impl PiiScanner {
@@ -88,7 +88,6 @@ impl PiiScanner {
 
     /// Exactly `PiiCheck.holdback`, in byte offsets (the cap counts characters).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        let _ = self.max_holdback_chars;
-        text.len().max(pos)
+        self.hold.holdback(text, pos)
     }
 }
