@@ -71,7 +71,7 @@ impl PiiScanner {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiScanner {
         PiiScanner {
             types: types.to_vec(),
-            max_holdback_chars,
+            hold: crate::pii_holdback::PiiHoldback::new(types, max_holdback_chars),
         }
     }
 
