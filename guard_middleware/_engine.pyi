@@ -1,0 +1,37 @@
+"""The native scanning engine (Rust, ``rust/``). Offsets are ``str`` indices."""
+
+__version__: str
+
+class OffsetMap:
+    """A normalised text's map back to the original text."""
+
+    def __len__(self) -> int: ...
+    def original_span(self, start: int, end: int) -> tuple[int, int]: ...
+    def original_index(self, index: int) -> int: ...
+    def normalized_index(self, orig_index: int) -> int: ...
+
+def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | None]:
+    """NFKC, optional case folding, format characters removed; the map is None when no index moved."""
+
+def last_cluster_start(text: str) -> int:
+    """Where the last character cluster of ``text`` starts (0 for empty text)."""
+
+class Literals:
+    """Blocklist literals (already normalised as texts will be) in one Aho-Corasick automaton."""
+
+    def __init__(
+        self, literals: list[str], *, word: bool, casefold: bool, max_holdback_chars: int
+    ) -> None: ...
+    def find(self, text: str, pos: int = 0) -> list[tuple[int, int, int]]:
+        """Every occurrence starting at or after ``pos``: (start, end, literal index), sorted."""
+    def holdback(self, text: str, pos: int = 0) -> int:
+        """The smallest index >= pos from which the tail could still become a literal match."""
+
+class PiiScanner:
+    """Every built-in PII type of ``types`` (names as in ``checks.pii.PII_TYPES``)."""
+
+    def __init__(self, types: list[str], *, max_holdback_chars: int) -> None: ...
+    def find(self, text: str, pos: int = 0) -> list[tuple[int, int, str]]:
+        """Every match starting at or after ``pos``: (start, end, type), sorted, no duplicates."""
+    def holdback(self, text: str, pos: int = 0) -> int:
+        """The smallest index >= pos from which the tail could still become a match."""
