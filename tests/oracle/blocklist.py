@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import ConfigError
+from guard_middleware.verdict import Match
 from tests.oracle.text import (
     last_cluster_start,
     normalize,
@@ -47,7 +48,6 @@ from tests.oracle.text import (
     original_index,
     original_span,
 )
-from guard_middleware.verdict import Match
 
 __all__ = ["BlocklistCheck", "BlocklistOptions", "PatternOptions", "build_blocklist", "pydantic_key"]
 

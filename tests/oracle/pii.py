@@ -60,12 +60,12 @@ import ahocorasick_rs
 import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guard_middleware.errors import ConfigError
+from guard_middleware.verdict import Match
 from tests.oracle.blocklist import NEVER_COMPLETE as _NEVER_COMPLETE
 from tests.oracle.blocklist import pydantic_key, scan_literals
-from guard_middleware.errors import ConfigError
 from tests.oracle.text import last_cluster_start, normalize, normalized_index, original_index
 from tests.oracle.text import original_span as _original_span
-from guard_middleware.verdict import Match
 
 __all__ = ["PII_TYPES", "REMOTE_ONLY_TYPES", "PiiCheck", "PiiRegexOptions", "build_pii_regex"]
 
