@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -140,47 +141,71 @@ def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
     )
 
 
-# Short strings recur on every request (model names, roles that are not identifiers, tool names) and
-# cost a check's fixed overhead each time: their matches, a pure function of (check, text), are kept.
-_MEMO_TEXT_CHARS = 64
-_MEMO_ENTRIES = 4096
+# Texts recur: model names and roles on every request, and agents and chat UIs re-send the whole
+# conversation every turn. A check's matches are a pure function of (check, text), so they are
+# remembered, and a re-sent history costs a dictionary lookup per message instead of a scan. The memo
+# keeps the texts themselves as keys (exact: no digest can collide), bounded by their total size;
+# the oldest entries go first, and a hit counts as new. Vault numbering and request-level rules are
+# applied per request after it, as before.
+_MEMO_MAX_CHARS = 8 * 1024 * 1024
+_MEMO_MAX_ENTRIES = 65_536
 # Requests with more text than this are scanned in a worker thread (the engine releases the GIL on large
 # texts), so a megabyte body never holds the event loop, and every other request, while it is scanned.
 # Below it a thread hop (~50 us) would cost more than the scan it moves. See tests/bench_worst.py.
 OFFLOAD_CHARS = 64 * 1024
 
 
+class _MatchMemo:
+    """(guardrail, text) -> matches, bounded by total characters and entries. Thread-safe: offloaded
+    scans use it from a worker thread."""
+
+    __slots__ = ("_chars", "_entries", "_lock")
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[Match, ...]] = {}
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def find(self, guardrail: str, find: Callable[[str], list[Match]], text: str) -> tuple[Match, ...]:
+        key = (guardrail, text)
+        entries = self._entries
+        with self._lock:
+            found = entries.pop(key, None)
+            if found is not None:
+                entries[key] = found  # most recently used last
+                return found
+        found = tuple(find(text))
+        if len(text) > _MEMO_MAX_CHARS // 8:
+            return found  # one huge text would evict everything else
+        with self._lock:
+            if key not in entries:
+                entries[key] = found
+                self._chars += len(text)
+                while self._chars > _MEMO_MAX_CHARS or len(entries) > _MEMO_MAX_ENTRIES:
+                    oldest = next(iter(entries))
+                    del entries[oldest]
+                    self._chars -= len(oldest[1])
+        return found
+
+
 class Evaluator:
-    """Stateless apart from its collaborators and a bounded memo of short texts' local matches; one per
+    """Stateless apart from its collaborators and a bounded memo of texts' local matches; one per
     middleware, shared by all requests."""
 
     def __init__(self, policy: Policy, auditor: Auditor) -> None:
         self.policy = policy
         self.auditor = auditor
-        self._short: dict[tuple[str, str], tuple[Match, ...]] = {}
-
-    def _find_short(
-        self, guardrail: Guardrail, find: Callable[[str], list[Match]], text: str
-    ) -> tuple[Match, ...]:
-        key = (guardrail.name, text)
-        found = self._short.get(key)
-        if found is None:
-            found = tuple(find(text))
-            if len(self._short) >= _MEMO_ENTRIES:
-                self._short.clear()
-            self._short[key] = found
-        return found
+        self._memo = _MatchMemo()
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:
         findings: list[Finding] = []
         resolve = self.policy.resolve_action
         if guardrail.text_check is not None:
             find = guardrail.text_check.find
+            memo = self._memo.find
+            name = guardrail.name
             for i, seg in enumerate(segments):
-                text = seg.text
-                matches: Sequence[Match] = (
-                    find(text) if len(text) > _MEMO_TEXT_CHARS else self._find_short(guardrail, find, text)
-                )
+                matches: Sequence[Match] = memo(name, find, seg.text)
                 if seg.parts:
                     matches = _with_part_matches(find, seg, matches)
                 for m in matches:
