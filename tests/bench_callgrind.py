@@ -1,6 +1,7 @@
 """Instructions per request in the gateway process, bare vs guarded, counted by callgrind.
 
-Run: ``python tests/bench_callgrind.py [--requests 200] [--sizes 1024,20480] [--stream]``.
+Run: ``python tests/bench_callgrind.py [--requests 200] [--sizes 1024,20480] [--stream]
+[--scenario pii|clean|agent]``.
 Not a pytest module: it measures and prints, it does not assert. Needs ``valgrind``.
 
 Deterministic where wall-clock throughput is not (the machine is shared): the example gateway
@@ -10,6 +11,11 @@ after another, each with its own body, and the counters are dumped (``callgrind_
 gateway's instructions divided by the requests. The guard is the policy ``tests/bench_gateway.py`` uses
 (1,000-literal blocklists in and out, PII redaction both ways, audit on, records to a log file).
 ``--stream`` sends streaming requests instead (the mock streams its echo in 4-character deltas).
+
+Scenarios: ``pii`` (default): prose where one sentence in ten carries an e-mail, phone, IP or number;
+``clean``: the same prose without them (nothing to find); ``agent``: 30-turn conversations, each turn
+``size`` bytes of PII prose, every request re-sending the whole history so far (turn k carries k user
+messages and k - 1 assistant answers); ``--requests`` is rounded to whole conversations.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -31,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 
-from tests.bench_common import blocklist_table, chat_body, prose
+from tests.bench_common import WORDS, blocklist_table, chat_body, prose
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +69,40 @@ def wait_port(port: int, seconds: float) -> None:
     raise SystemExit(f"nothing listens on {port} after {seconds:.0f}s")
 
 
-def bodies(size: int, count: int, *, stream: bool, seed: int) -> list[bytes]:
+def clean_prose(size: int, seed: int) -> str:
+    """Sentences of the benchmark vocabulary only: nothing any check finds."""
+    rnd = random.Random(seed)
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        s = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(8, 20))).capitalize() + ". "
+        parts.append(s)
+        length += len(s)
+    return "".join(parts)[:size]
+
+
+TURNS = 30
+
+
+def conversation(size: int, turns: int, seed: int) -> list[bytes]:
+    """One agent conversation: request k re-sends every earlier turn."""
+    messages: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful assistant."}]
+    out: list[bytes] = []
+    for k in range(turns):
+        messages.append({"role": "user", "content": prose(size, seed * 1000 + k)})
+        out.append(json.dumps({"model": "mock", "messages": messages}).encode())
+        answer = "You said: " + prose(size // 4, seed * 1000 + 500 + k)
+        messages.append({"role": "assistant", "content": answer})
+    return out
+
+
+def bodies(size: int, count: int, *, stream: bool, seed: int, scenario: str = "pii") -> list[bytes]:
+    if scenario == "agent":
+        conversations = max(1, round(count / TURNS))
+        return [b for c in range(conversations) for b in conversation(size, TURNS, seed + c)]
+    text = clean_prose if scenario == "clean" else prose
     overhead = len(chat_body("", stream=stream))
-    return [chat_body(prose(max(16, size - overhead), seed + i), stream=stream) for i in range(count)]
+    return [chat_body(text(max(16, size - overhead), seed + i), stream=stream) for i in range(count)]
 
 
 async def send(url: str, payloads: list[bytes]) -> None:
@@ -116,10 +154,12 @@ def measure(guarded: bool, size: int, args: argparse.Namespace, mock_url: str, o
     try:
         wait_port(port, 300)
         url = f"http://127.0.0.1:{port}"
-        asyncio.run(send(url, bodies(size, 20, stream=args.stream, seed=7)))  # warm-up
+        warm = bodies(size, 20, stream=args.stream, seed=7, scenario=args.scenario)
+        asyncio.run(send(url, warm))
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
-        asyncio.run(send(url, bodies(size, args.requests, stream=args.stream, seed=1000)))
-        return dump_instructions(proc.pid, out_dir) / args.requests
+        measured = bodies(size, args.requests, stream=args.stream, seed=1000, scenario=args.scenario)
+        asyncio.run(send(url, measured))
+        return dump_instructions(proc.pid, out_dir) / len(measured)
     finally:
         proc.terminate()
         proc.wait(60)
@@ -131,6 +171,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--sizes", default="1024,20480")
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--scenario", choices=["pii", "clean", "agent"], default="pii")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
         mock_port = free_port()
