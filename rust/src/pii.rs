@@ -1,8 +1,25 @@
 //! PII detection (the port of `checks/pii.py`): every type with its validators, exact spans, and the
 //! stream hold-back. Linear in the input for every pattern.
 //!
-//! OWNED BY THE PII HELPER: replace the bodies, keep the public API.
-//! All offsets are UTF-8 byte offsets into the original text.
+//! All offsets are UTF-8 byte offsets into the original text. Matching runs on the normalised text
+//! (`crate::normalize`), like the Python reference, and spans are mapped back at the end.
+//!
+//! The structure follows the reference closely, because its results depend on it: cheap anchors
+//! first ('@', digit runs, `:`/`-` pairs, one Aho-Corasick pass for context words and literal
+//! prefixes), then the full pattern at each anchor, then edge checks and validators. Patterns without
+//! look-arounds run on `regex-automata` (leftmost-first, which picks the same match as Python's
+//! backtracking); back-references are expanded into alternations; the patterns with look-arounds are
+//! ported by hand (`context.rs`, and the URL, MAC and AWS key scanners here).
+
+mod context;
+mod validate;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
+
+use crate::normalize::normalize;
+use crate::unicode::{is_space, is_word};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PiiType {
@@ -61,17 +78,348 @@ impl PiiType {
     }
 }
 
+/// Where a match must not be glued to its neighbours: the `lead`/`trail` classes of `checks/pii.py`.
+#[derive(Debug, Clone, Copy)]
+enum Edge {
+    /// EMAIL: `[A-Za-z0-9._%+-]` before, `[A-Za-z0-9-]` after
+    Email,
+    /// PHONE: `[\w+]` before, `[0-9]` after
+    Phone,
+    /// SSN, CREDIT_CARD: `[\w-]` on both sides
+    Group,
+    /// IPv4: `[\w.]` before, `[\w]|\.[0-9]` after
+    Ipv4,
+    /// IPv6: `[\w:]` on both sides
+    Ipv6,
+    /// MAC_ADDRESS: `[\w:-]` on both sides
+    Mac,
+    /// URL: `[\w@./]` before, anything after
+    Url,
+    /// IBAN, AWS_ACCESS_KEY: `[A-Za-z0-9]` on both sides
+    Alnum,
+    /// API_KEY: `[A-Za-z0-9_-]` on both sides
+    ApiKey,
+}
+
+impl Edge {
+    fn lead_blocked(self, c: char) -> bool {
+        match self {
+            Edge::Email => c.is_ascii_alphanumeric() || "._%+-".contains(c),
+            Edge::Phone => is_word(c) || c == '+',
+            Edge::Group => is_word(c) || c == '-',
+            Edge::Ipv4 => is_word(c) || c == '.',
+            Edge::Ipv6 => is_word(c) || c == ':',
+            Edge::Mac => is_word(c) || c == ':' || c == '-',
+            Edge::Url => is_word(c) || "@./".contains(c),
+            Edge::Alnum => c.is_ascii_alphanumeric(),
+            Edge::ApiKey => c.is_ascii_alphanumeric() || c == '_' || c == '-',
+        }
+    }
+
+    fn trail_blocked(self, s: &str, end: usize) -> bool {
+        let Some(c) = s[end..].chars().next() else {
+            return false;
+        };
+        match self {
+            Edge::Email => c.is_ascii_alphanumeric() || c == '-',
+            Edge::Phone => c.is_ascii_digit(),
+            Edge::Ipv4 => {
+                is_word(c)
+                    || (c == '.' && s.as_bytes().get(end + 1).is_some_and(u8::is_ascii_digit))
+            }
+            Edge::Url => false,
+            _ => self.lead_blocked(c),
+        }
+    }
+
+    /// `_Compiled.edges_ok`.
+    fn ok(self, s: &str, start: usize, end: usize) -> bool {
+        !s[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| self.lead_blocked(c))
+            && !self.trail_blocked(s, end)
+    }
+}
+
+/// The byte offset `n` characters before `i` (0 if there are fewer): the reference's
+/// `max(i - n, 0)` on str indices.
+fn chars_back(s: &str, i: usize, n: usize) -> usize {
+    if n == 0 {
+        return i;
+    }
+    s[..i].char_indices().rev().nth(n - 1).map_or(0, |(k, _)| k)
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// `_DIGIT_RUN`'s repeated class: digits and the separators numeric PII uses.
+fn digit_run_byte(b: u8) -> bool {
+    b.is_ascii_digit() || b" ().-/+:".contains(&b)
+}
+
+fn email_local_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._%+-".contains(&b)
+}
+
+type Found = Vec<(usize, usize, PiiType)>;
+type Validator = Option<fn(&str) -> bool>;
+
+/// `PiiCheck._accept` for a match whose value is the whole match.
+fn accept(
+    found: &mut Found,
+    s: &str,
+    (start, end): (usize, usize),
+    npos: usize,
+    kind: PiiType,
+    edge: Edge,
+    validate: Validator,
+) -> bool {
+    let ok = edge.ok(s, start, end)
+        && start >= npos
+        && validate.is_none_or(|valid| valid(&s[start..end]));
+    if ok {
+        found.push((start, end, kind));
+    }
+    ok
+}
+
+fn anchored(re: &Regex, s: &str, at: usize) -> Option<usize> {
+    re.search(&Input::new(s).range(at..).anchored(Anchored::Yes))
+        .map(|m| m.end())
+}
+
+/// A numeric type searched inside digit runs.
+struct DigitType {
+    kind: PiiType,
+    re: Regex,
+    edge: Edge,
+    validate: fn(&str) -> bool,
+}
+
+/// What a trigger-automaton hit can start.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    Ssn,
+    DateOfBirth,
+    AwsSecret,
+    Password,
+    Url,
+    AwsAccess,
+    ApiKey,
+}
+
+const TRIGGER_KINDS: usize = 7;
+
+impl Trigger {
+    /// Context words (matched in every ASCII case) or literal prefixes (matched exactly).
+    fn words(self) -> (&'static [&'static str], bool) {
+        match self {
+            Trigger::Ssn => (&["ssn", "social"], false),
+            Trigger::DateOfBirth => (&["born", "dob", "d.o.b", "birth"], false),
+            Trigger::AwsSecret => (&["aws", "secret"], false),
+            Trigger::Password => (&["pass", "pwd"], false),
+            Trigger::Url => (&["http://", "https://", "ftp://", "www."], true),
+            Trigger::AwsAccess => (
+                &[
+                    "AKIA", "ASIA", "AIDA", "AROA", "AGPA", "ANPA", "ANVA", "AIPA",
+                ],
+                true,
+            ),
+            Trigger::ApiKey => (
+                &[
+                    "sk-",
+                    "sk_live_",
+                    "rk_live_",
+                    "ghp_",
+                    "gho_",
+                    "ghu_",
+                    "ghs_",
+                    "ghr_",
+                    "github_pat_",
+                    "xoxa-",
+                    "xoxb-",
+                    "xoxp-",
+                    "xoxo-",
+                    "xoxs-",
+                    "xoxr-",
+                    "AIza",
+                ],
+                true,
+            ),
+        }
+    }
+
+    /// A context type's `max_len`: how far before `pos` its context word may start.
+    fn context_back(self) -> Option<usize> {
+        match self {
+            Trigger::Ssn => Some(60),
+            Trigger::DateOfBirth => Some(80),
+            Trigger::AwsSecret => Some(90),
+            Trigger::Password => Some(150),
+            Trigger::Url | Trigger::AwsAccess | Trigger::ApiKey => None,
+        }
+    }
+
+    fn of(kind: PiiType) -> &'static [Trigger] {
+        match kind {
+            PiiType::Ssn => &[Trigger::Ssn],
+            PiiType::DateOfBirth => &[Trigger::DateOfBirth],
+            PiiType::AwsSecretKey => &[Trigger::AwsSecret],
+            PiiType::Password => &[Trigger::Password],
+            PiiType::Url => &[Trigger::Url],
+            PiiType::AwsAccessKey => &[Trigger::AwsAccess],
+            PiiType::ApiKey => &[Trigger::ApiKey],
+            _ => &[],
+        }
+    }
+}
+
+/// One automaton for every context word and literal prefix: one pass finds every place a context
+/// or prefix-led pattern can start. It folds ASCII case; exact prefixes are checked on each hit.
+struct Triggers {
+    automaton: AhoCorasick,
+    /// per automaton pattern: what it starts, and the exact spelling when case matters
+    targets: Vec<(Trigger, Option<&'static str>)>,
+    /// the largest `context_back` of the enabled context types
+    context_back: usize,
+}
+
+impl Triggers {
+    fn new(enabled: &[Trigger]) -> Option<Triggers> {
+        let mut words = Vec::new();
+        let mut targets = Vec::new();
+        for &t in enabled {
+            let (list, exact) = t.words();
+            for &w in list {
+                words.push(w);
+                targets.push((t, exact.then_some(w)));
+            }
+        }
+        if words.is_empty() {
+            return None;
+        }
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&words)
+            .expect("the trigger automaton builds");
+        let context_back = enabled
+            .iter()
+            .filter_map(|t| t.context_back())
+            .max()
+            .unwrap_or(0);
+        Some(Triggers {
+            automaton,
+            targets,
+            context_back,
+        })
+    }
+}
+
 /// A compiled set of PII types. Built once at start-up; shared by concurrent scans.
 pub struct PiiScanner {
     types: Vec<PiiType>,
     hold: crate::pii_holdback::PiiHoldback,
+    digit: Vec<DigitType>,
+    /// EMAIL's domain half, matched at each '@' (the local part is scanned back from it)
+    email: Option<Regex>,
+    ipv6: Option<Regex>,
+    mac: bool,
+    iban: Option<Regex>,
+    api_key: Option<Regex>,
+    /// DATE_OF_BIRTH's date, see `context::date_regex`
+    date: Option<Regex>,
+    triggers: Option<Triggers>,
+}
+
+fn compile(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("a built-in PII pattern compiles")
 }
 
 impl PiiScanner {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiScanner {
+        let mut unique: Vec<PiiType> = Vec::new();
+        for &t in types {
+            if !unique.contains(&t) {
+                unique.push(t);
+            }
+        }
+        let on = |t: PiiType| unique.contains(&t);
+        let mut digit = Vec::new();
+        if on(PiiType::Phone) {
+            digit.push(DigitType {
+                kind: PiiType::Phone,
+                re: compile(
+                    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}",
+                ),
+                edge: Edge::Phone,
+                validate: validate::phone,
+            });
+        }
+        if on(PiiType::Ssn) {
+            // `(?P<ssn_sep>[- ])...(?P=ssn_sep)`: the character after the area picks the branch.
+            digit.push(DigitType {
+                kind: PiiType::Ssn,
+                re: compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
+                edge: Edge::Group,
+                validate: validate::ssn,
+            });
+        }
+        if on(PiiType::CreditCard) {
+            // `(?P<cc_a>[ -]?)` with its back-references: the character after the first group
+            // picks the separator (the empty one only when it is a digit), in the reference's
+            // priority order.
+            digit.push(DigitType {
+                kind: PiiType::CreditCard,
+                re: compile(concat!(
+                    r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{1,7}|[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{1,7}",
+                    r"|[0-9]{4}[0-9]{4}[0-9]{4}[0-9]{1,7}",
+                    r"|[0-9]{4} [0-9]{6} [0-9]{4,5}|[0-9]{4}-[0-9]{6}-[0-9]{4,5}|[0-9]{4}[0-9]{6}[0-9]{4,5}",
+                )),
+                edge: Edge::Group,
+                validate: validate::card,
+            });
+        }
+        if on(PiiType::IpAddress) {
+            digit.push(DigitType {
+                kind: PiiType::IpAddress,
+                re: compile(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
+                edge: Edge::Ipv4,
+                validate: validate::ipv4,
+            });
+        }
+        let triggers: Vec<Trigger> = unique
+            .iter()
+            .flat_map(|&t| Trigger::of(t).iter().copied())
+            .collect();
         PiiScanner {
-            types: types.to_vec(),
             hold: crate::pii_holdback::PiiHoldback::new(types, max_holdback_chars),
+            digit,
+            email: on(PiiType::Email).then(|| {
+                compile(
+                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
+                )
+            }),
+            ipv6: on(PiiType::IpAddress)
+                .then(|| compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}")),
+            mac: on(PiiType::MacAddress),
+            iban: on(PiiType::Iban).then(|| {
+                compile(r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?")
+            }),
+            api_key: on(PiiType::ApiKey).then(|| {
+                compile(concat!(
+                    r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}",
+                    r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}",
+                    r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}",
+                ))
+            }),
+            date: on(PiiType::DateOfBirth).then(context::date_regex),
+            triggers: Triggers::new(&triggers),
+            types: unique,
         }
     }
 
@@ -80,14 +428,312 @@ impl PiiScanner {
     }
 
     /// Every match starting at or after `pos` (byte offsets into `text`), sorted by (start, end,
-    /// type name), without duplicates: exactly `PiiCheck.find`.
+    /// type name) of the normalised text, without duplicates: exactly `PiiCheck.find`.
     pub fn find(&self, text: &str, pos: usize) -> Vec<(usize, usize, PiiType)> {
-        let _ = (text, pos);
-        Vec::new()
+        let norm = normalize(text, false);
+        let s: &str = &norm.text;
+        let npos = norm.normalized_index(pos);
+        let mut found = Found::new();
+        if !self.digit.is_empty() && npos < s.len() {
+            self.find_digits(s, npos, &mut found);
+        }
+        if let Some(domain) = &self.email {
+            find_email(domain, s, npos, &mut found);
+        }
+        if let Some(body) = &self.ipv6 {
+            find_ipv6(body, s, npos, &mut found);
+        }
+        if self.mac {
+            find_mac(s, npos, &mut found);
+        }
+        if let Some(iban) = &self.iban {
+            for m in iban.find_iter(Input::new(s).range(npos..)) {
+                let span = (m.start(), m.end());
+                accept(
+                    &mut found,
+                    s,
+                    span,
+                    npos,
+                    PiiType::Iban,
+                    Edge::Alnum,
+                    Some(validate::iban),
+                );
+            }
+        }
+        if let Some(triggers) = &self.triggers {
+            self.find_triggered(triggers, s, npos, &mut found);
+        }
+        found.sort_unstable_by(|a, b| (a.0, a.1, a.2.name()).cmp(&(b.0, b.1, b.2.name())));
+        found.dedup();
+        found
+            .into_iter()
+            .map(|(start, end, kind)| {
+                let (start, end) = norm.original_span(start, end);
+                (start, end, kind)
+            })
+            .collect()
     }
 
     /// Exactly `PiiCheck.holdback`, in byte offsets (the cap counts characters).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
         self.hold.holdback(text, pos)
     }
+
+    /// `_find_digits`: each type's `finditer` bounded to a run of digits and separators (plus the
+    /// character before it, where a phone number's "+" or "(" may sit).
+    fn find_digits(&self, s: &str, npos: usize, found: &mut Found) {
+        let b = s.as_bytes();
+        let mut i = chars_back(s, npos, 1);
+        while let Some(d) = b[i..].iter().position(u8::is_ascii_digit).map(|k| i + k) {
+            let end = d
+                + 1
+                + b[d + 1..]
+                    .iter()
+                    .take_while(|&&c| digit_run_byte(c))
+                    .count();
+            // A shorter run, or any suffix of it, cannot hold a match: skip it whole.
+            if end - d >= 7 {
+                let lo = chars_back(s, d, 1);
+                for t in &self.digit {
+                    for m in t.re.find_iter(Input::new(s).range(lo..end)) {
+                        let span = (m.start(), m.end());
+                        accept(found, s, span, npos, t.kind, t.edge, Some(t.validate));
+                    }
+                }
+            }
+            i = end;
+        }
+    }
+
+    /// `_find_triggered`.
+    fn find_triggered(&self, triggers: &Triggers, s: &str, npos: usize, found: &mut Found) {
+        let b = s.as_bytes();
+        // Context may sit before `pos`; only the value has to start at or after it.
+        let lo = chars_back(s, npos, triggers.context_back);
+        let mut hits: [Vec<usize>; TRIGGER_KINDS] = Default::default();
+        for m in triggers.automaton.find_overlapping_iter(&b[lo..]) {
+            let (start, end) = (lo + m.start(), lo + m.end());
+            let (target, exact) = triggers.targets[m.pattern().as_usize()];
+            if exact.is_none_or(|w| w.as_bytes() == &b[start..end]) {
+                hits[target as usize].push(start);
+            }
+        }
+        for &target in &[
+            Trigger::Ssn,
+            Trigger::DateOfBirth,
+            Trigger::AwsSecret,
+            Trigger::Password,
+            Trigger::Url,
+            Trigger::AwsAccess,
+            Trigger::ApiKey,
+        ] {
+            let hits = &mut hits[target as usize];
+            if hits.is_empty() {
+                continue;
+            }
+            hits.sort_unstable();
+            hits.dedup();
+            if let Some(back) = target.context_back() {
+                let first = chars_back(s, npos, back);
+                for &h in hits.iter().filter(|&&h| h >= first) {
+                    self.context_match(target, s, h, npos, found);
+                }
+                continue;
+            }
+            // Like `finditer` from `npos`: a match (kept or not) hides the triggers inside it.
+            let mut done = npos;
+            for &h in hits.iter() {
+                if h < done {
+                    continue;
+                }
+                let (kind, edge, end) = match target {
+                    Trigger::Url => (PiiType::Url, Edge::Url, url_end(s, h)),
+                    Trigger::AwsAccess => {
+                        (PiiType::AwsAccessKey, Edge::Alnum, aws_access_end(b, h))
+                    }
+                    _ => (
+                        PiiType::ApiKey,
+                        Edge::ApiKey,
+                        self.api_key.as_ref().and_then(|re| anchored(re, s, h)),
+                    ),
+                };
+                if let Some(end) = end {
+                    accept(found, s, (h, end), npos, kind, edge, None);
+                    done = end.max(h + 1);
+                }
+            }
+        }
+    }
+
+    fn context_match(&self, target: Trigger, s: &str, h: usize, npos: usize, found: &mut Found) {
+        // The lead class of every context type is `[A-Za-z]`; the match starts at the word.
+        if s[..h]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+        {
+            return;
+        }
+        let (kind, value, validate): (PiiType, _, Validator) = match target {
+            Trigger::Ssn => (PiiType::Ssn, context::ssn(s, h), Some(validate::ssn)),
+            Trigger::DateOfBirth => (
+                PiiType::DateOfBirth,
+                self.date
+                    .as_ref()
+                    .and_then(|d| context::date_of_birth(s, h, d)),
+                Some(validate::date),
+            ),
+            Trigger::AwsSecret => (
+                PiiType::AwsSecretKey,
+                context::aws_secret(s, h),
+                Some(validate::secret),
+            ),
+            _ => (PiiType::Password, context::password(s, h), None),
+        };
+        if let Some((start, end)) = value {
+            if start >= npos && validate.is_none_or(|valid| valid(&s[start..end])) {
+                found.push((start, end, kind));
+            }
+        }
+    }
+}
+
+/// `_find_email`: the local part scanned back from each '@', the domain matched from it.
+fn find_email(domain: &Regex, s: &str, npos: usize, found: &mut Found) {
+    let b = s.as_bytes();
+    let mut last_end = 0;
+    for at in memchr::memchr_iter(b'@', &b[npos..]).map(|k| npos + k) {
+        let mut local = at;
+        while local > 0 && at - local <= 64 && email_local_byte(b[local - 1]) {
+            local -= 1;
+        }
+        if !(1..=64).contains(&(at - local)) || local < last_end || local < npos {
+            continue;
+        }
+        if let Some(end) = anchored(domain, s, at) {
+            if Edge::Email.ok(s, local, end) {
+                found.push((local, end, PiiType::Email));
+                last_end = end;
+            }
+        }
+    }
+}
+
+/// IPv6 (`_find_anchored` with `_COLON_ANCHOR` = `:[0-9A-Fa-f]{0,4}:`): from each anchor, back over
+/// hex digits and colons (at most `max_len` = 39), then the pattern from there.
+fn find_ipv6(body: &Regex, s: &str, npos: usize, found: &mut Found) {
+    let b = s.as_bytes();
+    let mut i = chars_back(s, npos, 39);
+    let mut done = 0;
+    while let Some(a) = memchr::memchr(b':', &b[i..]).map(|k| i + k) {
+        let hex = b[a + 1..]
+            .iter()
+            .take(5)
+            .take_while(|&&c| is_hex(c))
+            .count();
+        if hex > 4 || b.get(a + 1 + hex) != Some(&b':') {
+            i = a + 1;
+            continue;
+        }
+        i = a + hex + 2;
+        if a < done {
+            continue;
+        }
+        // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
+        let limit = a.saturating_sub(39);
+        let mut start = a;
+        while start > limit && (is_hex(b[start - 1]) || b[start - 1] == b':') {
+            start -= 1;
+        }
+        if let Some(end) = anchored(body, s, start) {
+            let kept = accept(
+                found,
+                s,
+                (start, end),
+                npos,
+                PiiType::IpAddress,
+                Edge::Ipv6,
+                Some(validate::ipv6),
+            );
+            if kept {
+                done = end;
+            }
+        }
+    }
+}
+
+/// `[0-9A-Fa-f]{2}(?P<mac_sep>[:-])(?:[0-9A-Fa-f]{2}(?P=mac_sep)){4}[0-9A-Fa-f]{2}` at `start`.
+fn mac_at(b: &[u8], start: usize) -> Option<usize> {
+    let m = b.get(start..start + 17)?;
+    let sep = m[2];
+    let ok = (sep == b':' || sep == b'-')
+        && (0..6).all(|k| is_hex(m[3 * k]) && is_hex(m[3 * k + 1]))
+        && (1..5).all(|k| m[3 * k + 2] == sep);
+    ok.then_some(start + 17)
+}
+
+/// MAC_ADDRESS (`_find_anchored` with `_DASH_COLON_ANCHOR` = `[:-][0-9A-Fa-f]{2}[:-]`).
+fn find_mac(s: &str, npos: usize, found: &mut Found) {
+    let b = s.as_bytes();
+    let mut i = chars_back(s, npos, 17);
+    let mut done = 0;
+    while let Some(a) = memchr::memchr2(b':', b'-', &b[i..]).map(|k| i + k) {
+        let anchor = b
+            .get(a + 1..a + 4)
+            .is_some_and(|w| is_hex(w[0]) && is_hex(w[1]) && (w[2] == b':' || w[2] == b'-'));
+        if !anchor {
+            i = a + 1;
+            continue;
+        }
+        i = a + 4;
+        if a < done {
+            continue;
+        }
+        let limit = a.saturating_sub(17);
+        let mut start = a;
+        while start > limit && (is_hex(b[start - 1]) || matches!(b[start - 1], b':' | b'-')) {
+            start -= 1;
+        }
+        if let Some(end) = mac_at(b, start) {
+            if accept(
+                found,
+                s,
+                (start, end),
+                npos,
+                PiiType::MacAddress,
+                Edge::Mac,
+                None,
+            ) {
+                done = end;
+            }
+        }
+    }
+}
+
+/// `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]` at a trigger: the greedy run
+/// gives back characters until it ends in one that may end a URL.
+fn url_end(s: &str, h: usize) -> Option<usize> {
+    let rest = &s[h..];
+    let prefix = ["https://", "http://", "ftp://", "www."]
+        .into_iter()
+        .find(|p| rest.starts_with(p))?;
+    let p = h + prefix.len();
+    let mut end = None;
+    for (i, c) in s[p..].char_indices().take(2047) {
+        if is_space(c) || "<>\"'`".contains(c) {
+            break;
+        }
+        if !".,;:!?)]}".contains(c) {
+            end = Some(p + i + c.len_utf8());
+        }
+    }
+    end
+}
+
+/// `A(?:KIA|SIA|...)[A-Z0-9]{16}` at a trigger.
+fn aws_access_end(b: &[u8], h: usize) -> Option<usize> {
+    let key = b.get(h + 4..h + 20)?;
+    key.iter()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        .then_some(h + 20)
 }
