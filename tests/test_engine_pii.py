@@ -347,3 +347,77 @@ def test_generated_ascii_texts_give_the_same_matches_for_all_types_and_each(
     assert_same_for_all_and_each(text, pos)
     types = tuple(data.draw(st.lists(st.sampled_from(PII_TYPES), min_size=1, max_size=5)))
     assert_same(text, pos, types)
+
+
+# ---------------------------------------------------------------- differential, non-ASCII
+
+# Characters normalisation folds or removes (full-width forms, ligatures, super/subscripts, format
+# characters, combining marks), the ones Python's IGNORECASE folds with i/s/k, Unicode spaces and word
+# characters that are not ASCII (edge classes use Python's \w and \s).
+_NON_ASCII = (
+    "０１２３４５６７８９＠：－．／ｓｓｎＳＮａｗｓ"
+    "\u200b\u200d\ufeff\u00ad\u2060\u0301\u0307\u0327"
+    "ıİſKﬁ①²₃\U0001d7cf"
+    "\u00a0\u3000\u2028\u2009\x1c\x85"
+    "éßΣ日١٣"
+)
+
+
+def _widen(text: str, how: int, at: int) -> str:
+    """A fragment in a disguise normalisation sees through, or with a character that breaks it."""
+    if how == 1:  # full-width digits
+        return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in text)
+    if how == 2:  # full-width everything
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+    if how == 3:  # a zero-width character inside
+        return text[:at] + "\u200b" + text[at:]
+    if how == 4:  # a combining mark on one character
+        return text[:at] + "\u0301" + text[at:]
+    if how == 5:  # a non-ASCII letter or space inside
+        return text[:at] + "ıİ\u00a0é"[at % 4] + text[at:]
+    return text
+
+
+@st.composite
+def disguised_fragment(draw: st.DrawFn) -> str:
+    text = draw(fragment())
+    return _widen(text, draw(st.integers(0, 6)), draw(st.integers(0, len(text))))
+
+
+_NON_ASCII_TEXTS = st.lists(
+    st.one_of(
+        disguised_fragment(),
+        st.sampled_from(_SEPARATORS),
+        st.text(_ASCII + _NON_ASCII, max_size=6),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_NON_ASCII_TEXTS, st.data())
+def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
+    text: str, data: st.DataObject
+) -> None:
+    pos = data.draw(st.integers(0, len(text) + 1))
+    assert_same_for_all_and_each(text, pos)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ssn １２３-４５-６７８９",
+        "mail bob\u200b@example.com",
+        "born on Aprıl 3 1990, birth İs 1/2/1990",
+        "my passwd İs 'letmein' and pwd ıs x",
+        "social securıty 123456789",
+        "https://exa\u00a0mple.com https://exa\u3000mple.com www.a\x1cb.c",
+        "password=ab\x85cd é@example.com 日本@example.com",
+        "x١23-45-6789 ١555-123-4567 ٣192.168.0.1",
+        "\U0001d7cf23-45-6789 ①②③-45-6789",
+        "aws " + "A1" * 19 + "Aé " + "b" * 40,
+    ],
+)
+def test_non_ascii_subtleties_give_the_same_matches(text: str) -> None:
+    for pos in range(len(text) + 1):
+        assert_same_for_all_and_each(text, pos)
