@@ -5,8 +5,8 @@
 //! (`crate::normalize`), like the Python reference, and spans are mapped back at the end.
 //!
 //! The structure follows the reference closely, because its results depend on it: cheap anchors
-//! first ('@', digit runs, `:`/`-` pairs, one Aho-Corasick pass for context words and literal
-//! prefixes), then the full pattern at each anchor, then edge checks and validators. Patterns without
+//! first ('@', digit runs, `:`/`-` pairs, context words and literal prefixes), then the full pattern
+//! at each anchor, then edge checks and validators. Patterns without
 //! look-arounds run on `regex-automata` (leftmost-first, which picks the same match as Python's
 //! backtracking); back-references are expanded into alternations; the patterns with look-arounds are
 //! ported by hand (`context.rs`, and the URL, MAC and AWS key scanners here).
@@ -14,7 +14,6 @@
 mod context;
 mod validate;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
@@ -214,41 +213,14 @@ enum Trigger {
 const TRIGGER_KINDS: usize = 7;
 
 impl Trigger {
-    /// Context words (matched in every ASCII case) or literal prefixes (matched exactly).
-    fn words(self) -> (&'static [&'static str], bool) {
+    /// The context words (lower-case; matched in every ASCII case) of a context type.
+    fn context_words(self) -> &'static [&'static str] {
         match self {
-            Trigger::Ssn => (&["ssn", "social"], false),
-            Trigger::DateOfBirth => (&["born", "dob", "d.o.b", "birth"], false),
-            Trigger::AwsSecret => (&["aws", "secret"], false),
-            Trigger::Password => (&["pass", "pwd"], false),
-            Trigger::Url => (&["http://", "https://", "ftp://", "www."], true),
-            Trigger::AwsAccess => (
-                &[
-                    "AKIA", "ASIA", "AIDA", "AROA", "AGPA", "ANPA", "ANVA", "AIPA",
-                ],
-                true,
-            ),
-            Trigger::ApiKey => (
-                &[
-                    "sk-",
-                    "sk_live_",
-                    "rk_live_",
-                    "ghp_",
-                    "gho_",
-                    "ghu_",
-                    "ghs_",
-                    "ghr_",
-                    "github_pat_",
-                    "xoxa-",
-                    "xoxb-",
-                    "xoxp-",
-                    "xoxo-",
-                    "xoxs-",
-                    "xoxr-",
-                    "AIza",
-                ],
-                true,
-            ),
+            Trigger::Ssn => &["ssn", "social"],
+            Trigger::DateOfBirth => &["born", "dob", "d.o.b", "birth"],
+            Trigger::AwsSecret => &["aws", "secret"],
+            Trigger::Password => &["pass", "pwd"],
+            Trigger::Url | Trigger::AwsAccess | Trigger::ApiKey => &[],
         }
     }
 
@@ -263,60 +235,151 @@ impl Trigger {
         }
     }
 
-    fn of(kind: PiiType) -> &'static [Trigger] {
+    fn of(kind: PiiType) -> Option<Trigger> {
         match kind {
-            PiiType::Ssn => &[Trigger::Ssn],
-            PiiType::DateOfBirth => &[Trigger::DateOfBirth],
-            PiiType::AwsSecretKey => &[Trigger::AwsSecret],
-            PiiType::Password => &[Trigger::Password],
-            PiiType::Url => &[Trigger::Url],
-            PiiType::AwsAccessKey => &[Trigger::AwsAccess],
-            PiiType::ApiKey => &[Trigger::ApiKey],
-            _ => &[],
+            PiiType::Ssn => Some(Trigger::Ssn),
+            PiiType::DateOfBirth => Some(Trigger::DateOfBirth),
+            PiiType::AwsSecretKey => Some(Trigger::AwsSecret),
+            PiiType::Password => Some(Trigger::Password),
+            PiiType::Url => Some(Trigger::Url),
+            PiiType::AwsAccessKey => Some(Trigger::AwsAccess),
+            PiiType::ApiKey => Some(Trigger::ApiKey),
+            _ => None,
         }
     }
 }
 
-/// One automaton for every context word and literal prefix: one pass finds every place a context
-/// or prefix-led pattern can start. It folds ASCII case; exact prefixes are checked on each hit.
+const AWS_PREFIXES: [&[u8]; 8] = [
+    b"AKIA", b"ASIA", b"AIDA", b"AROA", b"AGPA", b"ANPA", b"ANVA", b"AIPA",
+];
+
+/// Where the context and prefix-led patterns can start: the reference's trigger automaton (every
+/// ASCII case variant of the context words, and the exact literal prefixes), found with cheaper
+/// scans. Context words are looked for only where a word starts: every context type rejects a match
+/// glued to a letter before it (`lead` = `[A-Za-z]`), and each context hit is tried on its own, so
+/// the hits this skips could never yield a match. Prefix hits all count (a rejected match still
+/// hides the hits inside it), so each prefix is found wherever it occurs, through a byte it must
+/// contain: "://" or "www." for URLs, 'A' for AWS keys and "AIza", '-' or '_' for the other API keys.
 struct Triggers {
-    automaton: AhoCorasick,
-    /// per automaton pattern: what it starts, and the exact spelling when case matters
-    targets: Vec<(Trigger, Option<&'static str>)>,
+    /// the enabled context types' words, with their type
+    words: Vec<(&'static str, Trigger)>,
+    /// the first bytes of those words, in both cases
+    first: [bool; 256],
     /// the largest `context_back` of the enabled context types
     context_back: usize,
+    url: bool,
+    aws_access: bool,
+    api_key: bool,
 }
+
+type Hits = [Vec<usize>; TRIGGER_KINDS];
 
 impl Triggers {
     fn new(enabled: &[Trigger]) -> Option<Triggers> {
-        let mut words = Vec::new();
-        let mut targets = Vec::new();
-        for &t in enabled {
-            let (list, exact) = t.words();
-            for &w in list {
-                words.push(w);
-                targets.push((t, exact.then_some(w)));
-            }
-        }
-        if words.is_empty() {
+        if enabled.is_empty() {
             return None;
         }
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&words)
-            .expect("the trigger automaton builds");
+        let words: Vec<(&'static str, Trigger)> = enabled
+            .iter()
+            .flat_map(|&t| t.context_words().iter().map(move |&w| (w, t)))
+            .collect();
+        let mut first = [false; 256];
+        for (w, _) in &words {
+            let c = w.as_bytes()[0];
+            first[usize::from(c.to_ascii_lowercase())] = true;
+            first[usize::from(c.to_ascii_uppercase())] = true;
+        }
         let context_back = enabled
             .iter()
             .filter_map(|t| t.context_back())
             .max()
             .unwrap_or(0);
+        let on = |t: Trigger| enabled.iter().any(|&e| e as usize == t as usize);
         Some(Triggers {
-            automaton,
-            targets,
+            words,
+            first,
             context_back,
+            url: on(Trigger::Url),
+            aws_access: on(Trigger::AwsAccess),
+            api_key: on(Trigger::ApiKey),
         })
+    }
+
+    /// Context-word starts at or after `lo` that are not glued to a letter before them.
+    fn context_hits(&self, b: &[u8], lo: usize, hits: &mut Hits) {
+        if self.words.is_empty() {
+            return;
+        }
+        let mut prev_letter = lo > 0 && b[lo - 1].is_ascii_alphabetic();
+        for (i, &c) in b.iter().enumerate().skip(lo) {
+            let letter = c.is_ascii_alphabetic();
+            if letter && !prev_letter && self.first[usize::from(c)] {
+                for &(w, t) in &self.words {
+                    if b[i..].len() >= w.len()
+                        && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
+                    {
+                        hits[t as usize].push(i);
+                    }
+                }
+            }
+            prev_letter = letter;
+        }
+    }
+
+    /// Every literal-prefix occurrence starting at or after `npos`.
+    fn prefix_hits(&self, b: &[u8], npos: usize, hits: &mut Hits) {
+        if self.url {
+            let urls = &mut hits[Trigger::Url as usize];
+            for j in memchr::memmem::find_iter(&b[npos..], b"://").map(|k| npos + k) {
+                let scheme = [&b"https"[..], b"http", b"ftp"]
+                    .into_iter()
+                    .find(|p| j >= npos + p.len() && b[..j].ends_with(p));
+                urls.extend(scheme.map(|p| j - p.len()));
+            }
+            urls.extend(memchr::memmem::find_iter(&b[npos..], b"www.").map(|k| npos + k));
+        }
+        if !(self.aws_access || self.api_key) {
+            return;
+        }
+        for j in memchr::memchr3_iter(b'A', b'-', b'_', &b[npos..]).map(|k| npos + k) {
+            let rest = &b[j..];
+            let before = |n: usize| (j >= npos + n).then(|| &b[j - n..]);
+            match b[j] {
+                b'A' => {
+                    if self.aws_access && AWS_PREFIXES.iter().any(|p| rest.starts_with(p)) {
+                        hits[Trigger::AwsAccess as usize].push(j);
+                    }
+                    if self.api_key && rest.starts_with(b"AIza") {
+                        hits[Trigger::ApiKey as usize].push(j);
+                    }
+                }
+                b'-' if self.api_key => {
+                    let keys = &mut hits[Trigger::ApiKey as usize];
+                    if before(2).is_some_and(|p| p.starts_with(b"sk-")) {
+                        keys.push(j - 2);
+                    }
+                    if before(4).is_some_and(|p| p.starts_with(b"xox") && b"abposr".contains(&p[3]))
+                    {
+                        keys.push(j - 4);
+                    }
+                }
+                b'_' if self.api_key => {
+                    let keys = &mut hits[Trigger::ApiKey as usize];
+                    if before(2)
+                        .is_some_and(|p| p.starts_with(b"sk_live_") || p.starts_with(b"rk_live_"))
+                    {
+                        keys.push(j - 2);
+                    }
+                    if before(3).is_some_and(|p| p.starts_with(b"gh") && b"pousr".contains(&p[2])) {
+                        keys.push(j - 3);
+                    }
+                    if before(6).is_some_and(|p| p.starts_with(b"github_pat_")) {
+                        keys.push(j - 6);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -392,10 +455,7 @@ impl PiiScanner {
                 validate: validate::ipv4,
             });
         }
-        let triggers: Vec<Trigger> = unique
-            .iter()
-            .flat_map(|&t| Trigger::of(t).iter().copied())
-            .collect();
+        let triggers: Vec<Trigger> = unique.iter().filter_map(|&t| Trigger::of(t)).collect();
         PiiScanner {
             hold: crate::pii_holdback::PiiHoldback::new(types, max_holdback_chars),
             digit,
@@ -447,18 +507,7 @@ impl PiiScanner {
             find_mac(s, npos, &mut found);
         }
         if let Some(iban) = &self.iban {
-            for m in iban.find_iter(Input::new(s).range(npos..)) {
-                let span = (m.start(), m.end());
-                accept(
-                    &mut found,
-                    s,
-                    span,
-                    npos,
-                    PiiType::Iban,
-                    Edge::Alnum,
-                    Some(validate::iban),
-                );
-            }
+            find_iban(iban, s, npos, &mut found);
         }
         if let Some(triggers) = &self.triggers {
             self.find_triggered(triggers, s, npos, &mut found);
@@ -510,14 +559,9 @@ impl PiiScanner {
         let b = s.as_bytes();
         // Context may sit before `pos`; only the value has to start at or after it.
         let lo = chars_back(s, npos, triggers.context_back);
-        let mut hits: [Vec<usize>; TRIGGER_KINDS] = Default::default();
-        for m in triggers.automaton.find_overlapping_iter(&b[lo..]) {
-            let (start, end) = (lo + m.start(), lo + m.end());
-            let (target, exact) = triggers.targets[m.pattern().as_usize()];
-            if exact.is_none_or(|w| w.as_bytes() == &b[start..end]) {
-                hits[target as usize].push(start);
-            }
-        }
+        let mut hits = Hits::default();
+        triggers.context_hits(b, lo, &mut hits);
+        triggers.prefix_hits(b, npos, &mut hits);
         for &target in &[
             Trigger::Ssn,
             Trigger::DateOfBirth,
@@ -706,6 +750,39 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
             ) {
                 done = end;
             }
+        }
+    }
+}
+
+/// IBAN: `finditer` from `npos`. A match starts with two capitals and two digits, so the pattern
+/// runs only where those four are (found from the digits, rare in prose), leftmost first.
+fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
+    let b = s.as_bytes();
+    let mut from = npos;
+    while let Some(start) = (from + 2..b.len().saturating_sub(1))
+        .find(|&j| {
+            b[j].is_ascii_digit()
+                && b[j + 1].is_ascii_digit()
+                && b[j - 2].is_ascii_uppercase()
+                && b[j - 1].is_ascii_uppercase()
+        })
+        .map(|j| j - 2)
+    {
+        match anchored(iban, s, start) {
+            Some(end) => {
+                let span = (start, end);
+                accept(
+                    found,
+                    s,
+                    span,
+                    npos,
+                    PiiType::Iban,
+                    Edge::Alnum,
+                    Some(validate::iban),
+                );
+                from = end;
+            }
+            None => from = start + 1,
         }
     }
 }
