@@ -150,6 +150,28 @@ fn chars_back(s: &str, i: usize, n: usize) -> usize {
     s[..i].char_indices().rev().nth(n - 1).map_or(0, |(k, _)| k)
 }
 
+/// The first ASCII digit at or after `from`, eight bytes at a time: prose has few digits.
+fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
+        // Digits become bytes below 10; a byte below 10 borrows, which sets its top bit (bytes
+        // from 0x80 up never do). A borrow may flag a byte above a true one, hence the check.
+        let t = word ^ (0x30 * ONES);
+        if t.wrapping_sub(10 * ONES) & !t & (0x80 * ONES) != 0 {
+            if let Some(k) = b[i..i + 8].iter().position(u8::is_ascii_digit) {
+                return Some(i + k);
+            }
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|k| i + k)
+}
+
 fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
@@ -263,8 +285,9 @@ const AWS_PREFIXES: [&[u8]; 8] = [
 struct Triggers {
     /// the enabled context types' words, with their type
     words: Vec<(&'static str, Trigger)>,
-    /// the first bytes of those words, in both cases
-    first: [bool; 256],
+    /// a non-letter followed by one of those words (ASCII case folded): a lazy DFA finds the few
+    /// word starts at memory speed, where a byte loop branching at every word boundary cannot
+    starts: Option<Regex>,
     /// the largest `context_back` of the enabled context types
     context_back: usize,
     url: bool,
@@ -283,12 +306,14 @@ impl Triggers {
             .iter()
             .flat_map(|&t| t.context_words().iter().map(move |&w| (w, t)))
             .collect();
-        let mut first = [false; 256];
-        for (w, _) in &words {
-            let c = w.as_bytes()[0];
-            first[usize::from(c.to_ascii_lowercase())] = true;
-            first[usize::from(c.to_ascii_uppercase())] = true;
-        }
+        let starts = (!words.is_empty()).then(|| {
+            let alternation: Vec<String> =
+                words.iter().map(|(w, _)| w.replace('.', "\\.")).collect();
+            Regex::builder()
+                .syntax(regex_automata::util::syntax::Config::new().utf8(false))
+                .build(&format!("(?i-u)[^a-zA-Z](?:{})", alternation.join("|")))
+                .expect("the context-word pattern compiles")
+        });
         let context_back = enabled
             .iter()
             .filter_map(|t| t.context_back())
@@ -297,7 +322,7 @@ impl Triggers {
         let on = |t: Trigger| enabled.iter().any(|&e| e as usize == t as usize);
         Some(Triggers {
             words,
-            first,
+            starts,
             context_back,
             url: on(Trigger::Url),
             aws_access: on(Trigger::AwsAccess),
@@ -307,22 +332,24 @@ impl Triggers {
 
     /// Context-word starts at or after `lo` that are not glued to a letter before them.
     fn context_hits(&self, b: &[u8], lo: usize, hits: &mut Hits) {
-        if self.words.is_empty() {
+        let Some(starts) = &self.starts else {
             return;
-        }
-        let mut prev_letter = lo > 0 && b[lo - 1].is_ascii_alphabetic();
-        for (i, &c) in b.iter().enumerate().skip(lo) {
-            let letter = c.is_ascii_alphabetic();
-            if letter && !prev_letter && self.first[usize::from(c)] {
-                for &(w, t) in &self.words {
-                    if b[i..].len() >= w.len()
-                        && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
-                    {
-                        hits[t as usize].push(i);
-                    }
+        };
+        let mut word_at = |i: usize| {
+            for &(w, t) in &self.words {
+                if b[i..].len() >= w.len() && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes()) {
+                    hits[t as usize].push(i);
                 }
             }
-            prev_letter = letter;
+        };
+        if lo == 0 || !b[lo - 1].is_ascii_alphabetic() {
+            word_at(lo);
+        }
+        let mut i = lo;
+        while let Some(m) = starts.search(&Input::new(b).range(i..)) {
+            word_at(m.start() + 1);
+            // From the word itself: the non-letter before the next word may be inside this one.
+            i = m.start() + 1;
         }
     }
 
@@ -533,7 +560,7 @@ impl PiiScanner {
     fn find_digits(&self, s: &str, npos: usize, found: &mut Found) {
         let b = s.as_bytes();
         let mut i = chars_back(s, npos, 1);
-        while let Some(d) = b[i..].iter().position(u8::is_ascii_digit).map(|k| i + k) {
+        while let Some(d) = next_digit(b, i) {
             let end = d
                 + 1
                 + b[d + 1..]
@@ -758,31 +785,30 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
 /// runs only where those four are (found from the digits, rare in prose), leftmost first.
 fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
-    let mut from = npos;
-    while let Some(start) = (from + 2..b.len().saturating_sub(1))
-        .find(|&j| {
-            b[j].is_ascii_digit()
-                && b[j + 1].is_ascii_digit()
-                && b[j - 2].is_ascii_uppercase()
-                && b[j - 1].is_ascii_uppercase()
-        })
-        .map(|j| j - 2)
-    {
-        match anchored(iban, s, start) {
-            Some(end) => {
-                let span = (start, end);
-                accept(
-                    found,
-                    s,
-                    span,
-                    npos,
-                    PiiType::Iban,
-                    Edge::Alnum,
-                    Some(validate::iban),
-                );
-                from = end;
-            }
-            None => from = start + 1,
+    // Where the first of the two digits of the next possible start may be.
+    let mut digit = npos + 2;
+    while let Some(j) = next_digit(b, digit) {
+        digit = j + 1;
+        let four = j + 1 < b.len()
+            && b[j + 1].is_ascii_digit()
+            && b[j - 2].is_ascii_uppercase()
+            && b[j - 1].is_ascii_uppercase();
+        if !four {
+            continue;
+        }
+        if let Some(end) = anchored(iban, s, j - 2) {
+            let span = (j - 2, end);
+            accept(
+                found,
+                s,
+                span,
+                npos,
+                PiiType::Iban,
+                Edge::Alnum,
+                Some(validate::iban),
+            );
+            // `finditer` goes on from the end of a match, kept or not.
+            digit = end + 2;
         }
     }
 }
