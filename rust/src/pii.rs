@@ -6,10 +6,11 @@
 //!
 //! The structure follows the reference closely, because its results depend on it: cheap anchors
 //! first ('@', digit runs, `:`/`-` pairs, context words and literal prefixes), then the full pattern
-//! at each anchor, then edge checks and validators. Patterns without
-//! look-arounds run on `regex-automata` (leftmost-first, which picks the same match as Python's
-//! backtracking); back-references are expanded into alternations; the patterns with look-arounds are
-//! ported by hand (`context.rs`, and the URL, MAC and AWS key scanners here).
+//! at each anchor, then edge checks and validators. Patterns without look-arounds run on
+//! `regex-automata` (leftmost-first, which picks the same match as Python's backtracking);
+//! back-references are expanded into alternations; the patterns with look-arounds are ported by hand
+//! (`context.rs`, and the URL, MAC and AWS key scanners here). Every full pattern is bounded in
+//! length and runs only at an anchor, so each input character costs a bounded amount of work.
 
 mod context;
 mod validate;

@@ -139,8 +139,14 @@ pub(super) fn ssn(s: &str, h: usize) -> Option<(usize, usize)> {
         })
 }
 
-fn could_start_date(c: char) -> bool {
-    c.is_ascii_digit() || "jfmasond".bytes().any(|w| ci_char(c, w))
+/// A date starts with a digit or a month name, whose first three letters every spelling has.
+fn could_start_date(s: &str, p: usize) -> bool {
+    s.as_bytes()[p].is_ascii_digit()
+        || [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .any(|m| word_at(s, p, m).is_some())
 }
 
 /// `(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?![A-Za-z])[^0-9\n]{0,24}?(?P<v>DATE)(?![0-9])`
@@ -166,7 +172,7 @@ pub(super) fn date_of_birth(s: &str, h: usize, date: &Regex) -> Option<(usize, u
 fn date_after(s: &str, mut p: usize, date: &Regex) -> Option<(usize, usize)> {
     for gap in 0..=24 {
         let c = next_char(s, p)?;
-        if could_start_date(c) {
+        if could_start_date(s, p) {
             let input = Input::new(s).range(p..).anchored(Anchored::Yes);
             if let Some(m) = date.search(&input) {
                 let last = s[..m.end()].chars().next_back()?;
