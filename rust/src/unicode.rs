@@ -9,8 +9,8 @@
 mod tables;
 
 /// Sorted, inclusive, disjoint ranges of non-ASCII code points, behind a bitmap of the 64-character
-/// blocks they meet: most text is in blocks with no member (or, for word characters, only members
-/// in few ranges), and a clear bit answers without the binary search.
+/// blocks they meet: a clear bit answers for a whole block (all of CJK, for most tables) without
+/// the binary search.
 struct RangeTable {
     blocks: &'static [u64],
     ranges: &'static [(u32, u32)],
@@ -190,11 +190,18 @@ mod tests {
             let ranges = table.ranges;
             assert!(ranges.iter().all(|&(lo, hi)| 0x80 <= lo && lo <= hi));
             assert!(ranges.windows(2).all(|w| w[0].1 + 1 < w[1].0));
-            // Every member's block bit is set.
+            // Every member's block bit is set, and lookups agree with the ranges at their edges.
             for &(lo, hi) in ranges {
                 assert!((lo..=hi)
                     .filter_map(char::from_u32)
                     .all(|c| in_blocks(c, table.blocks)));
+                // Ranges are apart, so the code points either side are not members.
+                let edges = [(lo, true), (hi, true), (lo - 1, false), (hi + 1, false)];
+                for (cp, member) in edges {
+                    if let Some(c) = char::from_u32(cp).filter(|c| !c.is_ascii()) {
+                        assert_eq!(in_table(c, table), member, "{cp:X}");
+                    }
+                }
             }
         }
         assert!(tables::CASEFOLD.windows(2).all(|w| w[0].0 < w[1].0));
