@@ -104,6 +104,32 @@ def test_subtle_cases_give_the_same_matches(text: str) -> None:
         assert_same_for_all_and_each(text, pos)
 
 
+# ---------------------------------------------------------------- length limits
+
+LONG = [
+    # the URL run is capped at 2047 characters after the scheme, then gives back punctuation
+    "see http://" + "a" * 2050 + " and http://" + "b" * 2045 + ".,;) x",
+    "www." + "a" * 2046 + "." + "b" * 5,
+    "www." + "." * 2100 + "x",
+    # a password value is capped at 128 characters; an API key at 200 or 255
+    "password=" + "p" * 200 + " pwd is " + "q" * 128 + "," + "r",
+    "sk-" + "a" * 199 + " sk_live_" + "b" * 201 + " github_pat_" + "c_" * 130,
+    # the email local part (64), labels (63), up to 8 labels, a TLD of up to 24 letters
+    "a" * 64 + "@" + "b" * 63 + ".com " + "c@" + "d." * 9 + "com e@f." + "g" * 25,
+    # context windows and gaps counted in characters, not bytes
+    "ssn" + "é" * 30 + "123456789 ssn" + "é" * 31 + "123456789",
+    "aws" + "é" * 39 + " " + "Ab1/" * 10 + " secret" + "é" * 41 + "Ab1/" * 10,
+    "born" + "é" * 24 + "1990-01-02 dob" + "é" * 25 + "1990-01-02",
+    "password=" + "é" * 130,
+]
+
+
+@pytest.mark.parametrize("text", LONG)
+def test_length_limits_give_the_same_matches(text: str) -> None:
+    for pos in sorted({0, 1, 5, 9, 40, 64, 200, len(text) // 2, len(text) - 1, len(text)}):
+        assert_same_for_all_and_each(text, pos)
+
+
 # ---------------------------------------------------------------- worst cases, small
 
 WORST = ["::1:", "1-", "a@", "password=", "0", "ssn ", "www.", "aws ", "born ", "sk-", "00:", "1.", "+1 "]
