@@ -100,14 +100,14 @@ fn no_letter_at(s: &str, i: usize) -> bool {
 
 /// Up to `max` characters from `i` that satisfy `ok`: where the run stops.
 fn run_end(s: &str, i: usize, max: usize, ok: impl Fn(char) -> bool) -> usize {
-    s[i..]
-        .char_indices()
-        .take(max)
-        .find(|&(_, c)| !ok(c))
-        .map_or_else(
-            || i + s[i..].chars().take(max).map(char::len_utf8).sum::<usize>(),
-            |(k, _)| i + k,
-        )
+    let mut end = i;
+    for c in s[i..].chars().take(max) {
+        if !ok(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    end
 }
 
 fn ascii_run(s: &str, i: usize, max: usize, ok: impl Fn(u8) -> bool) -> usize {
