@@ -19,7 +19,8 @@ from tests.oracle.pii import PII_TYPES
 MB = 1_000_000
 WORST = [
     "::1:", "1-", "a@", "password=", "0", "ssn ", "www.", "aws ", "born ", "sk-", "00:", "1.", "+1 ",
-    "a:", "-aa", "birth date 1", "a@b.", "GB82 ", "http://.", "passwd is ", "secret=", "AKIA", "(5",
+    "a:", "-aa", "birth date 1", "d.o.born ", "a@b.", "GB82 ", "http://.", "passwd is ", "secret=",
+    "AKIA", "(5",
 ]  # fmt: skip
 
 

@@ -289,6 +289,8 @@ struct Triggers {
     /// a non-letter followed by one of those words (ASCII case folded): a lazy DFA finds the few
     /// word starts at memory speed, where a byte loop branching at every word boundary cannot
     starts: Option<Regex>,
+    /// the first bytes of those words, in both cases, for the byte-by-byte stretches
+    first: [bool; 256],
     /// the largest `context_back` of the enabled context types
     context_back: usize,
     url: bool,
@@ -297,6 +299,9 @@ struct Triggers {
 }
 
 type Hits = [Vec<usize>; TRIGGER_KINDS];
+
+/// How many bytes without a context word end a byte-by-byte stretch.
+const QUIET: usize = 64;
 
 impl Triggers {
     fn new(enabled: &[Trigger]) -> Option<Triggers> {
@@ -315,6 +320,12 @@ impl Triggers {
                 .build(&format!("(?i-u)[^a-zA-Z](?:{})", alternation.join("|")))
                 .expect("the context-word pattern compiles")
         });
+        let mut first = [false; 256];
+        for (w, _) in &words {
+            let c = w.as_bytes()[0];
+            first[usize::from(c.to_ascii_lowercase())] = true;
+            first[usize::from(c.to_ascii_uppercase())] = true;
+        }
         let context_back = enabled
             .iter()
             .filter_map(|t| t.context_back())
@@ -324,6 +335,7 @@ impl Triggers {
         Some(Triggers {
             words,
             starts,
+            first,
             context_back,
             url: on(Trigger::Url),
             aws_access: on(Trigger::AwsAccess),
@@ -337,20 +349,39 @@ impl Triggers {
             return;
         };
         let mut word_at = |i: usize| {
+            let mut hit = false;
             for &(w, t) in &self.words {
                 if b[i..].len() >= w.len() && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes()) {
                     hits[t as usize].push(i);
+                    hit = true;
                 }
             }
+            hit
         };
         if lo == 0 || !b[lo - 1].is_ascii_alphabetic() {
             word_at(lo);
         }
-        let mut i = lo;
-        while let Some(m) = starts.search(&Input::new(b).range(i..)) {
-            word_at(m.start() + 1);
-            // From the word itself: the non-letter before the next word may be inside this one.
-            i = m.start() + 1;
+        // Every position below `i` has been looked at as a word start.
+        let mut i = lo + 1;
+        while let Some(m) = starts.search(&Input::new(b).range(i - 1..)) {
+            let first = m.start() + 1;
+            word_at(first);
+            // Where words are dense, each search would cost more than it skips: go byte by byte
+            // until a stretch without any passes, then search again.
+            let mut quiet_until = first + QUIET;
+            let mut prev_letter = true;
+            i = first + 1;
+            while i < b.len() && i < quiet_until {
+                let c = b[i];
+                if self.first[usize::from(c)] & !prev_letter && word_at(i) {
+                    quiet_until = i + QUIET;
+                }
+                prev_letter = c.is_ascii_alphabetic();
+                i += 1;
+            }
+            if i >= b.len() {
+                break;
+            }
         }
     }
 

@@ -141,12 +141,22 @@ pub(super) fn ssn(s: &str, h: usize) -> Option<(usize, usize)> {
 
 /// A date starts with a digit or a month name, whose first three letters every spelling has.
 fn could_start_date(s: &str, p: usize) -> bool {
-    s.as_bytes()[p].is_ascii_digit()
-        || [
-            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-        ]
-        .iter()
-        .any(|m| word_at(s, p, m).is_some())
+    let b = s.as_bytes()[p];
+    let months: &[&str] = match b.to_ascii_lowercase() {
+        b'0'..=b'9' => return true,
+        b'j' => &["jan", "jun", "jul"],
+        b'f' => &["feb"],
+        b'm' => &["mar", "may"],
+        b'a' => &["apr", "aug"],
+        b'o' => &["oct"],
+        b'n' => &["nov"],
+        b'd' => &["dec"],
+        // 's' is the one month initial with a non-ASCII spelling (U+017F).
+        b's' => &["sep"],
+        _ if !b.is_ascii() => &["sep"],
+        _ => return false,
+    };
+    months.iter().any(|m| word_at(s, p, m).is_some())
 }
 
 /// `(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?![A-Za-z])[^0-9\n]{0,24}?(?P<v>DATE)(?![0-9])`
