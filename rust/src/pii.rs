@@ -449,7 +449,7 @@ pub struct PiiScanner {
     digit: Vec<DigitType>,
     /// EMAIL's domain half, matched at each '@' (the local part is scanned back from it)
     email: Option<Regex>,
-    ipv6: Option<Regex>,
+    ipv6: bool,
     mac: bool,
     iban: Option<Regex>,
     api_key: Option<Regex>,
@@ -523,8 +523,7 @@ impl PiiScanner {
                     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
                 )
             }),
-            ipv6: on(PiiType::IpAddress)
-                .then(|| compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}")),
+            ipv6: on(PiiType::IpAddress),
             mac: on(PiiType::MacAddress),
             iban: on(PiiType::Iban).then(|| {
                 compile(r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?")
@@ -559,8 +558,8 @@ impl PiiScanner {
         if let Some(domain) = &self.email {
             find_email(domain, s, npos, &mut found);
         }
-        if let Some(body) = &self.ipv6 {
-            find_ipv6(body, s, npos, &mut found);
+        if self.ipv6 {
+            find_ipv6(s, npos, &mut found);
         }
         if self.mac {
             find_mac(s, npos, &mut found);
@@ -724,10 +723,17 @@ fn find_email(domain: &Regex, s: &str, npos: usize, found: &mut Found) {
 
 /// IPv6 (`_find_anchored` with `_COLON_ANCHOR` = `:[0-9A-Fa-f]{0,4}:`): from each anchor, back over
 /// hex digits and colons (at most `max_len` = 39), then the pattern from there.
-fn find_ipv6(body: &Regex, s: &str, npos: usize, found: &mut Found) {
+fn find_ipv6(s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
+    let token = |c: u8| is_hex(c) || c == b':';
     let mut i = chars_back(s, npos, 39);
     let mut done = 0;
+    // Bytes [run_start, run_end) are hex digits and colons: the back-scan from an anchor reuses
+    // what the one before it saw, so dense anchors cost no more than sparse ones.
+    let (mut run_start, mut run_end) = (i, i);
+    while run_start > 0 && token(b[run_start - 1]) && i - run_start < 39 {
+        run_start -= 1;
+    }
     while let Some(a) = memchr::memchr(b':', &b[i..]).map(|k| i + k) {
         let hex = b[a + 1..]
             .iter()
@@ -742,13 +748,13 @@ fn find_ipv6(body: &Regex, s: &str, npos: usize, found: &mut Found) {
         if a < done {
             continue;
         }
-        // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
-        let limit = a.saturating_sub(39);
-        let mut start = a;
-        while start > limit && (is_hex(b[start - 1]) || b[start - 1] == b':') {
-            start -= 1;
+        if let Some(q) = b[run_end..a].iter().rposition(|&c| !token(c)) {
+            run_start = run_end + q + 1;
         }
-        if let Some(end) = anchored(body, s, start) {
+        run_end = a;
+        // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
+        let start = run_start.max(a.saturating_sub(39));
+        if let Some(end) = ipv6_end(b, start) {
             let kept = accept(
                 found,
                 s,
@@ -763,6 +769,24 @@ fn find_ipv6(body: &Regex, s: &str, npos: usize, found: &mut Found) {
             }
         }
     }
+}
+
+/// `(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}` at `start`. Nothing the backtracking could try
+/// after a greedy step matches what that step would give back (a group can only end in a colon
+/// after all the hex digits; nothing follows the last digits), so one greedy pass is the match.
+fn ipv6_end(b: &[u8], start: usize) -> Option<usize> {
+    let hex_run = |i: usize| b[i..].iter().take(5).take_while(|&&c| is_hex(c)).count();
+    let mut end = start;
+    let mut groups = 0;
+    while groups < 7 {
+        let hex = hex_run(end);
+        if hex > 4 || b.get(end + hex) != Some(&b':') {
+            break;
+        }
+        end += hex + 1;
+        groups += 1;
+    }
+    (groups >= 2).then(|| end + hex_run(end).min(4))
 }
 
 /// `[0-9A-Fa-f]{2}(?P<mac_sep>[:-])(?:[0-9A-Fa-f]{2}(?P=mac_sep)){4}[0-9A-Fa-f]{2}` at `start`.

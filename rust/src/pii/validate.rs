@@ -85,8 +85,17 @@ pub(super) fn ipv6(value: &str) -> bool {
         return false; // a bare "::" in prose is punctuation, not an address
     }
     const HEXTETS: usize = 8;
-    let parts: Vec<&str> = value.split(':').collect();
-    if parts.len() < 3 || parts.len() > HEXTETS + 1 {
+    let mut split = [""; HEXTETS + 1];
+    let mut count = 0;
+    for part in value.split(':') {
+        if count == split.len() {
+            return false;
+        }
+        split[count] = part;
+        count += 1;
+    }
+    let parts = &split[..count];
+    if parts.len() < 3 {
         return false;
     }
     let mut skip = None;
