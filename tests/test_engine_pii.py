@@ -81,6 +81,9 @@ SUBTLE = [
     "1:2:3:4:5:6:7:: ::1:2:3:4:5:6:7 :::1 1::2::3 a::b:: fe80::1:",
     "::1:::1:::1::",
     "12345::1 abcd::12345 ::ffff",
+    # the back-scan from an anchor stops after 39 characters, inside runs longer than that
+    "abcdef0123456789abcdef0123456789abcdef0123::1 x " + "1:" * 25 + "::1 fe80::1",
+    "g" + "a:" * 30 + " " + "ab" * 20 + ":1:2 " + "00:" * 20 + "00-11-22-33-44-55",
     # MAC with mixed separators, and a longer run
     "00:1A-2B:3C:4D:5E 00:1A:2B:3C:4D:5E:6F aa-bb-cc-dd-ee-ff",
     # email: local part too long, labels, trailing dash
