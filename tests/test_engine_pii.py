@@ -460,6 +460,8 @@ def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
         "x١23-45-6789 ١555-123-4567 ٣192.168.0.1",
         "\U0001d7cf23-45-6789 ①②③-45-6789",
         "aws " + "A1" * 19 + "Aé " + "b" * 40,
+        # lone surrogates (valid in JSON strings) reach the engine as U+FFFD
+        "ssn\ud800123456789 a\ud800@b.com x@y.com\udfff http://a\ud800b password=\ud800x www.\udc00",
     ],
 )
 def test_non_ascii_subtleties_give_the_same_matches(text: str) -> None:
