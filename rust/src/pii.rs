@@ -896,3 +896,142 @@ fn aws_access_end(b: &[u8], h: usize) -> Option<usize> {
         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         .then_some(h + 20)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(types: &[PiiType], text: &str, pos: usize) -> Vec<(&'static str, String)> {
+        PiiScanner::new(types, 1024)
+            .find(text, pos)
+            .into_iter()
+            .map(|(s, e, t)| (t.name(), text[s..e].to_string()))
+            .collect()
+    }
+
+    fn all(text: &str) -> Vec<(&'static str, String)> {
+        found(&PiiType::ALL, text, 0)
+    }
+
+    #[test]
+    fn each_type_reports_its_value() {
+        for (text, kind, value) in [
+            (
+                "mail bob.smith+x@mail.example.co.uk now",
+                "EMAIL",
+                "bob.smith+x@mail.example.co.uk",
+            ),
+            ("call (555) 123-4567 today", "PHONE", "(555) 123-4567"),
+            ("ring +44 20 7946 0958 now", "PHONE", "+44 20 7946 0958"),
+            ("my SSN is 123456789.", "SSN", "123456789"),
+            (
+                "amex 3782 822463 10005 ok",
+                "CREDIT_CARD",
+                "3782 822463 10005",
+            ),
+            (
+                "v6 2001:db8::8a2e:370:7334 up",
+                "IP_ADDRESS",
+                "2001:db8::8a2e:370:7334",
+            ),
+            (
+                "date of birth: 3rd of May 1970",
+                "DATE_OF_BIRTH",
+                "3rd of May 1970",
+            ),
+            (
+                "nic 00-1a-2b-3c-4d-5e up",
+                "MAC_ADDRESS",
+                "00-1a-2b-3c-4d-5e",
+            ),
+            (
+                "see https://example.com/a?b=1. next",
+                "URL",
+                "https://example.com/a?b=1",
+            ),
+            (
+                "iban GB82 WEST 1234 5698 7654 32 ok",
+                "IBAN",
+                "GB82 WEST 1234 5698 7654 32",
+            ),
+            (
+                "key AKIAIOSFODNN7EXAMPLE ok",
+                "AWS_ACCESS_KEY",
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "key xoxb-1234567890-abcdefghij ok",
+                "API_KEY",
+                "xoxb-1234567890-abcdefghij",
+            ),
+            ("my passwd is 'letmein'", "PASSWORD", "letmein"),
+        ] {
+            assert!(all(text).contains(&(kind, value.to_string())), "{text}");
+        }
+    }
+
+    #[test]
+    fn near_misses_are_not_reported() {
+        for text in [
+            "order 5551234567 shipped",
+            "ssn 123-45-0000",
+            "card 4111 1111 1111 1112 fails luhn",
+            "time 10:30:45 and C++ std::vector",
+            "version 1.2.3.4.5",
+            "meeting on 2024-01-02 at noon",
+            "the word password alone",
+        ] {
+            assert_eq!(all(text), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn context_before_pos_counts_and_output_is_in_span_order() {
+        let text = "SSN: 123456789 and 234-56-7890";
+        assert_eq!(
+            found(&PiiType::ALL, text, 5),
+            [("SSN", "123456789".into()), ("SSN", "234-56-7890".into())]
+        );
+        assert_eq!(
+            found(&PiiType::ALL, text, 6),
+            [("SSN", "234-56-7890".into())]
+        );
+        // In span order, whatever order the scanners found them in.
+        let kinds: Vec<_> = all("10.0.0.1 and +1 555 123 4567 or a@b.co")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kinds, ["IP_ADDRESS", "PHONE", "EMAIL"]);
+    }
+
+    #[test]
+    fn next_digit_agrees_with_a_plain_search() {
+        let text = "ab\u{e9}cdefghijklmnop\u{661}qrs/:;9xyz\u{ff10}abcdefgh0".as_bytes();
+        for from in 0..=text.len() {
+            let plain = text[from..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .map(|k| from + k);
+            assert_eq!(next_digit(text, from), plain, "{from}");
+        }
+    }
+
+    #[test]
+    fn ipv6_takes_every_group_it_can_then_four_digits() {
+        fn end(s: &str) -> Option<&str> {
+            ipv6_end(s.as_bytes(), 0).map(|e| &s[..e])
+        }
+        assert_eq!(end("1:2:3:4:5:6:7:8:9"), Some("1:2:3:4:5:6:7:8"));
+        assert_eq!(end("::12345"), Some("::1234"));
+        assert_eq!(end("12345::1"), None);
+        assert_eq!(end("a:b"), None);
+        assert_eq!(end("fe80::1%eth0"), Some("fe80::1"));
+    }
+
+    #[test]
+    fn a_url_gives_back_trailing_punctuation() {
+        let s = "(see http://a.b/c?d=(e)).";
+        assert_eq!(url_end(s, 5).map(|e| &s[5..e]), Some("http://a.b/c?d=(e"));
+        assert_eq!(url_end("www.,;", 0), None);
+    }
+}
