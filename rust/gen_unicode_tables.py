@@ -1,0 +1,158 @@
+"""Generates rust/src/unicode_tables.rs from this Python's unicodedata (run it with Python 3.11).
+
+The engine must agree with the Python reference character for character, so every property Python
+defines (format characters, combining classes, ``str.isalnum``/``str.isspace``, ``str.casefold``) is
+taken from Python itself rather than from a Rust crate built on another Unicode version.
+
+Usage: python3 rust/gen_unicode_tables.py > rust/src/unicode_tables.rs
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator
+
+SURROGATES = range(0xD800, 0xE000)
+
+
+def code_points() -> Iterator[int]:
+    for cp in range(sys.maxunicode + 1):
+        if cp not in SURROGATES:
+            yield cp
+
+
+def ranges(predicate: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Inclusive ranges of the non-ASCII code points with the property (ASCII has its own bit mask)."""
+    out: list[tuple[int, int]] = []
+    for cp in code_points():
+        if cp < 0x80 or not predicate(chr(cp)):
+            continue
+        if out and out[-1][1] + 1 == cp:
+            out[-1] = (out[-1][0], cp)
+        else:
+            out.append((cp, cp))
+    return out
+
+
+def ascii_mask(predicate: Callable[[str], bool]) -> int:
+    return sum(1 << cp for cp in range(0x80) if predicate(chr(cp)))
+
+
+def blocks(table: list[tuple[int, int]]) -> list[int]:
+    """Bit ``c >> 6`` set when the 64-character block of ``c`` meets the table: a clear bit answers
+    for a whole block (all of CJK, say) without the binary search."""
+    top = max((hi for _, hi in table), default=0) >> 6
+    words = [0] * (top // 64 + 1)
+    for lo, hi in table:
+        for block in range(lo >> 6, (hi >> 6) + 1):
+            words[block // 64] |= 1 << (block % 64)
+    return words
+
+
+def rust_table(name: str, doc: str, table: list[tuple[int, int]]) -> str:
+    words = "".join(f"        0x{w:016X},\n" for w in blocks(table))
+    rows = "".join(f"        (0x{lo:04X}, 0x{hi:04X}),\n" for lo, hi in table)
+    return (
+        f"/// {doc}\npub const {name}: RangeTable = RangeTable {{\n"
+        f"    blocks: &[\n{words}    ],\n    ranges: &[\n{rows}    ],\n}};\n"
+    )
+
+
+def rust_str(s: str) -> str:
+    """A Rust string literal, every non-printable-ASCII character escaped so the file stays readable."""
+    escaped = (c if 0x20 <= ord(c) < 0x7F and c not in '"\\' else f"\\u{{{ord(c):X}}}" for c in s)
+    return '"' + "".join(escaped) + '"'
+
+
+def is_format(c: str) -> bool:
+    return unicodedata.category(c) == "Cf"
+
+
+def is_combining(c: str) -> bool:
+    return unicodedata.combining(c) != 0
+
+
+def is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def is_space(c: str) -> bool:
+    return c.isspace()
+
+
+def composes_backwards() -> set[str]:
+    """The characters that can combine with the character before them under NFKC (quick check
+    Maybe): the second character of every canonical pair that recomposes."""
+    out = set()
+    for cp in code_points():
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<"):
+            parts = "".join(chr(int(part, 16)) for part in decomposition.split())
+            if len(parts) == 2 and unicodedata.normalize("NFC", parts) == chr(cp):
+                out.add(parts[1])
+    # Hangul vowel and trailing jamo compose algorithmically, with no decomposition entry.
+    out.update(chr(cp) for cp in range(0x1161, 0x1176))
+    out.update(chr(cp) for cp in range(0x11A8, 0x11C3))
+    return out
+
+
+def nfkc_active(maybe: set[str]) -> Callable[[str], bool]:
+    """Characters that can make a text not NFKC: all but the assigned starters that NFKC leaves
+    alone and that never compose with the character before them (quick check Yes, class 0)."""
+
+    def active(c: str) -> bool:
+        return (
+            unicodedata.category(c) == "Cn"
+            or unicodedata.combining(c) != 0
+            or unicodedata.normalize("NFKC", c) != c
+            or c in maybe
+        )
+
+    return active
+
+
+def main() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit("generate the tables with Python 3.11: the engine must match its Unicode 14 data")
+    # Nothing in ASCII is a format character or a combining mark, which is what lets callers skip
+    # the tables for ASCII; ASCII case folding is plain lowercasing.
+    assert not any(is_format(chr(cp)) or is_combining(chr(cp)) for cp in range(0x80))
+    assert all(chr(cp).casefold() == chr(cp).lower() for cp in range(0x80))
+
+    folds = [(cp, chr(cp).casefold()) for cp in code_points() if cp >= 0x80 and chr(cp).casefold() != chr(cp)]
+    fold_rows = "".join(f"    ('\\u{{{cp:X}}}', {rust_str(f)}),\n" for cp, f in folds)
+    fold_blocks = "".join(f"    0x{w:016X},\n" for w in blocks([(cp, cp) for cp, _ in folds]))
+    assert not any(nfkc_active(set())(chr(cp)) for cp in range(0x80))
+
+    parts = [
+        "// @generated by rust/gen_unicode_tables.py from Python "
+        f"{sys.version.split()[0]}'s unicodedata (Unicode {unicodedata.unidata_version}). Do not edit.\n",
+        "//! Character properties as Python 3.11 defines them: sorted, inclusive, non-overlapping ranges\n"
+        "//! of non-ASCII code points (searched by binary search) behind a bitmap of the 64-character\n"
+        "//! blocks they meet, and bit masks for ASCII.\n",
+        "use super::RangeTable;\n",
+        '/// ASCII characters where `str.isalnum() or c == "_"`, bit `c` set.\n'
+        f"pub const ASCII_WORD: u128 = 0x{ascii_mask(is_word):032X};\n",
+        "/// ASCII characters where `str.isspace()`, bit `c` set.\n"
+        f"pub const ASCII_SPACE: u128 = 0x{ascii_mask(is_space):032X};\n",
+        rust_table("FORMAT", 'Category Cf (`unicodedata.category(c) == "Cf"`).', ranges(is_format)),
+        rust_table("COMBINING", "`unicodedata.combining(c) != 0`.", ranges(is_combining)),
+        rust_table("WORD", '`c.isalnum() or c == "_"`.', ranges(is_word)),
+        rust_table("SPACE", "`c.isspace()`.", ranges(is_space)),
+        rust_table(
+            "NFKC_ACTIVE",
+            "Not an assigned starter that NFKC leaves alone and that never composes with the character\n"
+            "/// before it: a text without these is NFKC (quick check Yes).",
+            ranges(nfkc_active(composes_backwards())),
+        ),
+        "/// `c.casefold()` for every non-ASCII character it changes, sorted by character.\n"
+        f"pub const CASEFOLD: &[(char, &str)] = &[\n{fold_rows}];\n",
+        "/// The 64-character blocks holding a key of `CASEFOLD`.\n"
+        f"pub const CASEFOLD_BLOCKS: &[u64] = &[\n{fold_blocks}];\n",
+    ]
+    sys.stdout.write("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,469 @@
+"""The Rust PII scanner (``_engine.PiiScanner.find``) against the Python reference, ``tests/oracle/pii.py``.
+
+Texts are glued from fragments of every type (valid, near-valid, cut short) with random separators, so
+every anchor, edge condition and validator is exercised; both sides must return the same list.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from guard_middleware import _engine
+from tests import test_pii
+from tests.oracle.pii import PII_TYPES, PiiCheck
+
+_ORACLES: dict[tuple[str, ...], PiiCheck] = {}
+_ENGINES: dict[tuple[str, ...], _engine.PiiScanner] = {}
+
+
+def oracle(types: tuple[str, ...], text: str, pos: int) -> list[tuple[int, int, str]]:
+    check = _ORACLES.get(types)
+    if check is None:
+        check = _ORACLES[types] = PiiCheck("pii", types)
+    return [(m.start, m.end, m.category) for m in check.find(text, pos)]
+
+
+def engine(types: tuple[str, ...], text: str, pos: int) -> list[tuple[int, int, str]]:
+    scanner = _ENGINES.get(types)
+    if scanner is None:
+        scanner = _ENGINES[types] = _engine.PiiScanner(list(types), max_holdback_chars=1024)
+    return scanner.find(text, pos)
+
+
+def assert_same(text: str, pos: int = 0, types: tuple[str, ...] = PII_TYPES) -> None:
+    assert engine(types, text, pos) == oracle(types, text, pos), (text, pos, types)
+
+
+def assert_same_for_all_and_each(text: str, pos: int = 0) -> None:
+    assert_same(text, pos)
+    for t in PII_TYPES:
+        assert_same(text, pos, (t,))
+
+
+# ---------------------------------------------------------------- the reference's own cases
+
+_POSITIVE = test_pii.test_each_type_is_found_with_the_value_as_the_span.pytestmark[0].args[1]
+_NEGATIVE = test_pii.test_near_misses_are_not_reported.pytestmark[0].args[1]
+
+
+@pytest.mark.parametrize("text", [text for text, _ in [*_POSITIVE, *_NEGATIVE]])
+def test_the_reference_cases_give_the_same_matches(text: str) -> None:
+    for pos in range(len(text) + 2):
+        assert_same_for_all_and_each(text, pos)
+
+
+def test_context_before_pos_counts_but_values_before_it_do_not() -> None:
+    text = "SSN: 123456789 and 234-56-7890"
+    assert engine(PII_TYPES, text, 5) == [(5, 14, "SSN"), (19, 30, "SSN")]
+    for pos in range(len(text) + 1):
+        assert_same_for_all_and_each(text, pos)
+
+
+# ---------------------------------------------------------------- targeted subtleties
+
+SUBTLE = [
+    # lazy gap, and the shorter context word when the longer one fails its look-ahead
+    "birth datex 1990-01-02",
+    "birth date: 1990-01-02 born 2/3/1999",
+    "born 1/2/19901",
+    "born on Jan 1st, 1990 dob 12/31/99",
+    "d.o.b.: 3 of march 1970",
+    # a greedy run given back: "sk-proj-" then 17 characters is taken by the value class
+    "key sk-proj-abcdefghijklmnopq ok",
+    "key sk-ant-api03-abcdefghijklmnopqrst",
+    # a rejected match still hides the triggers inside it
+    "https://a.b/www.c.d https://",
+    "xwww.a.com www.b.com",
+    "sk-" + "a" * 250 + " sk-" + "b" * 30,
+    # IPv6: compressed forms, garbage colons, edges
+    "1:2:3:4:5:6:7:: ::1:2:3:4:5:6:7 :::1 1::2::3 a::b:: fe80::1:",
+    "::1:::1:::1::",
+    "12345::1 abcd::12345 ::ffff",
+    # the back-scan from an anchor stops after 39 characters, inside runs longer than that
+    "abcdef0123456789abcdef0123456789abcdef0123::1 x " + "1:" * 25 + "::1 fe80::1",
+    "g" + "a:" * 30 + " " + "ab" * 20 + ":1:2 " + "00:" * 20 + "00-11-22-33-44-55",
+    # MAC with mixed separators, and a longer run
+    "00:1A-2B:3C:4D:5E 00:1A:2B:3C:4D:5E:6F aa-bb-cc-dd-ee-ff",
+    # email: local part too long, labels, trailing dash
+    "a" * 65 + "@example.com " + "b" * 64 + "@example.com x@y.co- x@y.co.uk",
+    "a@b.c@d.com e@f.gg@h.ii",
+    # digit runs: the character before a run, phone forms, cards in every grouping
+    "+1 (555) 123-4567 +44 20 7946 0958 1-555-123-4567 (555)123-4567",
+    "4111 1111 1111 1111 4111-1111-1111-1111 3782 822463 10005 3782-822463-10005 30569309025904",
+    "123-45-6789-1 123 45 6789 1.2.3.4.5 10.0.0.1. 10.0.0.1.x",
+    # passwords and secrets
+    "password  is  'x' pwd:   y passphrase='' PASSWORD =z",
+    "aws " + "Ab1/" * 10 + " secret=" + "Ab1/" * 10 + "= aws" + "x" * 40,
+    # IBAN next to letters and spaces
+    "xGB82 WEST 1234 5698 7654 32 GB82WEST12345698765432 DE89 3704 0044 0532 0130 00",
+]
+
+
+@pytest.mark.parametrize("text", SUBTLE)
+def test_subtle_cases_give_the_same_matches(text: str) -> None:
+    for pos in range(0, len(text) + 1, 3):
+        assert_same_for_all_and_each(text, pos)
+
+
+# ---------------------------------------------------------------- length limits
+
+LONG = [
+    # the URL run is capped at 2047 characters after the scheme, then gives back punctuation
+    "see http://" + "a" * 2050 + " and http://" + "b" * 2045 + ".,;) x",
+    "www." + "a" * 2046 + "." + "b" * 5,
+    "www." + "." * 2100 + "x",
+    # a password value is capped at 128 characters; an API key at 200 or 255
+    "password=" + "p" * 200 + " pwd is " + "q" * 128 + "," + "r",
+    "sk-" + "a" * 199 + " sk_live_" + "b" * 201 + " github_pat_" + "c_" * 130,
+    # the email local part (64), labels (63), up to 8 labels, a TLD of up to 24 letters
+    "a" * 64 + "@" + "b" * 63 + ".com " + "c@" + "d." * 9 + "com e@f." + "g" * 25,
+    # context windows and gaps counted in characters, not bytes
+    "ssn" + "é" * 30 + "123456789 ssn" + "é" * 31 + "123456789",
+    "aws" + "é" * 39 + " " + "Ab1/" * 10 + " secret" + "é" * 41 + "Ab1/" * 10,
+    "born" + "é" * 24 + "1990-01-02 dob" + "é" * 25 + "1990-01-02",
+    "password=" + "é" * 130,
+]
+
+
+@pytest.mark.parametrize("text", LONG)
+def test_length_limits_give_the_same_matches(text: str) -> None:
+    for pos in sorted({0, 1, 5, 9, 40, 64, 200, len(text) // 2, len(text) - 1, len(text)}):
+        assert_same_for_all_and_each(text, pos)
+
+
+# ---------------------------------------------------------------- worst cases, small
+
+WORST = [
+    "::1:",
+    "1-",
+    "a@",
+    "password=",
+    "0",
+    "ssn ",
+    "www.",
+    "aws ",
+    "born ",
+    "sk-",
+    "00:",
+    "1.",
+    "+1 ",
+    "d.o.born ",
+]
+
+
+@pytest.mark.parametrize("unit", WORST)
+def test_repetitive_inputs_give_the_same_matches(unit: str) -> None:
+    text = unit * (3000 // len(unit))
+    assert_same_for_all_and_each(text)
+    assert_same_for_all_and_each(text, 1001)
+
+
+# ---------------------------------------------------------------- differential, generated
+
+_FRAGMENTS: dict[str, list[str]] = {
+    "EMAIL": [
+        "bob.smith+x@mail.example.co.uk",
+        "a@b.co",
+        "x@y",
+        "a@b.c",
+        "-a@b.com-",
+        "a..b@c.d.ee",
+        "@example.com",
+        "me@sub-domain.example.travel",
+        "a@1.2.3.com",
+        "q@w-.com",
+        "z@" + "k" * 63 + ".com",
+    ],
+    "PHONE": [
+        "(555) 123-4567",
+        "555-123-4567",
+        "+1 555 123 4567",
+        "+44 20 7946 0958",
+        "1-555-123-4567",
+        "+1(555)123-4567",
+        "5551234567",
+        "+123",
+        "555.123.4567",
+        "+49 (0) 30 1234567",
+        "1555-123-45678",
+        "+1 234",
+        "+12345678",
+        "(234)567-8901",
+    ],
+    "SSN": [
+        "123-45-6789",
+        "123 45 6789",
+        "000-12-3456",
+        "123-45-67890",
+        "ssn 123456789",
+        "SSNs: 123456789",
+        "social security number: 123456789",
+        "Social   Security 123456789",
+        "ssn\n123456789",
+        "my ssn is 1234567890",
+        "SSN#123456789",
+        "ssnx 123456789",
+    ],
+    "CREDIT_CARD": [
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "4111111111111111",
+        "4111 1111 1111 1112",
+        "3782 822463 10005",
+        "378282246310005",
+        "3056 930902 5904",
+        "5555555555554444",
+        "6011111111111117",
+        "3530111333300000",
+        "2221-0000-0000-0009",
+        "4111 1111-1111 1111",
+        "4222222222222",
+        "4111111111111111111",
+        "6221 2600 0000 0000",
+    ],
+    "IP_ADDRESS": [
+        "192.168.0.1",
+        "999.1.1.1",
+        "1.2.3.4.5",
+        "10.0.0.256",
+        "127.0.0.1.",
+        "::1",
+        "fe80::1",
+        "2001:db8::8a2e:370:7334",
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        "::",
+        ":::",
+        "1::2::3",
+        "std::vector",
+        "10:30:45",
+        "a:b:c:d:e:f:0:1",
+        "1:2:3:4:5:6:7::",
+        "::ffff:1.2.3.4",
+        "fe80::1%eth0",
+        "12345::1",
+        "::1:2:3:4:5:6:7",
+        "dead:beef::",
+    ],
+    "MAC_ADDRESS": [
+        "00:1A:2B:3C:4D:5E",
+        "00-1a-2b-3c-4d-5e",
+        "00:1A-2B:3C:4D:5E",
+        "00:1A:2B:3C:4D",
+        "00:1A:2B:3C:4D:5E:6F",
+    ],
+    "URL": [
+        "https://example.com/a?b=1.",
+        "www.example.org,",
+        "http://x.y/(a)",
+        "ftp://files",
+        "https://",
+        "www.",
+        "(see http://a.b/c).",
+        "<http://x>",
+        "@www.x.com",
+        "sftp://x",
+        "http://a.b/c?d='e'",
+    ],
+    "IBAN": [
+        "GB82 WEST 1234 5698 7654 32",
+        "DE89370400440532013000",
+        "GB82 WEST 1234 5698 7654 33",
+        "GB82WEST12345698765432",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "NL91ABNA0417164300",
+    ],
+    "AWS_ACCESS_KEY": [
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIAIOSFODNN7EXAMPL",
+        "AKIAIOSFODNN7EXAMPLEX",
+        "akiaIOSFODNN7EXAMPLE",
+    ],
+    "AWS_SECRET_KEY": [
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AWS key=abcdefghijabcdefghijabcdefghijabcdefghij",
+        "secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYZ",
+        "aws " + "A1" * 20,
+        "Secret " + "b2C+" * 10 + "=",
+    ],
+    "API_KEY": [
+        "sk-proj-abcdefghijklmnopqrstuvwxyz123456",
+        "sk-abcdefghijklmnopqrs",
+        "sk-proj-abcdefghijklmnopq",
+        "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+        "ghp_" + "a1" * 18,
+        "ghs_" + "Z" * 41,
+        "github_pat_" + "x_" * 11,
+        "xoxb-1234567890-abcdefghij",
+        "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        "sk_live_abcdefghijklmnop1234",
+        "rk_live_short",
+    ],
+    "PASSWORD": [
+        "password: hunter2",
+        "pwd=s3cr3t!",
+        "passwd is 'letmein'",
+        "PASSWORD   =  x",
+        "password  is  ",
+        'passphrase:"a b"',
+        "pwd: ;",
+        "Password is x",
+        "password:" + "p" * 130,
+        "xpassword=1",
+    ],
+    "DATE_OF_BIRTH": [
+        "born on 1990-01-02",
+        "DOB: 02/03/1985",
+        "birthday is March 3, 1990",
+        "date of birth: 3rd of May 1970",
+        "d.o.b. 12.31.99",
+        "birth date 1/2/1990",
+        "birthdate: Sept. 5th 1970",
+        "born 13/13/2000",
+        "born\n1990-01-02",
+        "Birthday: dec 25, 2000",
+        "born 1 jan 2000",
+        "born jan 1 2000",
+        "DOB 1990/1/2/3",
+    ],
+}
+_SEPARATORS = [
+    "",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    ",",
+    ".",
+    "-",
+    ":",
+    "::",
+    "@",
+    "(",
+    ")",
+    "+",
+    "/",
+    "=",
+    "'",
+    '"',
+    "_",
+    ";",
+    "a",
+    "Z",
+    "x1",
+    "1",
+    "12",
+    "0",
+    ". ",
+    "? ",
+    "!",
+    "]",
+    "<",
+    "%",
+]
+_ASCII = "0123456789abcdefABCDEFsSkKnNoOpPwWxX :-.@/+()=_'\"\n,;!?%<>]}`"
+
+
+@st.composite
+def fragment(draw: st.DrawFn) -> str:
+    # A type first, so the types with few fragments come up as often as the others.
+    text = draw(st.sampled_from(_FRAGMENTS[draw(st.sampled_from(PII_TYPES))]))
+    cut = draw(st.integers(0, 3))
+    if cut == 1:  # cut short, as a stream or a typo would
+        return text[: draw(st.integers(0, len(text)))]
+    if cut == 2:
+        return text[draw(st.integers(0, len(text))) :]
+    return text
+
+
+_PIECES = st.one_of(fragment(), st.sampled_from(_SEPARATORS), st.text(_ASCII, max_size=6))
+_TEXTS = st.lists(_PIECES, max_size=10).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_TEXTS, st.data())
+def test_generated_ascii_texts_give_the_same_matches_for_all_types_and_each(
+    text: str, data: st.DataObject
+) -> None:
+    pos = data.draw(st.integers(0, len(text) + 1))
+    assert_same_for_all_and_each(text, pos)
+    types = tuple(data.draw(st.lists(st.sampled_from(PII_TYPES), min_size=1, max_size=5)))
+    assert_same(text, pos, types)
+
+
+# ---------------------------------------------------------------- differential, non-ASCII
+
+# Characters normalisation folds or removes (full-width forms, ligatures, super/subscripts, format
+# characters, combining marks), the ones Python's IGNORECASE folds with i/s/k, Unicode spaces and word
+# characters that are not ASCII (edge classes use Python's \w and \s).
+_NON_ASCII = (
+    "０１２３４５６７８９＠：－．／ｓｓｎＳＮａｗｓ"
+    "\u200b\u200d\ufeff\u00ad\u2060\u0301\u0307\u0327"
+    "ıİſKﬁ①²₃\U0001d7cf"
+    "\u00a0\u3000\u2028\u2009\x1c\x85"
+    "éßΣ日١٣"
+)
+
+
+def _widen(text: str, how: int, at: int) -> str:
+    """A fragment in a disguise normalisation sees through, or with a character that breaks it."""
+    if how == 1:  # full-width digits
+        return "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in text)
+    if how == 2:  # full-width everything
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+    if how == 3:  # a zero-width character inside
+        return text[:at] + "\u200b" + text[at:]
+    if how == 4:  # a combining mark on one character
+        return text[:at] + "\u0301" + text[at:]
+    if how == 5:  # a non-ASCII letter or space inside
+        return text[:at] + "ıİ\u00a0é"[at % 4] + text[at:]
+    return text
+
+
+@st.composite
+def disguised_fragment(draw: st.DrawFn) -> str:
+    text = draw(fragment())
+    return _widen(text, draw(st.integers(0, 6)), draw(st.integers(0, len(text))))
+
+
+_NON_ASCII_TEXTS = st.lists(
+    st.one_of(
+        disguised_fragment(),
+        st.sampled_from(_SEPARATORS),
+        st.text(_ASCII + _NON_ASCII, max_size=6),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_NON_ASCII_TEXTS, st.data())
+def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
+    text: str, data: st.DataObject
+) -> None:
+    pos = data.draw(st.integers(0, len(text) + 1))
+    assert_same_for_all_and_each(text, pos)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ssn １２３-４５-６７８９",
+        "mail bob\u200b@example.com",
+        "born on Aprıl 3 1990, birth İs 1/2/1990",
+        "my passwd İs 'letmein' and pwd ıs x",
+        "social securıty 123456789",
+        "https://exa\u00a0mple.com https://exa\u3000mple.com www.a\x1cb.c",
+        "password=ab\x85cd é@example.com 日本@example.com",
+        "x١23-45-6789 ١555-123-4567 ٣192.168.0.1",
+        "\U0001d7cf23-45-6789 ①②③-45-6789",
+        "aws " + "A1" * 19 + "Aé " + "b" * 40,
+        # lone surrogates (valid in JSON strings) reach the engine as U+FFFD
+        "ssn\ud800123456789 a\ud800@b.com x@y.com\udfff http://a\ud800b password=\ud800x www.\udc00",
+    ],
+)
+def test_non_ascii_subtleties_give_the_same_matches(text: str) -> None:
+    for pos in range(len(text) + 1):
+        assert_same_for_all_and_each(text, pos)
