@@ -1,27 +1,557 @@
-//! The PII stream hold-back (the port of `PiiCheck.holdback` in `checks/pii.py`): the smallest index
-//! from which the tail could still become (part of) a match once more text arrives.
+//! The PII stream hold-back (the port of `PiiCheck.holdback` in `tests/oracle/pii.py`): the smallest
+//! index from which the tail could still become (part of) a match once more text arrives.
 //!
-//! OWNED BY THE PII HOLD-BACK HELPER: replace the bodies, keep the public API.
 //! Offsets are UTF-8 byte offsets into the original text; the cap counts characters.
+//!
+//! The oracle asks the backtracking `regex` module, per character-class group, for the leftmost start
+//! whose twin (`(?<!lead)(?:body)(?!trail)`) partially matches up to the end of the text, and, per
+//! context word, whether the context twin partially fullmatches the rest. Both questions are "is
+//! `text[s..n]` a prefix of a word of the body's language, with the lead condition holding at `s`":
+//!
+//! * a trail look-ahead only ever looks past the end of a match; a match that has to end at `n` has
+//!   nothing after it, so the trail holds (and `regex` reports a look-ahead at the end as partial);
+//! * look-arounds inside context bodies are rewritten into plain classes (see `CONTEXT`);
+//! * back-references (a separator repeated) are expanded into an alternation of every separator.
+//!
+//! Each body is an anchored dense DFA with `MatchKind::All` (no thread is dropped after a match, so a
+//! state is dead exactly when no extension can match). All starts of one twin run in one left-to-right
+//! pass, one DFA state per live start, deduplicated by state keeping the smallest start: the cost is
+//! the window times the live states, never the window squared.
 
+use std::collections::HashSet;
+
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, MatchKind};
+
+use crate::normalize::{last_cluster_start, normalize};
 use crate::pii::PiiType;
 
+/// One character class as the oracle's `regex` module reads it. `\w` and `\s` are the same
+/// definitions in both engines (UTS #18 word characters, `White_Space`), so the class is compiled
+/// from the oracle's own text. ASCII is a table; other characters (rare here) ask the regex.
+struct CharClass {
+    ascii: [bool; 128],
+    re: regex::Regex,
+}
+
+impl CharClass {
+    fn new(class: &str) -> CharClass {
+        let re = regex::Regex::new(&format!("^(?:{class})$"))
+            .unwrap_or_else(|e| panic!("hold-back class {class:?}: {e}"));
+        let mut ascii = [false; 128];
+        for (b, hit) in (0u8..).zip(ascii.iter_mut()) {
+            *hit = re.is_match(char::from(b).encode_utf8(&mut [0; 4]));
+        }
+        CharClass { ascii, re }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        match self.ascii.get(c as usize) {
+            Some(&hit) => hit,
+            None => self.re.is_match(c.encode_utf8(&mut [0; 4])),
+        }
+    }
+}
+
+fn anchored_dfa(pattern: &str) -> (dense::DFA<Vec<u32>>, StateID) {
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Anchored),
+        )
+        .syntax(syntax::Config::new().unicode(true).utf8(true))
+        .build(pattern)
+        .unwrap_or_else(|e| panic!("hold-back pattern {pattern:?}: {e}"));
+    // No look-around is left in a body, so the start state does not depend on what precedes it.
+    let start = dfa
+        .universal_start_state(Anchored::Yes)
+        .expect("bodies carry no look-behind");
+    (dfa, start)
+}
+
+/// How a twin's body is run.
+enum Body {
+    /// An anchored DFA and its start state.
+    Dfa(dense::DFA<Vec<u32>>, StateID),
+    /// The URL body, `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]`, counted by
+    /// hand: as a DFA the bounded repetition of a Unicode class costs ~30 MB and seconds to build.
+    Url,
+}
+
+/// The literals a URL starts with.
+const URL_PREFIXES: [&str; 4] = ["http://", "https://", "ftp://", "www."];
+/// How many characters the URL body's repetition takes; one more (not one of `URL_NO_END`) ends it.
+const URL_GAP: usize = 2046;
+/// The characters a URL cannot end with, beyond those its class already excludes.
+const URL_NO_END: &str = ".,;:!?)]}";
+
+/// A twin: the body plus the class that must not precede a start.
+struct Twin {
+    body: Body,
+    lead: CharClass,
+    /// The longest match in characters: a context twin's starts further back are not tried.
+    max_len: usize,
+}
+
+impl Twin {
+    fn new(body: Body, lead: &str, max_len: usize) -> Twin {
+        Twin {
+            body,
+            lead: CharClass::new(lead),
+            max_len,
+        }
+    }
+
+    fn dfa(pattern: &str) -> Body {
+        let (dfa, start) = anchored_dfa(pattern);
+        Body::Dfa(dfa, start)
+    }
+
+    /// The smallest char boundary `s` in `[from, below)` where the lead condition holds and
+    /// `text[s..]` is a prefix of the body's language (a complete match included).
+    fn earliest_live(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+        if from >= below {
+            return None;
+        }
+        match &self.body {
+            Body::Dfa(dfa, start) => self.earliest_live_dfa(dfa, *start, text, from, below),
+            Body::Url => self.earliest_live_url(text, from, below),
+        }
+    }
+
+    fn lead_ok(&self, prev: Option<char>) -> bool {
+        !prev.is_some_and(|p| self.lead.contains(p))
+    }
+
+    fn earliest_live_dfa(
+        &self,
+        dfa: &dense::DFA<Vec<u32>>,
+        start: StateID,
+        text: &str,
+        from: usize,
+        below: usize,
+    ) -> Option<usize> {
+        let bytes = text.as_bytes();
+        // (state, start), in increasing start order: a state reached from two starts keeps the first.
+        let mut live: Vec<(StateID, usize)> = Vec::new();
+        let mut next: Vec<(StateID, usize)> = Vec::new();
+        let mut seen: HashSet<StateID> = HashSet::new();
+        let mut prev = text[..from].chars().next_back();
+        for (off, c) in text[from..].char_indices() {
+            let i = from + off;
+            if i < below && self.lead_ok(prev) {
+                live.push((start, i));
+            }
+            prev = Some(c);
+            if live.is_empty() {
+                if i >= below {
+                    break;
+                }
+                continue;
+            }
+            next.clear();
+            seen.clear();
+            for &(mut sid, s) in &live {
+                for &b in &bytes[i..i + c.len_utf8()] {
+                    sid = dfa.next_state(sid, b);
+                }
+                if !dfa.is_dead_state(sid) && seen.insert(sid) {
+                    next.push((sid, s));
+                }
+            }
+            std::mem::swap(&mut live, &mut next);
+        }
+        live.first().map(|&(_, s)| s)
+    }
+
+    /// `earliest_live` for `Body::Url`. `from` is the start of the trailing run of the URL class, so
+    /// every character after a prefix fits the repetition and only the count and the last character
+    /// decide.
+    fn earliest_live_url(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+        let total = text[from..].chars().count();
+        let ends_ok = text
+            .chars()
+            .next_back()
+            .is_some_and(|c| !URL_NO_END.contains(c));
+        let mut prev = text[..from].chars().next_back();
+        for (ci, (off, c)) in text[from..].char_indices().enumerate() {
+            let i = from + off;
+            if i >= below {
+                break;
+            }
+            let lead_ok = self.lead_ok(prev);
+            prev = Some(c);
+            if !lead_ok {
+                continue;
+            }
+            let rest = &text[i..];
+            for p in URL_PREFIXES {
+                if p.starts_with(rest) {
+                    return Some(i); // still inside the prefix
+                }
+                if rest.starts_with(p) {
+                    let k = total - ci - p.len();
+                    if k <= URL_GAP || (k == URL_GAP + 1 && ends_ok) {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// One character-class group: every twin whose matches consist of the class's characters only.
+struct Group {
+    class: CharClass,
+    max_len: usize,
+    twins: Vec<Twin>,
+}
+
+/// Hex digit, as the oracle's `_H`.
+const H: &str = "[0-9A-Fa-f]";
+
+/// The oracle's `_MONTH` (case-insensitive month names, optional dot).
+const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
+
+/// A class type's body: a pattern with `{S}` for a repeated separator and the separators the
+/// back-reference can repeat, or the URL (see `Body::Url`).
+enum Pattern {
+    Regex(String, &'static [&'static str]),
+    Url,
+}
+
+/// A type with a character class: (class, body, lead, max_len), from the oracle's `_TYPES`.
+type ClassSpec = (&'static str, Pattern, &'static str, usize);
+
+fn class_specs(t: PiiType) -> Vec<ClassSpec> {
+    let re = |body: &str, seps: &'static [&'static str]| Pattern::Regex(body.to_string(), seps);
+    match t {
+        PiiType::Email => vec![(
+            "[A-Za-z0-9._%+@-]",
+            re(
+                r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
+                &[],
+            ),
+            "[A-Za-z0-9._%+-]",
+            700,
+        )],
+        PiiType::Phone => vec![(
+            r"[0-9 ().+-]",
+            re(
+                concat!(
+                    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}",
+                    r"|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}"
+                ),
+                &[],
+            ),
+            r"[\w+]",
+            39,
+        )],
+        PiiType::Ssn => vec![(
+            "[0-9 -]",
+            re("[0-9]{3}{S}[0-9]{2}{S}[0-9]{4}", &["-", "[ ]"]),
+            r"[\w-]",
+            11,
+        )],
+        // The oracle's one alternation with two back-references, as two twins.
+        PiiType::CreditCard => vec![
+            (
+                "[0-9 -]",
+                re(
+                    "[0-9]{4}{S}[0-9]{4}{S}[0-9]{4}{S}[0-9]{1,7}",
+                    &["", "[ ]", "-"],
+                ),
+                r"[\w-]",
+                25,
+            ),
+            (
+                "[0-9 -]",
+                re("[0-9]{4}{S}[0-9]{6}{S}[0-9]{4,5}", &["", "[ ]", "-"]),
+                r"[\w-]",
+                25,
+            ),
+        ],
+        PiiType::IpAddress => vec![
+            (
+                "[0-9.]",
+                re(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", &[]),
+                r"[\w.]",
+                15,
+            ),
+            (
+                "[0-9A-Fa-f:]",
+                re(&format!("(?:{H}{{0,4}}:){{2,7}}{H}{{0,4}}"), &[]),
+                r"[\w:]",
+                39,
+            ),
+        ],
+        PiiType::MacAddress => vec![(
+            "[0-9A-Fa-f:-]",
+            re(
+                &format!("{H}{{2}}{{S}}(?:{H}{{2}}{{S}}){{4}}{H}{{2}}"),
+                &[":", "-"],
+            ),
+            r"[\w:-]",
+            17,
+        )],
+        PiiType::Url => vec![(r#"[^\s<>"'`]"#, Pattern::Url, r"[\w@./]", 2054)],
+        PiiType::Iban => vec![(
+            "[A-Z0-9 ]",
+            re(
+                "[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?",
+                &[],
+            ),
+            "[A-Za-z0-9]",
+            43,
+        )],
+        PiiType::AwsAccessKey => vec![(
+            "[A-Z0-9]",
+            re("A(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA|IPA)[A-Z0-9]{16}", &[]),
+            "[A-Za-z0-9]",
+            20,
+        )],
+        PiiType::ApiKey => vec![(
+            "[A-Za-z0-9_-]",
+            re(
+                concat!(
+                    r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}",
+                    r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}",
+                    r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}"
+                ),
+                &[],
+            ),
+            "[A-Za-z0-9_-]",
+            270,
+        )],
+        PiiType::DateOfBirth | PiiType::AwsSecretKey | PiiType::Password => vec![],
+    }
+}
+
+/// The oracle's `_DATE`; `date_digit` leaves out the alternative that starts with a month name.
+fn date(date_digit: bool) -> String {
+    let mut alts = vec![
+        r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".to_string(),
+        r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".to_string(),
+        format!(
+            r"[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{MONTH},?[ ]{{1,3}}[0-9]{{4}}"
+        ),
+    ];
+    if !date_digit {
+        alts.push(format!(
+            r"{MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}}"
+        ));
+    }
+    format!("(?:{})", alts.join("|"))
+}
+
+/// A context type's twin body (lead `[A-Za-z]`) and max_len. The oracle's bodies carry look-arounds
+/// the DFA cannot run; each is rewritten into the same language:
+///
+/// * `word(?![A-Za-z])gap` where the gap may start with a letter: the gap is empty (and what follows
+///   does not start with a letter) or starts with a non-letter.
+/// * AWS: `[^\n]{0,40}?(?<![A-Za-z0-9/+=])value`: the gap cannot be empty (the word ends in a
+///   letter), its last character is outside `[A-Za-z0-9/+=]`, its first is not a letter.
+/// * A look-ahead after the value ends the body, where a match reaching the end has nothing after it.
+fn context_spec(t: PiiType) -> Option<(String, usize)> {
+    match t {
+        PiiType::Ssn => Some((
+            r"(?i:ssns?|social[ ]{1,3}security)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into(),
+            60,
+        )),
+        PiiType::DateOfBirth => Some((
+            format!(
+                r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}{}|{})",
+                date(false),
+                date(true)
+            ),
+            80,
+        )),
+        PiiType::AwsSecretKey => Some((
+            r"(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{40}"
+                .into(),
+            90,
+        )),
+        PiiType::Password => Some((
+            concat!(
+                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:is)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
+                r#"["']?[^\s"',;]{1,128}"#
+            )
+            .into(),
+            150,
+        )),
+        _ => None,
+    }
+}
+
+/// `body` with `{S}` replaced by each separator in turn, as one alternation (a back-reference
+/// repeats the separator the first group captured).
+fn expand(body: &str, seps: &[&str]) -> String {
+    if seps.is_empty() {
+        return body.to_string();
+    }
+    let alts: Vec<String> = seps.iter().map(|s| body.replace("{S}", s)).collect();
+    format!("(?:{})", alts.join("|"))
+}
+
 pub struct PiiHoldback {
-    types: Vec<PiiType>,
+    groups: Vec<Group>,
+    context: Vec<Twin>,
     max_holdback_chars: usize,
 }
 
 impl PiiHoldback {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiHoldback {
+        let mut unique: Vec<PiiType> = Vec::new();
+        for &t in types {
+            if !unique.contains(&t) {
+                unique.push(t);
+            }
+        }
+        let mut groups: Vec<(&'static str, Group)> = Vec::new();
+        let mut context = Vec::new();
+        for &t in &unique {
+            for (class, pattern, lead, max_len) in class_specs(t) {
+                let body = match pattern {
+                    Pattern::Regex(body, seps) => Twin::dfa(&expand(&body, seps)),
+                    Pattern::Url => Body::Url,
+                };
+                let twin = Twin::new(body, lead, max_len);
+                match groups.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, g)) => {
+                        g.max_len = g.max_len.max(max_len);
+                        g.twins.push(twin);
+                    }
+                    None => groups.push((
+                        class,
+                        Group {
+                            class: CharClass::new(class),
+                            max_len,
+                            twins: vec![twin],
+                        },
+                    )),
+                }
+            }
+            if let Some((body, max_len)) = context_spec(t) {
+                context.push(Twin::new(Twin::dfa(&body), "[A-Za-z]", max_len));
+            }
+        }
         PiiHoldback {
-            types: types.to_vec(),
+            groups: groups.into_iter().map(|(_, g)| g).collect(),
+            context,
             max_holdback_chars,
         }
     }
 
     /// Exactly `PiiCheck.holdback(text, pos)`, in byte offsets.
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        let _ = (&self.types, self.max_holdback_chars);
-        text.len().max(pos)
+        if pos >= text.len() {
+            return text.len();
+        }
+        let floor = pos.max(back_chars(text, self.max_holdback_chars));
+        let norm = normalize(text, false);
+        let s: &str = &norm.text;
+        let n = s.len();
+        let lo = norm.normalized_index(floor);
+        let mut held = n;
+        for g in &self.groups {
+            let w = lo.max(back_chars(s, g.max_len));
+            if w >= held {
+                continue;
+            }
+            // The trailing run of the class: a match reaching the end lies inside it.
+            let run = s[w..]
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !g.class.contains(c))
+                .map_or(w, |(i, c)| w + i + c.len_utf8());
+            for twin in &g.twins {
+                if let Some(h) = twin.earliest_live(s, run, held) {
+                    held = h;
+                }
+            }
+        }
+        // Context types start with a context word; a start from which the twin can still match the
+        // whole rest necessarily is one (a whole word, or a prefix of one at the very end), so the
+        // oracle's candidate list adds no condition.
+        if let Some(back) = self.context.iter().map(|t| t.max_len).max() {
+            let first = lo.max(back_chars(s, back));
+            for twin in &self.context {
+                let from = first.max(back_chars(s, twin.max_len));
+                if let Some(h) = twin.earliest_live(s, from, held) {
+                    held = h;
+                }
+            }
+        }
+        norm.original_index(held)
+            .min(last_cluster_start(text))
+            .max(floor)
+    }
+}
+
+/// The byte offset `k` characters before the end of `text` (0 when it is shorter).
+fn back_chars(text: &str, k: usize) -> usize {
+    if k == 0 {
+        return text.len();
+    }
+    text.char_indices().rev().nth(k - 1).map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(cap: usize) -> PiiHoldback {
+        PiiHoldback::new(&PiiType::ALL, cap)
+    }
+
+    #[test]
+    fn prose_is_held_only_where_a_value_can_still_form() {
+        let h = all(1024);
+        // "world" may be the local part of an email; "hello" may not, it is followed by a space.
+        assert_eq!(h.holdback("hello world", 0), 6);
+        assert_eq!(h.holdback("hello world!", 0), 11);
+        assert_eq!(h.holdback("", 0), 0);
+        assert_eq!(h.holdback("abc", 3), 3);
+    }
+
+    #[test]
+    fn partial_values_are_held_from_their_start() {
+        let h = all(1024);
+        assert_eq!(h.holdback("call 555-12", 0), 5);
+        assert_eq!(h.holdback("mail bob@exa", 0), 5);
+        assert_eq!(h.holdback("see https://example.com/a", 0), 4);
+        assert_eq!(h.holdback("key AKIA12", 0), 4);
+        assert_eq!(h.holdback("addr fe80::", 0), 5);
+    }
+
+    #[test]
+    fn context_words_hold_from_the_word() {
+        let h = all(1024);
+        assert_eq!(h.holdback("my passw", 0), 3);
+        assert_eq!(h.holdback("my password is hun", 0), 3);
+        assert_eq!(h.holdback("date of bi", 0), 8);
+        assert_eq!(h.holdback("my ss", 0), 3);
+        // "passwordis" fails the look-ahead after the word.
+        assert_eq!(h.holdback("passwordis x", 0), 11);
+    }
+
+    #[test]
+    fn lead_conditions_are_checked_at_the_start() {
+        let h = PiiHoldback::new(&[PiiType::AwsAccessKey], 1024);
+        assert_eq!(h.holdback("xAKIA12", 0), 6);
+        assert_eq!(h.holdback("-AKIA12", 0), 1);
+    }
+
+    #[test]
+    fn the_cap_and_pos_bound_the_result() {
+        // From the floor "5-12" is searched: "12" after the dash may begin an IPv4 address.
+        let h = all(4);
+        assert_eq!(h.holdback("call 555-12", 0), 9);
+        assert_eq!(all(1024).holdback("call 555-12", 8), 9);
+        assert_eq!(all(1024).holdback("call 555-12", 11), 11);
     }
 }
