@@ -1,14 +1,158 @@
 //! Character classes as Python 3.11 (Unicode 14) defines them, so the engine agrees with the
 //! reference implementation character for character.
 //!
-//! OWNED BY THE NORMALISE HELPER: generated tables go in `unicode_tables.rs`.
+//! The tables in `unicode_tables.rs` are generated from Python's own `unicodedata` and `str` methods
+//! by `rust/gen_unicode_tables.py`; Rust's `char` methods follow a newer Unicode and other
+//! definitions (`char::is_whitespace` is not `str.isspace`, which includes U+001C..U+001F).
+
+#[path = "unicode_tables.rs"]
+mod tables;
+
+fn in_ranges(c: char, ranges: &[(u32, u32)]) -> bool {
+    let c = c as u32;
+    // The first range whose end is at or after `c` is the only one that can hold it.
+    let i = ranges.partition_point(|&(_, hi)| hi < c);
+    ranges.get(i).is_some_and(|&(lo, _)| lo <= c)
+}
+
+fn in_ascii_mask(c: char, mask: u128) -> bool {
+    mask >> (c as u32) & 1 != 0
+}
 
 /// Python's `\w` for str patterns: `ch.isalnum() or ch == "_"`.
 pub fn is_word(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
+    if c.is_ascii() {
+        return in_ascii_mask(c, tables::ASCII_WORD);
+    }
+    in_ranges(c, tables::WORD)
 }
 
 /// Python's `\s` for str patterns (`str.isspace`).
 pub fn is_space(c: char) -> bool {
-    c.is_whitespace()
+    if c.is_ascii() {
+        return in_ascii_mask(c, tables::ASCII_SPACE);
+    }
+    in_ranges(c, tables::SPACE)
+}
+
+/// Unicode category Cf (format characters: zero-width space and joiners, soft hyphen, BOM, bidi
+/// controls, ...). None is ASCII.
+pub fn is_format(c: char) -> bool {
+    !c.is_ascii() && in_ranges(c, tables::FORMAT)
+}
+
+/// True for characters that can change the character before them under NFKC: combining marks
+/// (canonical combining class != 0) and the Hangul vowel/final jamo that compose into a syllable.
+/// None is ASCII.
+pub fn continues_cluster(c: char) -> bool {
+    !c.is_ascii() && (('\u{1160}'..='\u{11FF}').contains(&c) || in_ranges(c, tables::COMBINING))
+}
+
+/// Python's `str.casefold` of one character, when it is not the character itself. Python folds
+/// each character on its own (no context, unlike `str.lower`'s final sigma), so a text folds
+/// character by character.
+pub fn casefold(c: char) -> Option<&'static str> {
+    if c.is_ascii() {
+        // Only the uppercase letters change; `'A'..='Z'` indexes into this lowercase alphabet.
+        const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+        return c
+            .is_ascii_uppercase()
+            .then(|| &LOWER[(c as usize - 'A' as usize)..][..1]);
+    }
+    tables::CASEFOLD
+        .binary_search_by_key(&c, |&(k, _)| k)
+        .ok()
+        .map(|i| tables::CASEFOLD[i].1)
+}
+
+/// Appends `c.casefold()` to `out`.
+pub fn push_casefold(out: &mut String, c: char) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+    } else {
+        match casefold(c) {
+            Some(folded) => out.push_str(folded),
+            None => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_word_and_space_follow_python() {
+        let word: String = (0u8..0x80)
+            .map(char::from)
+            .filter(|&c| is_word(c))
+            .collect();
+        assert_eq!(
+            word,
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+        );
+        let space: Vec<u32> = (0u8..0x80)
+            .map(char::from)
+            .filter(|&c| is_space(c))
+            .map(u32::from)
+            .collect();
+        assert_eq!(space, [9, 10, 11, 12, 13, 28, 29, 30, 31, 32]);
+    }
+
+    #[test]
+    fn non_ascii_classes() {
+        assert!(is_word('é') && is_word('一') && is_word('²') && is_word('Ⅻ'));
+        assert!(!is_word('\u{0301}') && !is_word('—'));
+        assert!(is_space('\u{00A0}') && is_space('\u{2028}') && is_space('\u{3000}'));
+        assert!(!is_space('\u{200B}'));
+        for c in [
+            '\u{00AD}',
+            '\u{200B}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{202E}',
+            '\u{E0001}',
+        ] {
+            assert!(is_format(c), "{c:?}");
+        }
+        assert!(!is_format('a') && !is_format('\u{0301}'));
+        assert!(continues_cluster('\u{0301}') && continues_cluster('\u{1161}'));
+        assert!(continues_cluster('\u{11A8}') && !continues_cluster('\u{1100}'));
+        assert!(!continues_cluster('e') && !continues_cluster('\u{200B}'));
+    }
+
+    #[test]
+    fn casefold_is_full_case_folding() {
+        assert_eq!(casefold('A'), Some("a"));
+        assert_eq!(casefold('Z'), Some("z"));
+        assert_eq!(casefold('a'), None);
+        assert_eq!(casefold('ß'), Some("ss"));
+        assert_eq!(casefold('ẞ'), Some("ss"));
+        assert_eq!(casefold('İ'), Some("i\u{307}"));
+        assert_eq!(casefold('ς'), Some("σ"));
+        assert_eq!(casefold('Σ'), Some("σ"));
+        assert_eq!(casefold('ǅ'), Some("ǆ"));
+        assert_eq!(casefold('ﬀ'), Some("ff"));
+        assert_eq!(casefold('Ⱥ'), Some("ⱥ"));
+        assert_eq!(casefold('σ'), None);
+        let mut s = String::new();
+        for c in "Straße".chars() {
+            push_casefold(&mut s, c);
+        }
+        assert_eq!(s, "strasse");
+    }
+
+    #[test]
+    fn tables_are_sorted_and_disjoint() {
+        for table in [
+            tables::FORMAT,
+            tables::COMBINING,
+            tables::WORD,
+            tables::SPACE,
+        ] {
+            assert!(table.iter().all(|&(lo, hi)| 0x80 <= lo && lo <= hi));
+            assert!(table.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+        }
+        assert!(tables::CASEFOLD.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }
