@@ -13,8 +13,8 @@
 //! * look-arounds inside context bodies are rewritten into plain classes (see `CONTEXT`);
 //! * back-references (a separator repeated) are expanded into an alternation of every separator.
 //!
-//! Each body is an anchored dense DFA with `MatchKind::All` (no thread is dropped after a match, so a
-//! state is dead exactly when no extension can match). All starts of one twin run in one left-to-right
+//! Each body is an anchored dense DFA with `MatchKind::All` (no thread is dropped after a match) and
+//! a table of the states from which a match is still reachable (see `Dfa`). All starts of one twin run in one left-to-right
 //! pass, one DFA state per live start, deduplicated by state keeping the smallest start: the cost is
 //! the window times the live states, never the window squared.
 
@@ -72,10 +72,78 @@ fn anchored_dfa(pattern: &str) -> (dense::DFA<Vec<u32>>, StateID) {
     (dfa, start)
 }
 
+/// An anchored body DFA and, per state, whether a match can still be reached from it.
+///
+/// Not dead is not enough: a DFA reports a match one byte late, so the state after the byte that
+/// follows a complete match is a (delayed) match state and not dead, yet no extension of the text
+/// matches. A state is live when a state whose end-of-input transition matches is reachable from it
+/// (itself included): then the text read so far is a prefix of a match, complete or not.
+struct Dfa {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
+    /// Indexed by `sid >> stride2`.
+    live: Vec<bool>,
+}
+
+impl Dfa {
+    fn new(pattern: &str) -> Dfa {
+        let (dfa, start) = anchored_dfa(pattern);
+        let index = |sid: StateID| sid.as_usize() >> dfa.stride2();
+        // Bytes of one class move every state alike: one representative each is enough.
+        let bytes: Vec<u8> = dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|unit| unit.as_u8())
+            .collect();
+        let mut states = vec![start];
+        let mut reached = vec![false; index(start) + 1];
+        reached[index(start)] = true;
+        let mut into: Vec<Vec<StateID>> = vec![Vec::new(); index(start) + 1];
+        let mut k = 0;
+        while let Some(&sid) = states.get(k) {
+            k += 1;
+            for &b in &bytes {
+                let to = dfa.next_state(sid, b);
+                let t = index(to);
+                if t >= reached.len() {
+                    reached.resize(t + 1, false);
+                    into.resize(t + 1, Vec::new());
+                }
+                into[t].push(sid);
+                if !reached[t] {
+                    reached[t] = true;
+                    states.push(to);
+                }
+            }
+        }
+        let mut live = vec![false; reached.len()];
+        let mut stack: Vec<StateID> = states
+            .iter()
+            .copied()
+            .filter(|&sid| dfa.is_match_state(dfa.next_eoi_state(sid)))
+            .collect();
+        for &sid in &stack {
+            live[index(sid)] = true;
+        }
+        while let Some(sid) = stack.pop() {
+            for &from in &into[index(sid)] {
+                if !live[index(from)] {
+                    live[index(from)] = true;
+                    stack.push(from);
+                }
+            }
+        }
+        Dfa { dfa, start, live }
+    }
+
+    fn is_live(&self, sid: StateID) -> bool {
+        self.live[sid.as_usize() >> self.dfa.stride2()]
+    }
+}
+
 /// How a twin's body is run.
 enum Body {
-    /// An anchored DFA and its start state.
-    Dfa(dense::DFA<Vec<u32>>, StateID),
+    Dfa(Dfa),
     /// The URL body, `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]`, counted by
     /// hand: as a DFA the bounded repetition of a Unicode class costs ~30 MB and seconds to build.
     Url,
@@ -106,8 +174,7 @@ impl Twin {
     }
 
     fn dfa(pattern: &str) -> Body {
-        let (dfa, start) = anchored_dfa(pattern);
-        Body::Dfa(dfa, start)
+        Body::Dfa(Dfa::new(pattern))
     }
 
     /// The smallest char boundary `s` in `[from, below)` where the lead condition holds and
@@ -117,7 +184,7 @@ impl Twin {
             return None;
         }
         match &self.body {
-            Body::Dfa(dfa, start) => self.earliest_live_dfa(dfa, *start, text, from, below),
+            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below),
             Body::Url => self.earliest_live_url(text, from, below),
         }
     }
@@ -126,14 +193,7 @@ impl Twin {
         !prev.is_some_and(|p| self.lead.contains(p))
     }
 
-    fn earliest_live_dfa(
-        &self,
-        dfa: &dense::DFA<Vec<u32>>,
-        start: StateID,
-        text: &str,
-        from: usize,
-        below: usize,
-    ) -> Option<usize> {
+    fn earliest_live_dfa(&self, dfa: &Dfa, text: &str, from: usize, below: usize) -> Option<usize> {
         let bytes = text.as_bytes();
         // (state, start), in increasing start order: a state reached from two starts keeps the first.
         let mut live: Vec<(StateID, usize)> = Vec::new();
@@ -143,7 +203,7 @@ impl Twin {
         for (off, c) in text[from..].char_indices() {
             let i = from + off;
             if i < below && self.lead_ok(prev) {
-                live.push((start, i));
+                live.push((dfa.start, i));
             }
             prev = Some(c);
             if live.is_empty() {
@@ -156,9 +216,9 @@ impl Twin {
             seen.clear();
             for &(mut sid, s) in &live {
                 for &b in &bytes[i..i + c.len_utf8()] {
-                    sid = dfa.next_state(sid, b);
+                    sid = dfa.dfa.next_state(sid, b);
                 }
-                if !dfa.is_dead_state(sid) && seen.insert(sid) {
+                if dfa.is_live(sid) && seen.insert(sid) {
                     next.push((sid, s));
                 }
             }
@@ -537,6 +597,15 @@ mod tests {
         assert_eq!(h.holdback("my ss", 0), 3);
         // "passwordis" fails the look-ahead after the word.
         assert_eq!(h.holdback("passwordis x", 0), 11);
+    }
+
+    #[test]
+    fn a_complete_match_followed_by_more_of_its_class_is_not_held() {
+        let h = PiiHoldback::new(&[PiiType::AwsSecretKey], 1024);
+        let value = "A".repeat(40);
+        assert_eq!(h.holdback(&format!("aws x{}", &value[1..]), 0), 0);
+        // 41 value characters: the DFA's delayed match state is not dead, but nothing can match.
+        assert_eq!(h.holdback(&format!("aws x{value}"), 0), 44);
     }
 
     #[test]
