@@ -6,7 +6,7 @@ property (a larger index releases text the oracle would still hold).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -19,12 +19,12 @@ TYPE_SETS: list[tuple[str, ...]] = [tuple(PII_TYPES), *((t,) for t in PII_TYPES)
 CAPS = [1, 2, 5, 12, 40, 1024]
 
 
-@lru_cache(maxsize=None)
+@cache
 def oracle(types: tuple[str, ...], cap: int) -> PiiCheck:
     return PiiCheck("pii", types, max_holdback_chars=cap)
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine(types: tuple[str, ...], cap: int) -> _engine.PiiScanner:
     return _engine.PiiScanner(list(types), max_holdback_chars=cap)
 
@@ -89,7 +89,7 @@ VALUES = [
     "password: hunter2",
     "pwd=s3cr3t!",
     "my passwd is 'letmein'",
-    "Passphrase  IS  \"x y\"",
+    'Passphrase  IS  "x y"',
 ]
 
 PROSE = ["the", "pass", "ok", "Here", "at", "is", "of", "x", "SSN", "dob", "www", "http", "AKIA", "sk"]
@@ -128,7 +128,9 @@ CAP = st.sampled_from(CAPS)
 
 @settings(max_examples=2500, deadline=None)
 @given(TEXT, TYPES, CAP, st.data())
-def test_ascii_holdback_equals_the_oracle(text: str, types: tuple[str, ...], cap: int, data: st.DataObject) -> None:
+def test_ascii_holdback_equals_the_oracle(
+    text: str, types: tuple[str, ...], cap: int, data: st.DataObject
+) -> None:
     pos = data.draw(st.integers(0, len(text) + 1))
     check(text, pos, types, cap)
 

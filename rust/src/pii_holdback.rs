@@ -143,7 +143,7 @@ impl Dfa {
 
 /// How a twin's body is run.
 enum Body {
-    Dfa(Dfa),
+    Dfa(Box<Dfa>),
     /// The URL body, `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]`, counted by
     /// hand: as a DFA the bounded repetition of a Unicode class costs ~30 MB and seconds to build.
     Url,
@@ -174,7 +174,7 @@ impl Twin {
     }
 
     fn dfa(pattern: &str) -> Body {
-        Body::Dfa(Dfa::new(pattern))
+        Body::Dfa(Box::new(Dfa::new(pattern)))
     }
 
     /// The smallest char boundary `s` in `[from, below)` where the lead condition holds and
