@@ -557,6 +557,9 @@ fn back_chars(text: &str, k: usize) -> usize {
     if k == 0 {
         return text.len();
     }
+    if k >= text.len() {
+        return 0; // a text has no more characters than bytes: no need to walk it
+    }
     text.char_indices().rev().nth(k - 1).map_or(0, |(i, _)| i)
 }
 
