@@ -15,7 +15,9 @@ use std::borrow::Cow;
 
 use unicode_normalization::{is_nfkc, UnicodeNormalization};
 
-use crate::unicode::{casefold as fold_char, continues_cluster, is_format, push_casefold};
+use crate::unicode::{
+    casefold as fold_char, continues_cluster, is_format, is_nfkc_inert, push_casefold,
+};
 
 /// One piece of the map: normalised text from `norm` on came from original text from `orig` on.
 /// A linear segment advances both texts together (identical byte lengths: ASCII, or text that
@@ -172,15 +174,28 @@ fn copy_ascii(out: &mut String, text: &str, from: usize, casefold: bool) -> usiz
     at
 }
 
+/// Offset of the first byte normalisation may change: non-ASCII, or uppercase when case folding.
+fn first_to_change(bytes: &[u8], casefold: bool) -> Option<usize> {
+    const BLOCK: usize = 256;
+    let changes = |b: u8| !b.is_ascii() | (casefold & b.is_ascii_uppercase());
+    for (k, block) in bytes.chunks(BLOCK).enumerate() {
+        // A reduction without early exit vectorises; only the block with a hit is searched.
+        if block.iter().fold(false, |hit, &b| hit | changes(b)) {
+            return block
+                .iter()
+                .position(|&b| changes(b))
+                .map(|p| k * BLOCK + p);
+        }
+    }
+    None
+}
+
 /// NFKC, optional full case folding (Python's `str.casefold`), format characters (Cf) removed.
 pub fn normalize(text: &str, casefold: bool) -> Normalized<'_> {
     let bytes = text.as_bytes();
     // Until the first byte that needs work, the text is its own normalisation: pure ASCII without
     // uppercase (or with case folding off) is borrowed after this one scan.
-    let Some(first) = bytes
-        .iter()
-        .position(|&b| !b.is_ascii() || (casefold && b.is_ascii_uppercase()))
-    else {
+    let Some(first) = first_to_change(bytes, casefold) else {
         return Normalized {
             text: Cow::Borrowed(text),
             map: None,
@@ -253,35 +268,38 @@ fn normalize_run_fast(
     // Whether some character folds to one of another UTF-8 length (`Ⱥ` to `ⱥ`): the run is then
     // still character for character, but not byte for byte.
     let mut resized = false;
-    for c in run.chars() {
+    // Whether the run, and its folded form, are NFKC by their characters alone; only when not
+    // does the normaliser have to check.
+    let (mut inert, mut folded_inert) = (true, true);
+    // `out` holds the folded run up to `copied`; unchanged characters are copied in slices.
+    let mut copied = 0;
+    for (i, c) in run.char_indices() {
         if is_format(c) {
             out.truncate(at);
             return false;
         }
+        inert &= is_nfkc_inert(c);
         if !casefold {
             continue;
         }
-        match fold_char(c) {
-            None => out.push(c),
-            Some(folded) => {
-                let mut chars = folded.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(f), None) => {
-                        resized |= f.len_utf8() != c.len_utf8();
-                        out.push(f);
-                    }
-                    _ => {
-                        out.truncate(at);
-                        return false;
-                    }
-                }
-            }
-        }
+        let Some(folded) = fold_char(c) else {
+            continue;
+        };
+        let mut chars = folded.chars();
+        let (Some(f), None) = (chars.next(), chars.next()) else {
+            out.truncate(at);
+            return false;
+        };
+        resized |= f.len_utf8() != c.len_utf8();
+        folded_inert &= is_nfkc_inert(f);
+        out.push_str(&run[copied..i]);
+        out.push(f);
+        copied = i + c.len_utf8();
     }
-    if !casefold {
-        out.push_str(run);
-    }
-    if !is_nfkc(run) || (casefold && !is_nfkc(&out[at..])) {
+    out.push_str(&run[copied..]);
+    // When folding changed nothing, the folded run is the run and needs no check of its own.
+    let changed = copied > 0;
+    if !(inert || is_nfkc(run)) || (changed && !((inert && folded_inert) || is_nfkc(&out[at..]))) {
         out.truncate(at);
         return false;
     }
@@ -338,8 +356,13 @@ fn normalize_run(
         } else {
             original
         };
+        // Text of NFKC-inert characters is its own NFKC: no call into the normaliser for it.
         scratch.nfkc.clear();
-        scratch.nfkc.extend(cluster.nfkc());
+        if cluster.chars().all(is_nfkc_inert) {
+            scratch.nfkc.push_str(cluster);
+        } else {
+            scratch.nfkc.extend(cluster.nfkc());
+        }
         let mut result = &scratch.nfkc;
         if casefold {
             scratch.folded.clear();
@@ -347,7 +370,7 @@ fn normalize_run(
                 push_casefold(&mut scratch.folded, c);
             }
             result = &scratch.folded;
-            if !is_nfkc(&scratch.folded) {
+            if !(scratch.folded.chars().all(is_nfkc_inert) || is_nfkc(&scratch.folded)) {
                 scratch.nfkc.clear();
                 scratch.nfkc.extend(scratch.folded.nfkc());
                 result = &scratch.nfkc;

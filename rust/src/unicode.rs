@@ -8,11 +8,30 @@
 #[path = "unicode_tables.rs"]
 mod tables;
 
-fn in_ranges(c: char, ranges: &[(u32, u32)]) -> bool {
+/// Sorted, inclusive, disjoint ranges of non-ASCII code points, behind a bitmap of the 64-character
+/// blocks they meet: a clear bit answers for a whole block (all of CJK, for most tables) without
+/// the binary search.
+struct RangeTable {
+    blocks: &'static [u64],
+    ranges: &'static [(u32, u32)],
+}
+
+/// Whether the 64-character block of `c` has its bit set in `blocks`.
+fn in_blocks(c: char, blocks: &[u64]) -> bool {
+    let block = c as usize >> 6;
+    blocks
+        .get(block >> 6)
+        .is_some_and(|w| w >> (block & 63) & 1 != 0)
+}
+
+fn in_table(c: char, table: &RangeTable) -> bool {
+    if !in_blocks(c, table.blocks) {
+        return false;
+    }
     let c = c as u32;
     // The first range whose end is at or after `c` is the only one that can hold it.
-    let i = ranges.partition_point(|&(_, hi)| hi < c);
-    ranges.get(i).is_some_and(|&(lo, _)| lo <= c)
+    let i = table.ranges.partition_point(|&(_, hi)| hi < c);
+    table.ranges.get(i).is_some_and(|&(lo, _)| lo <= c)
 }
 
 fn in_ascii_mask(c: char, mask: u128) -> bool {
@@ -24,7 +43,7 @@ pub fn is_word(c: char) -> bool {
     if c.is_ascii() {
         return in_ascii_mask(c, tables::ASCII_WORD);
     }
-    in_ranges(c, tables::WORD)
+    in_table(c, &tables::WORD)
 }
 
 /// Python's `\s` for str patterns (`str.isspace`).
@@ -32,20 +51,27 @@ pub fn is_space(c: char) -> bool {
     if c.is_ascii() {
         return in_ascii_mask(c, tables::ASCII_SPACE);
     }
-    in_ranges(c, tables::SPACE)
+    in_table(c, &tables::SPACE)
 }
 
 /// Unicode category Cf (format characters: zero-width space and joiners, soft hyphen, BOM, bidi
 /// controls, ...). None is ASCII.
 pub fn is_format(c: char) -> bool {
-    !c.is_ascii() && in_ranges(c, tables::FORMAT)
+    !c.is_ascii() && in_table(c, &tables::FORMAT)
 }
 
 /// True for characters that can change the character before them under NFKC: combining marks
 /// (canonical combining class != 0) and the Hangul vowel/final jamo that compose into a syllable.
 /// None is ASCII.
 pub fn continues_cluster(c: char) -> bool {
-    !c.is_ascii() && (('\u{1160}'..='\u{11FF}').contains(&c) || in_ranges(c, tables::COMBINING))
+    !c.is_ascii() && (('\u{1160}'..='\u{11FF}').contains(&c) || in_table(c, &tables::COMBINING))
+}
+
+/// Whether `c` is a starter (class 0) that NFKC leaves alone and never composes with the
+/// character before it, in Python 3.11's data: a text of such characters is NFKC (its quick check
+/// answers Yes), so checking it costs no call into the normaliser. All ASCII is.
+pub fn is_nfkc_inert(c: char) -> bool {
+    c.is_ascii() || !in_table(c, &tables::NFKC_ACTIVE)
 }
 
 /// Python's `str.casefold` of one character, when it is not the character itself. Python folds
@@ -58,6 +84,9 @@ pub fn casefold(c: char) -> Option<&'static str> {
         return c
             .is_ascii_uppercase()
             .then(|| &LOWER[(c as usize - 'A' as usize)..][..1]);
+    }
+    if !in_blocks(c, tables::CASEFOLD_BLOCKS) {
+        return None;
     }
     tables::CASEFOLD
         .binary_search_by_key(&c, |&(k, _)| k)
@@ -119,6 +148,13 @@ mod tests {
         assert!(continues_cluster('\u{0301}') && continues_cluster('\u{1161}'));
         assert!(continues_cluster('\u{11A8}') && !continues_cluster('\u{1100}'));
         assert!(!continues_cluster('e') && !continues_cluster('\u{200B}'));
+        assert!(is_nfkc_inert('a') && is_nfkc_inert('é') && is_nfkc_inert('中'));
+        assert!(is_nfkc_inert('\u{AC00}') && is_nfkc_inert('\u{1100}'));
+        for c in [
+            '\u{301}', '\u{1161}', '\u{11A8}', 'ﬁ', 'Ａ', '\u{F900}', '\u{3099}', '\u{102E}',
+        ] {
+            assert!(!is_nfkc_inert(c), "{c:?}");
+        }
     }
 
     #[test]
@@ -145,14 +181,32 @@ mod tests {
     #[test]
     fn tables_are_sorted_and_disjoint() {
         for table in [
-            tables::FORMAT,
-            tables::COMBINING,
-            tables::WORD,
-            tables::SPACE,
+            &tables::FORMAT,
+            &tables::COMBINING,
+            &tables::WORD,
+            &tables::SPACE,
+            &tables::NFKC_ACTIVE,
         ] {
-            assert!(table.iter().all(|&(lo, hi)| 0x80 <= lo && lo <= hi));
-            assert!(table.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+            let ranges = table.ranges;
+            assert!(ranges.iter().all(|&(lo, hi)| 0x80 <= lo && lo <= hi));
+            assert!(ranges.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+            // Every member's block bit is set, and lookups agree with the ranges at their edges.
+            for &(lo, hi) in ranges {
+                assert!((lo..=hi)
+                    .filter_map(char::from_u32)
+                    .all(|c| in_blocks(c, table.blocks)));
+                // Ranges are apart, so the code points either side are not members.
+                let edges = [(lo, true), (hi, true), (lo - 1, false), (hi + 1, false)];
+                for (cp, member) in edges {
+                    if let Some(c) = char::from_u32(cp).filter(|c| !c.is_ascii()) {
+                        assert_eq!(in_table(c, table), member, "{cp:X}");
+                    }
+                }
+            }
         }
         assert!(tables::CASEFOLD.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(tables::CASEFOLD
+            .iter()
+            .all(|&(c, _)| in_blocks(c, tables::CASEFOLD_BLOCKS)));
     }
 }
