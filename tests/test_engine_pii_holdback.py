@@ -126,7 +126,7 @@ TYPES = st.sampled_from(TYPE_SETS)
 CAP = st.sampled_from(CAPS)
 
 
-@settings(max_examples=2500, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(TEXT, TYPES, CAP, st.data())
 def test_ascii_holdback_equals_the_oracle(
     text: str, types: tuple[str, ...], cap: int, data: st.DataObject
@@ -154,7 +154,12 @@ UNICODE_PIECES = [
     "\u2024",  # one dot leader -> "."
     "\u00e9",
     "\u00df",
-    "\u0130",
+    "\u0130",  # İ: regex's (?i:i) matches it, Rust's simple case folding does not
+    "\u0131",
+    "password \u0130s ",
+    "social secur\u0130ty ",
+    "soc\u0130al security ",
+    "born Apr\u0130l ",
     "\u017f",  # long s
     "\u212a",  # Kelvin sign
     "\u00a0",

@@ -274,8 +274,9 @@ struct Group {
 /// Hex digit, as the oracle's `_H`.
 const H: &str = "[0-9A-Fa-f]";
 
-/// The oracle's `_MONTH` (case-insensitive month names, optional dot).
-const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
+/// The oracle's `_MONTH` (case-insensitive month names, optional dot), with `[iİ]` for `i` (see
+/// `context_spec`).
+const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:[iİ]l)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
 
 /// A class type's body: a pattern with `{S}` for a repeated separator and the separators the
 /// back-reference can repeat, or the URL (see `Body::Url`).
@@ -416,10 +417,16 @@ fn date(date_digit: bool) -> String {
 /// * AWS: `[^\n]{0,40}?(?<![A-Za-z0-9/+=])value`: the gap cannot be empty (the word ends in a
 ///   letter), its last character is outside `[A-Za-z0-9/+=]`, its first is not a letter.
 /// * A look-ahead after the value ends the body, where a match reaching the end has nothing after it.
+///
+/// Case: `regex`'s `(?i:i)` also matches U+0130 (İ), which NFKC keeps; Rust's simple case folding
+/// does not, so an `i` under `(?i:...)` is written `[iİ]`. Not in the context words themselves
+/// (`social`, `birth`): the oracle only tries starts where the trigger automaton finds a word in
+/// ASCII case variants (or a prefix of one at the end), so an İ there stops the match in both. The
+/// other letters whose `(?i:...)` reaches beyond ASCII (K: Kelvin sign, s: long s) do not survive NFKC.
 fn context_spec(t: PiiType) -> Option<(String, usize)> {
     match t {
         PiiType::Ssn => Some((
-            r"(?i:ssns?|social[ ]{1,3}security)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into(),
+            r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into(),
             60,
         )),
         PiiType::DateOfBirth => Some((
@@ -437,7 +444,7 @@ fn context_spec(t: PiiType) -> Option<(String, usize)> {
         )),
         PiiType::Password => Some((
             concat!(
-                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:is)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
+                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
                 r#"["']?[^\s"',;]{1,128}"#
             )
             .into(),
@@ -609,6 +616,15 @@ mod tests {
         assert_eq!(h.holdback(&format!("aws x{}", &value[1..]), 0), 0);
         // 41 value characters: the DFA's delayed match state is not dead, but nothing can match.
         assert_eq!(h.holdback(&format!("aws x{value}"), 0), 44);
+    }
+
+    #[test]
+    fn dotted_capital_i_matches_i_after_the_context_word_only() {
+        let h = PiiHoldback::new(&[PiiType::Password, PiiType::Ssn], 1024);
+        assert_eq!(h.holdback("password \u{130}s x", 0), 0);
+        assert_eq!(h.holdback("my social secur\u{130}ty 1", 0), 3);
+        // Only the digits wait (an SSN may start there); İ is two bytes.
+        assert_eq!(h.holdback("x soc\u{130}al security 12", 0), 19);
     }
 
     #[test]
