@@ -392,24 +392,29 @@ fn class_specs(t: PiiType) -> Vec<ClassSpec> {
     }
 }
 
-/// The oracle's `_DATE`; `date_digit` leaves out the alternative that starts with a month name.
-fn date(date_digit: bool) -> String {
-    let mut alts = vec![
-        r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".to_string(),
-        r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".to_string(),
-        format!(
-            r"[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{MONTH},?[ ]{{1,3}}[0-9]{{4}}"
+/// The oracle's `_DATE`, one alternative at a time, and whether it starts with a digit.
+fn dates() -> [(String, bool); 4] {
+    [
+        (r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".into(), true),
+        (
+            r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".into(),
+            true,
         ),
-    ];
-    if !date_digit {
-        alts.push(format!(
-            r"{MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}}"
-        ));
-    }
-    format!("(?:{})", alts.join("|"))
+        (
+            format!(
+                r"[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{MONTH},?[ ]{{1,3}}[0-9]{{4}}"
+            ),
+            true,
+        ),
+        (
+            format!(r"{MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}}"),
+            false,
+        ),
+    ]
 }
 
-/// A context type's twin body (lead `[A-Za-z]`) and max_len. The oracle's bodies carry look-arounds
+/// A context type's twin bodies (lead `[A-Za-z]`) and max_len; several bodies are alternatives of one
+/// twin, split because one DFA for all of them multiplies their states. The oracle's bodies carry look-arounds
 /// the DFA cannot run; each is rewritten into the same language:
 ///
 /// * `word(?![A-Za-z])gap` where the gap may start with a letter: the gap is empty (and what follows
@@ -423,31 +428,36 @@ fn date(date_digit: bool) -> String {
 /// (`social`, `birth`): the oracle only tries starts where the trigger automaton finds a word in
 /// ASCII case variants (or a prefix of one at the end), so an İ there stops the match in both. The
 /// other letters whose `(?i:...)` reaches beyond ASCII (K: Kelvin sign, s: long s) do not survive NFKC.
-fn context_spec(t: PiiType) -> Option<(String, usize)> {
+fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
     match t {
-        PiiType::Ssn => Some((
-            r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into(),
+        PiiType::Ssn => Some((vec![
+            r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into()],
             60,
         )),
         PiiType::DateOfBirth => Some((
-            format!(
-                r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}{}|{})",
-                date(false),
-                date(true)
-            ),
+            dates()
+                .into_iter()
+                .map(|(date, digit_first)| {
+                    // A date that starts with a digit may follow the word directly.
+                    let gap = if digit_first { "?" } else { "" };
+                    format!(
+                        r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}){gap}{date}"
+                    )
+                })
+                .collect(),
             80,
         )),
-        PiiType::AwsSecretKey => Some((
+        PiiType::AwsSecretKey => Some((vec![
             r"(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{40}"
-                .into(),
+                .into()],
             90,
         )),
-        PiiType::Password => Some((
+        PiiType::Password => Some((vec![
             concat!(
                 r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
                 r#"["']?[^\s"',;]{1,128}"#
             )
-            .into(),
+            .into()],
             150,
         )),
         _ => None,
@@ -502,8 +512,10 @@ impl PiiHoldback {
                     )),
                 }
             }
-            if let Some((body, max_len)) = context_spec(t) {
-                context.push(Twin::new(Twin::dfa(&body), "[A-Za-z]", max_len));
+            if let Some((bodies, max_len)) = context_spec(t) {
+                for body in bodies {
+                    context.push(Twin::new(Twin::dfa(&body), "[A-Za-z]", max_len));
+                }
             }
         }
         PiiHoldback {
