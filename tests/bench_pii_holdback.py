@@ -35,6 +35,12 @@ CASES: dict[str, str] = {
     "API key run": "sk-" + "a" * (MB - 3),
     "hex colons": "ab:" * (MB // 3),
     "aws then class": "aws " + "A" * (MB - 4),
+    "'a@' repeated": "a@" * (MB // 2),
+    "'+1 ' repeated": "+1 " * (MB // 3),
+    "'ssn ' repeated": "ssn " * (MB // 4),
+    "'born ' repeated": "born " * (MB // 5),
+    "'sk-' repeated": "sk-" * (MB // 3),
+    "IBAN-ish": "GB82 " * (MB // 5),
     "full-width digits": "\uff11" * (MB // 3),
 }
 

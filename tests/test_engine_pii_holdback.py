@@ -166,6 +166,7 @@ UNICODE_PIECES = [
     "\u2028",
     "\u3000",
     "\x1c",
+    "\udc00",  # a lone surrogate (valid in JSON strings)
     "\U0001f600",
     "\U0001f1ec\U0001f1e7",
     "\u4e2d\u6587",

@@ -10,13 +10,14 @@
 //!
 //! * a trail look-ahead only ever looks past the end of a match; a match that has to end at `n` has
 //!   nothing after it, so the trail holds (and `regex` reports a look-ahead at the end as partial);
-//! * look-arounds inside context bodies are rewritten into plain classes (see `CONTEXT`);
+//! * look-arounds inside context bodies are rewritten into plain classes (see `context_spec`);
 //! * back-references (a separator repeated) are expanded into an alternation of every separator.
 //!
 //! Each body is an anchored dense DFA with `MatchKind::All` (no thread is dropped after a match) and
-//! a table of the states from which a match is still reachable (see `Dfa`). All starts of one twin run in one left-to-right
-//! pass, one DFA state per live start, deduplicated by state keeping the smallest start: the cost is
-//! the window times the live states, never the window squared.
+//! a table of the states from which a match is still reachable (see `Dfa`); the URL is counted by
+//! hand (see `Body::Url`). All starts of one twin run in one left-to-right pass, one DFA state per
+//! live start, deduplicated by state keeping the smallest start: the cost is the window times the
+//! live states, never the window squared. The windows are bounded by the types' longest matches.
 
 use std::collections::HashSet;
 
@@ -30,7 +31,9 @@ use crate::pii::PiiType;
 
 /// One character class as the oracle's `regex` module reads it. `\w` and `\s` are the same
 /// definitions in both engines (UTS #18 word characters, `White_Space`), so the class is compiled
-/// from the oracle's own text. ASCII is a table; other characters (rare here) ask the regex.
+/// from the oracle's own text; only their Unicode versions differ (code points assigned since are
+/// `\w` to a newer `regex` and not here: as a lead they then allow a start, which holds more).
+/// ASCII is a table; other characters (rare here) ask the regex.
 struct CharClass {
     ascii: [bool; 128],
     re: regex::Regex,
@@ -160,16 +163,13 @@ const URL_NO_END: &str = ".,;:!?)]}";
 struct Twin {
     body: Body,
     lead: CharClass,
-    /// The longest match in characters: a context twin's starts further back are not tried.
-    max_len: usize,
 }
 
 impl Twin {
-    fn new(body: Body, lead: &str, max_len: usize) -> Twin {
+    fn new(body: Body, lead: &str) -> Twin {
         Twin {
             body,
             lead: CharClass::new(lead),
-            max_len,
         }
     }
 
@@ -476,7 +476,9 @@ fn expand(body: &str, seps: &[&str]) -> String {
 
 pub struct PiiHoldback {
     groups: Vec<Group>,
-    context: Vec<Twin>,
+    /// Context twins with their type's longest match in characters (starts further back are not
+    /// tried).
+    context: Vec<(Twin, usize)>,
     max_holdback_chars: usize,
 }
 
@@ -496,7 +498,7 @@ impl PiiHoldback {
                     Pattern::Regex(body, seps) => Twin::dfa(&expand(&body, seps)),
                     Pattern::Url => Body::Url,
                 };
-                let twin = Twin::new(body, lead, max_len);
+                let twin = Twin::new(body, lead);
                 match groups.iter_mut().find(|(c, _)| *c == class) {
                     Some((_, g)) => {
                         g.max_len = g.max_len.max(max_len);
@@ -514,7 +516,7 @@ impl PiiHoldback {
             }
             if let Some((bodies, max_len)) = context_spec(t) {
                 for body in bodies {
-                    context.push(Twin::new(Twin::dfa(&body), "[A-Za-z]", max_len));
+                    context.push((Twin::new(Twin::dfa(&body), "[A-Za-z]"), max_len));
                 }
             }
         }
@@ -555,14 +557,12 @@ impl PiiHoldback {
         }
         // Context types start with a context word; a start from which the twin can still match the
         // whole rest necessarily is one (a whole word, or a prefix of one at the very end), so the
-        // oracle's candidate list adds no condition.
-        if let Some(back) = self.context.iter().map(|t| t.max_len).max() {
-            let first = lo.max(back_chars(s, back));
-            for twin in &self.context {
-                let from = first.max(back_chars(s, twin.max_len));
-                if let Some(h) = twin.earliest_live(s, from, held) {
-                    held = h;
-                }
+        // oracle's candidate list adds no condition. Its window over all context types
+        // (`_context_back`) is implied by each type's own.
+        for (twin, max_len) in &self.context {
+            let from = lo.max(back_chars(s, *max_len));
+            if let Some(h) = twin.earliest_live(s, from, held) {
+                held = h;
             }
         }
         norm.original_index(held)
