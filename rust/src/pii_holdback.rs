@@ -591,6 +591,40 @@ mod tests {
     }
 
     #[test]
+    fn a_url_is_counted_to_its_last_character() {
+        let h = PiiHoldback::new(&[PiiType::Url], 5000);
+        let a = |k: usize| "a".repeat(k);
+        // 2,047 characters after the prefix end the URL only if the last may end it.
+        assert_eq!(h.holdback(&format!("www.{}.", a(2046)), 0), 2050);
+        assert_eq!(h.holdback(&format!("www.{}", a(2047)), 0), 0);
+        assert_eq!(h.holdback(&format!("www.{}.", a(2047)), 0), 2051);
+        assert_eq!(h.holdback(&format!("x https://{}b", a(2045)), 0), 2);
+        // Beyond the longest URL (2,054 characters) the start is outside the window.
+        assert_eq!(h.holdback(&format!("x https://{}b", a(2046)), 0), 2056);
+    }
+
+    #[test]
+    fn normalised_text_is_matched_and_mapped_back() {
+        let h = all(1024);
+        // Full-width digits are three bytes each; NFKC makes them a partial phone number.
+        assert_eq!(
+            h.holdback("call \u{ff15}\u{ff15}\u{ff15}-\u{ff11}\u{ff12}", 0),
+            5
+        );
+        // é is a word character: no phone number starts right after it.
+        assert_eq!(h.holdback("\u{e9}+1 555", 0), 5);
+        assert_eq!(h.holdback("-+1 555", 0), 1);
+        assert_eq!(h.holdback("ssn\u{200b} 12", 0), 0);
+    }
+
+    #[test]
+    fn a_long_run_is_searched_in_its_window_only() {
+        let h = PiiHoldback::new(&[PiiType::IpAddress], 1024);
+        assert_eq!(h.holdback(&"::1:".repeat(300), 0), 1199);
+        assert_eq!(h.holdback(&"::1:".repeat(250_000), 0), 999_999);
+    }
+
+    #[test]
     fn prose_is_held_only_where_a_value_can_still_form() {
         let h = all(1024);
         // "world" may be the local part of an email; "hello" may not, it is followed by a space.
