@@ -1,27 +1,691 @@
-//! The PII stream hold-back (the port of `PiiCheck.holdback` in `checks/pii.py`): the smallest index
-//! from which the tail could still become (part of) a match once more text arrives.
+//! The PII stream hold-back (the port of `PiiCheck.holdback` in `tests/oracle/pii.py`): the smallest
+//! index from which the tail could still become (part of) a match once more text arrives.
 //!
-//! OWNED BY THE PII HOLD-BACK HELPER: replace the bodies, keep the public API.
 //! Offsets are UTF-8 byte offsets into the original text; the cap counts characters.
+//!
+//! The oracle asks the backtracking `regex` module, per character-class group, for the leftmost start
+//! whose twin (`(?<!lead)(?:body)(?!trail)`) partially matches up to the end of the text, and, per
+//! context word, whether the context twin partially fullmatches the rest. Both questions are "is
+//! `text[s..n]` a prefix of a word of the body's language, with the lead condition holding at `s`":
+//!
+//! * a trail look-ahead only ever looks past the end of a match; a match that has to end at `n` has
+//!   nothing after it, so the trail holds (and `regex` reports a look-ahead at the end as partial);
+//! * look-arounds inside context bodies are rewritten into plain classes (see `context_spec`);
+//! * back-references (a separator repeated) are expanded into an alternation of every separator.
+//!
+//! Each body is an anchored dense DFA with `MatchKind::All` (no thread is dropped after a match) and
+//! a table of the states from which a match is still reachable (see `Dfa`); the URL is counted by
+//! hand (see `Body::Url`). All starts of one twin run in one left-to-right pass, one DFA state per
+//! live start, deduplicated by state keeping the smallest start: the cost is the window times the
+//! live states, never the window squared. The windows are bounded by the types' longest matches.
 
+use std::collections::HashSet;
+
+use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, MatchKind};
+
+use crate::normalize::{last_cluster_start, normalize};
 use crate::pii::PiiType;
 
+/// One character class as the oracle's `regex` module reads it. `\w` and `\s` are the same
+/// definitions in both engines (UTS #18 word characters, `White_Space`), so the class is compiled
+/// from the oracle's own text; only their Unicode versions differ (code points assigned since are
+/// `\w` to a newer `regex` and not here: as a lead they then allow a start, which holds more).
+/// ASCII is a table; other characters (rare here) ask the regex.
+struct CharClass {
+    ascii: [bool; 128],
+    re: regex::Regex,
+}
+
+impl CharClass {
+    fn new(class: &str) -> CharClass {
+        let re = regex::Regex::new(&format!("^(?:{class})$"))
+            .unwrap_or_else(|e| panic!("hold-back class {class:?}: {e}"));
+        let mut ascii = [false; 128];
+        for (b, hit) in (0u8..).zip(ascii.iter_mut()) {
+            *hit = re.is_match(char::from(b).encode_utf8(&mut [0; 4]));
+        }
+        CharClass { ascii, re }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        match self.ascii.get(c as usize) {
+            Some(&hit) => hit,
+            None => self.re.is_match(c.encode_utf8(&mut [0; 4])),
+        }
+    }
+}
+
+fn anchored_dfa(pattern: &str) -> (dense::DFA<Vec<u32>>, StateID) {
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(StartKind::Anchored),
+        )
+        .syntax(syntax::Config::new().unicode(true).utf8(true))
+        .build(pattern)
+        .unwrap_or_else(|e| panic!("hold-back pattern {pattern:?}: {e}"));
+    // No look-around is left in a body, so the start state does not depend on what precedes it.
+    let start = dfa
+        .universal_start_state(Anchored::Yes)
+        .expect("bodies carry no look-behind");
+    (dfa, start)
+}
+
+/// An anchored body DFA and, per state, whether a match can still be reached from it.
+///
+/// Not dead is not enough: a DFA reports a match one byte late, so the state after the byte that
+/// follows a complete match is a (delayed) match state and not dead, yet no extension of the text
+/// matches. A state is live when a state whose end-of-input transition matches is reachable from it
+/// (itself included): then the text read so far is a prefix of a match, complete or not.
+struct Dfa {
+    dfa: dense::DFA<Vec<u32>>,
+    start: StateID,
+    /// Indexed by `sid >> stride2`.
+    live: Vec<bool>,
+}
+
+impl Dfa {
+    fn new(pattern: &str) -> Dfa {
+        let (dfa, start) = anchored_dfa(pattern);
+        let index = |sid: StateID| sid.as_usize() >> dfa.stride2();
+        // Bytes of one class move every state alike: one representative each is enough.
+        let bytes: Vec<u8> = dfa
+            .byte_classes()
+            .representatives(..)
+            .filter_map(|unit| unit.as_u8())
+            .collect();
+        let mut states = vec![start];
+        let mut reached = vec![false; index(start) + 1];
+        reached[index(start)] = true;
+        let mut into: Vec<Vec<StateID>> = vec![Vec::new(); index(start) + 1];
+        let mut k = 0;
+        while let Some(&sid) = states.get(k) {
+            k += 1;
+            for &b in &bytes {
+                let to = dfa.next_state(sid, b);
+                let t = index(to);
+                if t >= reached.len() {
+                    reached.resize(t + 1, false);
+                    into.resize(t + 1, Vec::new());
+                }
+                into[t].push(sid);
+                if !reached[t] {
+                    reached[t] = true;
+                    states.push(to);
+                }
+            }
+        }
+        let mut live = vec![false; reached.len()];
+        let mut stack: Vec<StateID> = states
+            .iter()
+            .copied()
+            .filter(|&sid| dfa.is_match_state(dfa.next_eoi_state(sid)))
+            .collect();
+        for &sid in &stack {
+            live[index(sid)] = true;
+        }
+        while let Some(sid) = stack.pop() {
+            for &from in &into[index(sid)] {
+                if !live[index(from)] {
+                    live[index(from)] = true;
+                    stack.push(from);
+                }
+            }
+        }
+        Dfa { dfa, start, live }
+    }
+
+    fn is_live(&self, sid: StateID) -> bool {
+        self.live[sid.as_usize() >> self.dfa.stride2()]
+    }
+}
+
+/// How a twin's body is run.
+enum Body {
+    Dfa(Box<Dfa>),
+    /// The URL body, `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]`, counted by
+    /// hand: as a DFA the bounded repetition of a Unicode class costs ~30 MB and seconds to build.
+    Url,
+}
+
+/// The literals a URL starts with.
+const URL_PREFIXES: [&str; 4] = ["http://", "https://", "ftp://", "www."];
+/// How many characters the URL body's repetition takes; one more (not one of `URL_NO_END`) ends it.
+const URL_GAP: usize = 2046;
+/// The characters a URL cannot end with, beyond those its class already excludes.
+const URL_NO_END: &str = ".,;:!?)]}";
+
+/// A twin: the body plus the class that must not precede a start.
+struct Twin {
+    body: Body,
+    lead: CharClass,
+}
+
+impl Twin {
+    fn new(body: Body, lead: &str) -> Twin {
+        Twin {
+            body,
+            lead: CharClass::new(lead),
+        }
+    }
+
+    fn dfa(pattern: &str) -> Body {
+        Body::Dfa(Box::new(Dfa::new(pattern)))
+    }
+
+    /// The smallest char boundary `s` in `[from, below)` where the lead condition holds and
+    /// `text[s..]` is a prefix of the body's language (a complete match included).
+    fn earliest_live(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+        if from >= below {
+            return None;
+        }
+        match &self.body {
+            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below),
+            Body::Url => self.earliest_live_url(text, from, below),
+        }
+    }
+
+    fn lead_ok(&self, prev: Option<char>) -> bool {
+        !prev.is_some_and(|p| self.lead.contains(p))
+    }
+
+    fn earliest_live_dfa(&self, dfa: &Dfa, text: &str, from: usize, below: usize) -> Option<usize> {
+        let bytes = text.as_bytes();
+        // (state, start), in increasing start order: a state reached from two starts keeps the first.
+        let mut live: Vec<(StateID, usize)> = Vec::new();
+        let mut next: Vec<(StateID, usize)> = Vec::new();
+        let mut seen: HashSet<StateID> = HashSet::new();
+        let mut prev = text[..from].chars().next_back();
+        for (off, c) in text[from..].char_indices() {
+            let i = from + off;
+            if i < below && self.lead_ok(prev) {
+                live.push((dfa.start, i));
+            }
+            prev = Some(c);
+            if live.is_empty() {
+                if i >= below {
+                    break;
+                }
+                continue;
+            }
+            next.clear();
+            seen.clear();
+            for &(mut sid, s) in &live {
+                for &b in &bytes[i..i + c.len_utf8()] {
+                    sid = dfa.dfa.next_state(sid, b);
+                }
+                if dfa.is_live(sid) && seen.insert(sid) {
+                    next.push((sid, s));
+                }
+            }
+            std::mem::swap(&mut live, &mut next);
+        }
+        live.first().map(|&(_, s)| s)
+    }
+
+    /// `earliest_live` for `Body::Url`. `from` is the start of the trailing run of the URL class, so
+    /// every character after a prefix fits the repetition and only the count and the last character
+    /// decide.
+    fn earliest_live_url(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+        let total = text[from..].chars().count();
+        let ends_ok = text
+            .chars()
+            .next_back()
+            .is_some_and(|c| !URL_NO_END.contains(c));
+        let mut prev = text[..from].chars().next_back();
+        for (ci, (off, c)) in text[from..].char_indices().enumerate() {
+            let i = from + off;
+            if i >= below {
+                break;
+            }
+            let lead_ok = self.lead_ok(prev);
+            prev = Some(c);
+            if !lead_ok {
+                continue;
+            }
+            let rest = &text[i..];
+            for p in URL_PREFIXES {
+                if p.starts_with(rest) {
+                    return Some(i); // still inside the prefix
+                }
+                if rest.starts_with(p) {
+                    let k = total - ci - p.len();
+                    if k <= URL_GAP || (k == URL_GAP + 1 && ends_ok) {
+                        return Some(i);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// One character-class group: every twin whose matches consist of the class's characters only.
+struct Group {
+    class: CharClass,
+    max_len: usize,
+    twins: Vec<Twin>,
+}
+
+/// Hex digit, as the oracle's `_H`.
+const H: &str = "[0-9A-Fa-f]";
+
+/// The oracle's `_MONTH` (case-insensitive month names, optional dot), with `[iİ]` for `i` (see
+/// `context_spec`).
+const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:[iİ]l)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
+
+/// A class type's body: a pattern with `{S}` for a repeated separator and the separators the
+/// back-reference can repeat, or the URL (see `Body::Url`).
+enum Pattern {
+    Regex(String, &'static [&'static str]),
+    Url,
+}
+
+/// A type with a character class: (class, body, lead, max_len), from the oracle's `_TYPES`.
+type ClassSpec = (&'static str, Pattern, &'static str, usize);
+
+fn class_specs(t: PiiType) -> Vec<ClassSpec> {
+    let re = |body: &str, seps: &'static [&'static str]| Pattern::Regex(body.to_string(), seps);
+    match t {
+        PiiType::Email => vec![(
+            "[A-Za-z0-9._%+@-]",
+            re(
+                r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
+                &[],
+            ),
+            "[A-Za-z0-9._%+-]",
+            700,
+        )],
+        PiiType::Phone => vec![(
+            r"[0-9 ().+-]",
+            re(
+                concat!(
+                    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}",
+                    r"|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}"
+                ),
+                &[],
+            ),
+            r"[\w+]",
+            39,
+        )],
+        PiiType::Ssn => vec![(
+            "[0-9 -]",
+            re("[0-9]{3}{S}[0-9]{2}{S}[0-9]{4}", &["-", "[ ]"]),
+            r"[\w-]",
+            11,
+        )],
+        // The oracle's one alternation with two back-references, as two twins.
+        PiiType::CreditCard => vec![
+            (
+                "[0-9 -]",
+                re(
+                    "[0-9]{4}{S}[0-9]{4}{S}[0-9]{4}{S}[0-9]{1,7}",
+                    &["", "[ ]", "-"],
+                ),
+                r"[\w-]",
+                25,
+            ),
+            (
+                "[0-9 -]",
+                re("[0-9]{4}{S}[0-9]{6}{S}[0-9]{4,5}", &["", "[ ]", "-"]),
+                r"[\w-]",
+                25,
+            ),
+        ],
+        PiiType::IpAddress => vec![
+            (
+                "[0-9.]",
+                re(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", &[]),
+                r"[\w.]",
+                15,
+            ),
+            (
+                "[0-9A-Fa-f:]",
+                re(&format!("(?:{H}{{0,4}}:){{2,7}}{H}{{0,4}}"), &[]),
+                r"[\w:]",
+                39,
+            ),
+        ],
+        PiiType::MacAddress => vec![(
+            "[0-9A-Fa-f:-]",
+            re(
+                &format!("{H}{{2}}{{S}}(?:{H}{{2}}{{S}}){{4}}{H}{{2}}"),
+                &[":", "-"],
+            ),
+            r"[\w:-]",
+            17,
+        )],
+        PiiType::Url => vec![(r#"[^\s<>"'`]"#, Pattern::Url, r"[\w@./]", 2054)],
+        PiiType::Iban => vec![(
+            "[A-Z0-9 ]",
+            re(
+                "[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?",
+                &[],
+            ),
+            "[A-Za-z0-9]",
+            43,
+        )],
+        PiiType::AwsAccessKey => vec![(
+            "[A-Z0-9]",
+            re("A(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA|IPA)[A-Z0-9]{16}", &[]),
+            "[A-Za-z0-9]",
+            20,
+        )],
+        PiiType::ApiKey => vec![(
+            "[A-Za-z0-9_-]",
+            re(
+                concat!(
+                    r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}",
+                    r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}",
+                    r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}"
+                ),
+                &[],
+            ),
+            "[A-Za-z0-9_-]",
+            270,
+        )],
+        PiiType::DateOfBirth | PiiType::AwsSecretKey | PiiType::Password => vec![],
+    }
+}
+
+/// The oracle's `_DATE`, one alternative at a time, and whether it starts with a digit.
+fn dates() -> [(String, bool); 4] {
+    [
+        (r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".into(), true),
+        (
+            r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".into(),
+            true,
+        ),
+        (
+            format!(
+                r"[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{MONTH},?[ ]{{1,3}}[0-9]{{4}}"
+            ),
+            true,
+        ),
+        (
+            format!(r"{MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}}"),
+            false,
+        ),
+    ]
+}
+
+/// A context type's twin bodies (lead `[A-Za-z]`) and max_len; several bodies are alternatives of one
+/// twin, split because one DFA for all of them multiplies their states. The oracle's bodies carry look-arounds
+/// the DFA cannot run; each is rewritten into the same language:
+///
+/// * `word(?![A-Za-z])gap` where the gap may start with a letter: the gap is empty (and what follows
+///   does not start with a letter) or starts with a non-letter.
+/// * AWS: `[^\n]{0,40}?(?<![A-Za-z0-9/+=])value`: the gap cannot be empty (the word ends in a
+///   letter), its last character is outside `[A-Za-z0-9/+=]`, its first is not a letter.
+/// * A look-ahead after the value ends the body, where a match reaching the end has nothing after it.
+///
+/// Case: `regex`'s `(?i:i)` also matches U+0130 (İ), which NFKC keeps; Rust's simple case folding
+/// does not, so an `i` under `(?i:...)` is written `[iİ]`. Not in the context words themselves
+/// (`social`, `birth`): the oracle only tries starts where the trigger automaton finds a word in
+/// ASCII case variants (or a prefix of one at the end), so an İ there stops the match in both. The
+/// other letters whose `(?i:...)` reaches beyond ASCII (K: Kelvin sign, s: long s) do not survive NFKC.
+fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
+    match t {
+        PiiType::Ssn => Some((vec![
+            r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into()],
+            60,
+        )),
+        PiiType::DateOfBirth => Some((
+            dates()
+                .into_iter()
+                .map(|(date, digit_first)| {
+                    // A date that starts with a digit may follow the word directly.
+                    let gap = if digit_first { "?" } else { "" };
+                    format!(
+                        r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}){gap}{date}"
+                    )
+                })
+                .collect(),
+            80,
+        )),
+        PiiType::AwsSecretKey => Some((vec![
+            r"(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{40}"
+                .into()],
+            90,
+        )),
+        PiiType::Password => Some((vec![
+            concat!(
+                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
+                r#"["']?[^\s"',;]{1,128}"#
+            )
+            .into()],
+            150,
+        )),
+        _ => None,
+    }
+}
+
+/// `body` with `{S}` replaced by each separator in turn, as one alternation (a back-reference
+/// repeats the separator the first group captured).
+fn expand(body: &str, seps: &[&str]) -> String {
+    if seps.is_empty() {
+        return body.to_string();
+    }
+    let alts: Vec<String> = seps.iter().map(|s| body.replace("{S}", s)).collect();
+    format!("(?:{})", alts.join("|"))
+}
+
 pub struct PiiHoldback {
-    types: Vec<PiiType>,
+    groups: Vec<Group>,
+    /// Context twins with their type's longest match in characters (starts further back are not
+    /// tried).
+    context: Vec<(Twin, usize)>,
     max_holdback_chars: usize,
 }
 
 impl PiiHoldback {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiHoldback {
+        let mut unique: Vec<PiiType> = Vec::new();
+        for &t in types {
+            if !unique.contains(&t) {
+                unique.push(t);
+            }
+        }
+        let mut groups: Vec<(&'static str, Group)> = Vec::new();
+        let mut context = Vec::new();
+        for &t in &unique {
+            for (class, pattern, lead, max_len) in class_specs(t) {
+                let body = match pattern {
+                    Pattern::Regex(body, seps) => Twin::dfa(&expand(&body, seps)),
+                    Pattern::Url => Body::Url,
+                };
+                let twin = Twin::new(body, lead);
+                match groups.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, g)) => {
+                        g.max_len = g.max_len.max(max_len);
+                        g.twins.push(twin);
+                    }
+                    None => groups.push((
+                        class,
+                        Group {
+                            class: CharClass::new(class),
+                            max_len,
+                            twins: vec![twin],
+                        },
+                    )),
+                }
+            }
+            if let Some((bodies, max_len)) = context_spec(t) {
+                for body in bodies {
+                    context.push((Twin::new(Twin::dfa(&body), "[A-Za-z]"), max_len));
+                }
+            }
+        }
         PiiHoldback {
-            types: types.to_vec(),
+            groups: groups.into_iter().map(|(_, g)| g).collect(),
+            context,
             max_holdback_chars,
         }
     }
 
     /// Exactly `PiiCheck.holdback(text, pos)`, in byte offsets.
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        let _ = (&self.types, self.max_holdback_chars);
-        text.len().max(pos)
+        if pos >= text.len() {
+            return text.len();
+        }
+        let floor = pos.max(back_chars(text, self.max_holdback_chars));
+        let norm = normalize(text, false);
+        let s: &str = &norm.text;
+        let n = s.len();
+        let lo = norm.normalized_index(floor);
+        let mut held = n;
+        for g in &self.groups {
+            let w = lo.max(back_chars(s, g.max_len));
+            if w >= held {
+                continue;
+            }
+            // The trailing run of the class: a match reaching the end lies inside it.
+            let run = s[w..]
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !g.class.contains(c))
+                .map_or(w, |(i, c)| w + i + c.len_utf8());
+            for twin in &g.twins {
+                if let Some(h) = twin.earliest_live(s, run, held) {
+                    held = h;
+                }
+            }
+        }
+        // Context types start with a context word; a start from which the twin can still match the
+        // whole rest necessarily is one (a whole word, or a prefix of one at the very end), so the
+        // oracle's candidate list adds no condition. Its window over all context types
+        // (`_context_back`) is implied by each type's own.
+        for (twin, max_len) in &self.context {
+            let from = lo.max(back_chars(s, *max_len));
+            if let Some(h) = twin.earliest_live(s, from, held) {
+                held = h;
+            }
+        }
+        norm.original_index(held)
+            .min(last_cluster_start(text))
+            .max(floor)
+    }
+}
+
+/// The byte offset `k` characters before the end of `text` (0 when it is shorter).
+fn back_chars(text: &str, k: usize) -> usize {
+    if k == 0 {
+        return text.len();
+    }
+    if k >= text.len() {
+        return 0; // a text has no more characters than bytes: no need to walk it
+    }
+    text.char_indices().rev().nth(k - 1).map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(cap: usize) -> PiiHoldback {
+        PiiHoldback::new(&PiiType::ALL, cap)
+    }
+
+    #[test]
+    fn a_url_is_counted_to_its_last_character() {
+        let h = PiiHoldback::new(&[PiiType::Url], 5000);
+        let a = |k: usize| "a".repeat(k);
+        // 2,047 characters after the prefix end the URL only if the last may end it.
+        assert_eq!(h.holdback(&format!("www.{}.", a(2046)), 0), 2050);
+        assert_eq!(h.holdback(&format!("www.{}", a(2047)), 0), 0);
+        assert_eq!(h.holdback(&format!("www.{}.", a(2047)), 0), 2051);
+        assert_eq!(h.holdback(&format!("x https://{}b", a(2045)), 0), 2);
+        // Beyond the longest URL (2,054 characters) the start is outside the window.
+        assert_eq!(h.holdback(&format!("x https://{}b", a(2046)), 0), 2056);
+    }
+
+    #[test]
+    fn normalised_text_is_matched_and_mapped_back() {
+        let h = all(1024);
+        // Full-width digits are three bytes each; NFKC makes them a partial phone number.
+        assert_eq!(
+            h.holdback("call \u{ff15}\u{ff15}\u{ff15}-\u{ff11}\u{ff12}", 0),
+            5
+        );
+        // é is a word character: no phone number starts right after it.
+        assert_eq!(h.holdback("\u{e9}+1 555", 0), 5);
+        assert_eq!(h.holdback("-+1 555", 0), 1);
+        assert_eq!(h.holdback("ssn\u{200b} 12", 0), 0);
+    }
+
+    #[test]
+    fn a_long_run_is_searched_in_its_window_only() {
+        let h = PiiHoldback::new(&[PiiType::IpAddress], 1024);
+        assert_eq!(h.holdback(&"::1:".repeat(300), 0), 1199);
+        assert_eq!(h.holdback(&"::1:".repeat(250_000), 0), 999_999);
+    }
+
+    #[test]
+    fn prose_is_held_only_where_a_value_can_still_form() {
+        let h = all(1024);
+        // "world" may be the local part of an email; "hello" may not, it is followed by a space.
+        assert_eq!(h.holdback("hello world", 0), 6);
+        assert_eq!(h.holdback("hello world!", 0), 11);
+        assert_eq!(h.holdback("", 0), 0);
+        assert_eq!(h.holdback("abc", 3), 3);
+    }
+
+    #[test]
+    fn partial_values_are_held_from_their_start() {
+        let h = all(1024);
+        assert_eq!(h.holdback("call 555-12", 0), 5);
+        assert_eq!(h.holdback("mail bob@exa", 0), 5);
+        assert_eq!(h.holdback("see https://example.com/a", 0), 4);
+        assert_eq!(h.holdback("key AKIA12", 0), 4);
+        assert_eq!(h.holdback("addr fe80::", 0), 5);
+    }
+
+    #[test]
+    fn context_words_hold_from_the_word() {
+        let h = all(1024);
+        assert_eq!(h.holdback("my passw", 0), 3);
+        assert_eq!(h.holdback("my password is hun", 0), 3);
+        assert_eq!(h.holdback("date of bi", 0), 8);
+        assert_eq!(h.holdback("my ss", 0), 3);
+        // "passwordis" fails the look-ahead after the word.
+        assert_eq!(h.holdback("passwordis x", 0), 11);
+    }
+
+    #[test]
+    fn a_complete_match_followed_by_more_of_its_class_is_not_held() {
+        let h = PiiHoldback::new(&[PiiType::AwsSecretKey], 1024);
+        let value = "A".repeat(40);
+        assert_eq!(h.holdback(&format!("aws x{}", &value[1..]), 0), 0);
+        // 41 value characters: the DFA's delayed match state is not dead, but nothing can match.
+        assert_eq!(h.holdback(&format!("aws x{value}"), 0), 44);
+    }
+
+    #[test]
+    fn dotted_capital_i_matches_i_after_the_context_word_only() {
+        let h = PiiHoldback::new(&[PiiType::Password, PiiType::Ssn], 1024);
+        assert_eq!(h.holdback("password \u{130}s x", 0), 0);
+        assert_eq!(h.holdback("my social secur\u{130}ty 1", 0), 3);
+        // Only the digits wait (an SSN may start there); İ is two bytes.
+        assert_eq!(h.holdback("x soc\u{130}al security 12", 0), 19);
+    }
+
+    #[test]
+    fn lead_conditions_are_checked_at_the_start() {
+        let h = PiiHoldback::new(&[PiiType::AwsAccessKey], 1024);
+        assert_eq!(h.holdback("xAKIA12", 0), 6);
+        assert_eq!(h.holdback("-AKIA12", 0), 1);
+    }
+
+    #[test]
+    fn the_cap_and_pos_bound_the_result() {
+        // From the floor "5-12" is searched: "12" after the dash may begin an IPv4 address.
+        let h = all(4);
+        assert_eq!(h.holdback("call 555-12", 0), 9);
+        assert_eq!(all(1024).holdback("call 555-12", 8), 9);
+        assert_eq!(all(1024).holdback("call 555-12", 11), 11);
     }
 }
