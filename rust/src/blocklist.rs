@@ -36,7 +36,10 @@ fn chars_from_end(text: &str, chars: usize) -> usize {
     if chars == 0 {
         return text.len();
     }
-    text.char_indices().rev().nth(chars - 1).map_or(0, |(i, _)| i)
+    text.char_indices()
+        .rev()
+        .nth(chars - 1)
+        .map_or(0, |(i, _)| i)
 }
 
 impl Literals {
@@ -65,7 +68,11 @@ impl Literals {
         let mut sorted = literals.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let max_chars = literals.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let max_chars = literals
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
         Ok(Literals {
             automaton,
             sorted,
@@ -118,7 +125,9 @@ impl Literals {
         let hay: &str = &norm.text;
         let lo = norm.normalized_index(floor);
         let held = self.literal_hold(hay, lo.max(chars_from_end(hay, self.max_chars)));
-        norm.original_index(held).min(last_cluster_start(text)).max(floor)
+        norm.original_index(held)
+            .min(last_cluster_start(text))
+            .max(floor)
     }
 
     fn literal_hold(&self, norm: &str, start: usize) -> usize {
