@@ -22,6 +22,7 @@
 use std::collections::HashSet;
 
 use regex_automata::dfa::{dense, Automaton, StartKind};
+use regex_automata::meta::Regex;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, MatchKind};
@@ -163,6 +164,8 @@ const URL_NO_END: &str = ".,;:!?)]}";
 struct Twin {
     body: Body,
     lead: CharClass,
+    /// When set, a start counts only if the rest of the text matches this whole (see `context_spec`).
+    end: Option<Regex>,
 }
 
 impl Twin {
@@ -170,6 +173,7 @@ impl Twin {
         Twin {
             body,
             lead: CharClass::new(lead),
+            end: None,
         }
     }
 
@@ -224,7 +228,11 @@ impl Twin {
             }
             std::mem::swap(&mut live, &mut next);
         }
-        live.first().map(|&(_, s)| s)
+        // Which survivors count depends only on their DFA state, so the smallest start of each state
+        // (the one kept) decides for all of them.
+        live.iter()
+            .find(|&&(_, s)| self.end.as_ref().is_none_or(|end| end.is_match(&text[s..])))
+            .map(|&(_, s)| s)
     }
 
     /// `earliest_live` for `Body::Url`. `from` is the start of the trailing run of the URL class, so
@@ -428,6 +436,12 @@ fn dates() -> [(String, bool); 4] {
 /// (`social`, `birth`): the oracle only tries starts where the trigger automaton finds a word in
 /// ASCII case variants (or a prefix of one at the end), so an İ there stops the match in both. The
 /// other letters whose `(?i:...)` reaches beyond ASCII (K: Kelvin sign, s: long s) do not survive NFKC.
+///
+/// AWS secret: the oracle's `regex` reports a partial match only when the text ends inside the context
+/// word, or where the key may begin (after a gap ending in a character the key's look-behind allows),
+/// or inside the key: never while it is still in a gap whose last character forbids a key to follow
+/// (`aws/`, `secret=`), although more gap may come. No character of such a tail can be part of the
+/// key, so that is still safe; `AWS_SECRET_END` restricts the starts to exactly those ends.
 fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
     match t {
         PiiType::Ssn => Some((vec![
@@ -463,6 +477,13 @@ fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
         _ => None,
     }
 }
+
+/// The ends at which the AWS secret twin counts as partial (see `context_spec`): a prefix of a context
+/// word, or a gap that a key may follow and at most a whole key.
+const AWS_SECRET_END: &str = concat!(
+    r"^(?:(?i:a|aw|aws|s|se|sec|secr|secre|secret)",
+    r"|(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{0,40})$"
+);
 
 /// `body` with `{S}` replaced by each separator in turn, as one alternation (a back-reference
 /// repeats the separator the first group captured).
@@ -516,7 +537,11 @@ impl PiiHoldback {
             }
             if let Some((bodies, max_len)) = context_spec(t) {
                 for body in bodies {
-                    context.push((Twin::new(Twin::dfa(&body), "[A-Za-z]"), max_len));
+                    let mut twin = Twin::new(Twin::dfa(&body), "[A-Za-z]");
+                    if t == PiiType::AwsSecretKey {
+                        twin.end = Some(Regex::new(AWS_SECRET_END).expect("a valid pattern"));
+                    }
+                    context.push((twin, max_len));
                 }
             }
         }
