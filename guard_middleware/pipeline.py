@@ -145,7 +145,7 @@ def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
 # conversation every turn. A check's matches are a pure function of (check, text), so they are
 # remembered, and a re-sent history costs a dictionary lookup per message instead of a scan. The memo
 # keeps the texts themselves as keys (exact: no digest can collide), bounded by their total size;
-# the oldest entries go first, and a hit counts as new. Vault numbering and request-level rules are
+# the oldest entries go first. Vault numbering and request-level rules are
 # applied per request after it, as before.
 _MEMO_MAX_CHARS = 8 * 1024 * 1024
 _MEMO_MAX_ENTRIES = 65_536
@@ -156,8 +156,9 @@ OFFLOAD_CHARS = 64 * 1024
 
 
 class _MatchMemo:
-    """(guardrail, text) -> matches, bounded by total characters and entries. Thread-safe: offloaded
-    scans use it from a worker thread."""
+    """(guardrail, text) -> matches, bounded by total characters and entries; the oldest entries go
+    first. A hit is one dictionary lookup (atomic under the GIL, so no lock); inserts take a lock, since
+    offloaded scans insert from a worker thread."""
 
     __slots__ = ("_chars", "_entries", "_lock")
 
@@ -168,16 +169,14 @@ class _MatchMemo:
 
     def find(self, guardrail: str, find: Callable[[str], list[Match]], text: str) -> tuple[Match, ...]:
         key = (guardrail, text)
-        entries = self._entries
-        with self._lock:
-            found = entries.pop(key, None)
-            if found is not None:
-                entries[key] = found  # most recently used last
-                return found
+        found = self._entries.get(key)
+        if found is not None:
+            return found
         found = tuple(find(text))
         if len(text) > _MEMO_MAX_CHARS // 8:
             return found  # one huge text would evict everything else
         with self._lock:
+            entries = self._entries
             if key not in entries:
                 entries[key] = found
                 self._chars += len(text)
