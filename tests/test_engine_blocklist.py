@@ -15,7 +15,9 @@ from tests.oracle.blocklist import build_blocklist as oracle_build_blocklist
 
 # Letters that fold (case, width, ligature, sharp s), marks that compose or not, format characters,
 # word and non-word punctuation, digits, CJK and spaces: what word edges and offset maps turn on.
-ALPHABET = "abcAB ｈａ\u200b\u00ad\u0301\u0336éßﬁ_-+.1２漢\n"
+# Lone surrogates (valid in JSON strings) too: a high one followed by a low one in a str are still two
+# code points, the halves of an emoji split across stream events.
+ALPHABET = "abcAB ｈａ\u200b\u00ad\u0301\u0336éßﬁ_-+.1２漢\n\ud83d\ude00"
 words = st.text(alphabet="abcAB-+1ßé_ﬁ", min_size=1, max_size=5)
 
 
@@ -58,7 +60,7 @@ def test_literals_match_the_oracle(options: dict[str, Any], text: str, pos: int)
 @settings(max_examples=150)
 @given(
     literal_policies(),
-    st.sampled_from([r"b+c", r"\bab\b", r"[0-9]{2}", r"é\w"]),
+    st.sampled_from([r"b+c", r"\bab\b", r"[0-9]{2}", r"é\w", r"[\ud800-\udfff]", r"a\ud83d"]),
     st.text(alphabet=ALPHABET, max_size=30),
     st.integers(0, 30),
 )
@@ -78,3 +80,11 @@ def test_a_thousand_literals_match_the_oracle_on_prose() -> None:
         _same(options, text, pos)
     for cut in range(len(text) - 40, len(text) + 1):
         _same(options, text[:cut], 0)
+
+
+def test_spans_after_split_emoji_halves_are_not_shifted() -> None:
+    options = {"patterns": [{"pattern": "hack"}, {"pattern": r"[\ud800-\udfff]", "is_regex": True}]}
+    text = "\ud83d\ude00" * 3 + " hack \ud83d"
+    _same(options, text, 0)
+    found = build_blocklist(options, name="bl", key="k").find(text)
+    assert [text[m.start : m.end] for m in found] == ["\ud83d", "\ude00"] * 3 + ["hack", "\ud83d"]

@@ -462,6 +462,8 @@ def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
         "aws " + "A1" * 19 + "Aé " + "b" * 40,
         # lone surrogates (valid in JSON strings) reach the engine as U+FFFD
         "ssn\ud800123456789 a\ud800@b.com x@y.com\udfff http://a\ud800b password=\ud800x www.\udc00",
+        # a high surrogate then a low one are two code points in a str (an emoji split across events)
+        "\ud83d\ude00\ud83d\ude00 mail bob@example.com or call 555-123-4567 \ud83d\ude00 ssn 123-45-6789",
     ],
 )
 def test_non_ascii_subtleties_give_the_same_matches(text: str) -> None:

@@ -1,6 +1,8 @@
 //! The Python surface (`guard_middleware._engine`; typed in `_engine.pyi`). Offsets cross this
 //! boundary as Python `str` indices (code points); inside the engine they are UTF-8 byte offsets.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -16,18 +18,21 @@ const DETACH_BYTES: usize = 64 * 1024;
 /// The text of a Python str as UTF-8. A str holding lone surrogates (valid in JSON strings, not
 /// encodable as UTF-8) is copied with each surrogate replaced by U+FFFD: one code point for one, so
 /// every str index stays where it was, and U+FFFD, like a surrogate, is in no class a rule matches.
-fn utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<std::borrow::Cow<'a, str>> {
+/// (Decoded from UTF-32, not UTF-16: a high surrogate followed by a low one in a str are two code
+/// points, say the halves of an emoji split across stream events, and must stay two.)
+fn utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
     match s.to_str() {
-        Ok(text) => Ok(std::borrow::Cow::Borrowed(text)),
+        Ok(text) => Ok(Cow::Borrowed(text)),
         Err(_) => {
-            let encoded = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
+            let encoded = s.call_method1("encode", ("utf-32-le", "surrogatepass"))?;
             let bytes = encoded.cast::<PyBytes>()?.as_bytes();
-            let units = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]));
-            Ok(std::borrow::Cow::Owned(
-                char::decode_utf16(units)
-                    .map(|r| r.unwrap_or('\u{FFFD}'))
+            Ok(Cow::Owned(
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| {
+                        char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                            .unwrap_or('\u{FFFD}')
+                    })
                     .collect(),
             ))
         }
@@ -65,6 +70,30 @@ fn to_char_indices(text: &str, offsets: &mut [usize]) {
     }
 }
 
+/// The byte offset where each character of a text starts, and the text's length last: str index to
+/// byte offset is one lookup, byte offset to str index one binary search.
+struct CharStarts(Vec<usize>);
+
+impl CharStarts {
+    fn new(text: &str) -> CharStarts {
+        let mut starts: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+        starts.push(text.len());
+        CharStarts(starts)
+    }
+
+    fn chars(&self) -> usize {
+        self.0.len() - 1
+    }
+
+    fn byte(&self, index: usize) -> usize {
+        self.0[index.min(self.chars())]
+    }
+
+    fn index(&self, byte: usize) -> usize {
+        self.0.partition_point(|&b| b < byte)
+    }
+}
+
 fn run<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
     if len >= DETACH_BYTES {
         py.detach(f)
@@ -73,67 +102,95 @@ fn run<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-/// A normalised text's map back to the original, in str indices.
+/// A normalised text's map back to the original, in str indices. Built once per normalisation
+/// (the blocklist's user regexes map every match through it), so each lookup is a binary search.
 #[pyclass(frozen, module = "guard_middleware._engine")]
 struct OffsetMap {
-    original: String,
-    normalized: String,
     map: CoreOffsetMap,
+    original: CharStarts,
+    normalized: CharStarts,
 }
 
 #[pymethods]
 impl OffsetMap {
     fn __len__(&self) -> usize {
-        self.normalized.chars().count()
+        self.normalized.chars()
     }
 
     fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
-        let (s, e) = (
-            byte_of_char(&self.normalized, start),
-            byte_of_char(&self.normalized, end),
-        );
-        let mut span = [0usize; 2];
-        (span[0], span[1]) = self.map.original_span(s, e);
-        to_char_indices(&self.original, &mut span);
-        (span[0], span[1])
+        let (s, e) = self
+            .map
+            .original_span(self.normalized.byte(start), self.normalized.byte(end));
+        (self.original.index(s), self.original.index(e))
     }
 
     fn original_index(&self, index: usize) -> usize {
-        let mut at = [self
-            .map
-            .original_index(byte_of_char(&self.normalized, index))];
-        to_char_indices(&self.original, &mut at);
-        at[0]
+        self.original
+            .index(self.map.original_index(self.normalized.byte(index)))
     }
 
     fn normalized_index(&self, orig_index: usize) -> usize {
-        let mut at = [self
-            .map
-            .normalized_index(byte_of_char(&self.original, orig_index))];
-        to_char_indices(&self.normalized, &mut at);
-        at[0]
+        self.normalized
+            .index(self.map.normalized_index(self.original.byte(orig_index)))
     }
 }
 
 /// NFKC, optional case folding and format characters removed; the map is None when every index is
-/// unchanged.
+/// unchanged. Lone surrogates come back as themselves (the user's regexes may look for them), not as
+/// the U+FFFD the engine scans.
 #[pyfunction]
 #[pyo3(signature = (text, *, casefold = true))]
-fn normalize(text: &Bound<'_, PyString>, casefold: bool) -> PyResult<(String, Option<OffsetMap>)> {
+fn normalize<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+    casefold: bool,
+) -> PyResult<(Bound<'py, PyString>, Option<OffsetMap>)> {
     let original = utf8(text)?;
     let n = core_norm::normalize(&original, casefold);
-    let normalized = n.text.into_owned();
-    Ok(match n.map {
-        None => (normalized, None),
-        Some(map) => {
-            let m = OffsetMap {
-                original: original.into_owned(),
-                normalized: normalized.clone(),
-                map,
-            };
-            (normalized, Some(m))
+    let Some(map) = n.map else {
+        return Ok((PyString::new(py, &n.text), None));
+    };
+    let m = OffsetMap {
+        original: CharStarts::new(&original),
+        normalized: CharStarts::new(&n.text),
+        map,
+    };
+    let out = match original {
+        Cow::Borrowed(_) => PyString::new(py, &n.text),
+        Cow::Owned(_) => with_surrogates(py, text, &n.text, &m)?,
+    };
+    Ok((out, Some(m)))
+}
+
+/// `normalized` with the lone surrogates of `original` back in place of the U+FFFD each became (each
+/// is its own cluster, unchanged by normalisation: one normalised code point).
+fn with_surrogates<'py>(
+    py: Python<'py>,
+    original: &Bound<'py, PyString>,
+    normalized: &str,
+    m: &OffsetMap,
+) -> PyResult<Bound<'py, PyString>> {
+    let encoded = original.call_method1("encode", ("utf-32-le", "surrogatepass"))?;
+    let units: Vec<u32> = encoded
+        .cast::<PyBytes>()?
+        .as_bytes()
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let mut out: Vec<u32> = normalized.chars().map(u32::from).collect();
+    for (i, &u) in units.iter().enumerate() {
+        if (0xD800..0xE000).contains(&u) {
+            let k = m.normalized_index(i);
+            if out.get(k) == Some(&0xFFFD) {
+                out[k] = u;
+            }
         }
-    })
+    }
+    let bytes: Vec<u8> = out.iter().flat_map(|u| u.to_le_bytes()).collect();
+    PyBytes::new(py, &bytes)
+        .call_method1("decode", ("utf-32-le", "surrogatepass"))?
+        .cast_into::<PyString>()
+        .map_err(Into::into)
 }
 
 /// The str index where the last character cluster of `text` starts.
