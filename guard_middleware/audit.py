@@ -45,7 +45,8 @@ class _BatchWriter(logging.StreamHandler):  # type: ignore[type-arg]
         self.add_line(line)
 
     def add_line(self, line: str) -> None:
-        self._lines.append(line + "\n")
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(line + "\n")
         if self._scheduled:
             return
         try:
@@ -83,9 +84,11 @@ class Auditor:
         #: our own JSON writer while it is the logger's only handler: records skip the logging machinery
         #: (a LogRecord and a formatter cost ~30 us, more than a whole request's share)
         self._direct: _BatchWriter | None = None
+        self._formatter: logging.Formatter | None = None
         if settings.enabled and not self._logger.handlers and not logging.getLogger().handlers:
             # Nobody configured logging: still emit JSON records rather than dropping them.
             self._direct = _json_handler()
+            self._formatter = self._direct.formatter
             self._logger.addHandler(self._direct)
             self._logger.setLevel(logging.INFO)
             self._logger.propagate = False
@@ -95,7 +98,15 @@ class Auditor:
     def _emit(self, level: int, message: str, extra: dict[str, Any]) -> None:
         direct = self._direct
         logger = self._logger
-        if direct is None or logger.handlers != [direct] or not logger.isEnabledFor(level):
+        if (
+            direct is None
+            or logger.handlers != [direct]
+            or logger.filters
+            or direct.filters
+            or direct.formatter is not self._formatter
+            or not logger.isEnabledFor(level)
+        ):
+            # Someone changed the logging set-up: theirs decides how records look.
             logger.log(level, message, extra=extra)
             return
         # The same fields, in the same order, as the JsonFormatter of ``_json_handler`` writes.
@@ -115,6 +126,9 @@ class Auditor:
             line = orjson.dumps(doc).decode()
         except TypeError:  # a lone surrogate in a provider's error text
             line = json.dumps(doc)
+        else:
+            if not line.isascii():
+                line = json.dumps(doc)  # as the JsonFormatter writes it: non-ASCII escaped
         direct.add_line(line)
 
     @property

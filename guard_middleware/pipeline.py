@@ -149,10 +149,19 @@ def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
 # applied per request after it, as before.
 _MEMO_MAX_CHARS = 8 * 1024 * 1024
 _MEMO_MAX_ENTRIES = 65_536
+# Texts longer than this are not remembered (agents re-send messages, not megabytes), nor are results
+# with many matches: the budget counts a match as this many characters (a Match is ~100 bytes).
+_MEMO_MAX_TEXT_CHARS = 64 * 1024
+_MEMO_MAX_MATCHES = 64
+_MEMO_MATCH_CHARS = 64
 # Requests with more text than this are scanned in a worker thread (the engine releases the GIL on large
 # texts), so a megabyte body never holds the event loop, and every other request, while it is scanned.
 # Below it a thread hop (~50 us) would cost more than the scan it moves. See tests/bench_worst.py.
 OFFLOAD_CHARS = 64 * 1024
+
+
+def _memo_cost(key: tuple[str, str], found: tuple[Match, ...]) -> int:
+    return len(key[1]) + _MEMO_MATCH_CHARS * len(found)
 
 
 class _MatchMemo:
@@ -173,17 +182,16 @@ class _MatchMemo:
         if found is not None:
             return found
         found = tuple(find(text))
-        if len(text) > _MEMO_MAX_CHARS // 8:
-            return found  # one huge text would evict everything else
+        if len(text) > _MEMO_MAX_TEXT_CHARS or len(found) > _MEMO_MAX_MATCHES:
+            return found
         with self._lock:
             entries = self._entries
             if key not in entries:
                 entries[key] = found
-                self._chars += len(text)
+                self._chars += _memo_cost(key, found)
                 while self._chars > _MEMO_MAX_CHARS or len(entries) > _MEMO_MAX_ENTRIES:
                     oldest = next(iter(entries))
-                    del entries[oldest]
-                    self._chars -= len(oldest[1])
+                    self._chars -= _memo_cost(oldest, entries.pop(oldest))
         return found
 
 

@@ -252,3 +252,30 @@ def test_the_settled_text_alphabet_of_test_pii(text: str, data: st.DataObject) -
 def test_long_and_boundary_tails(text: str, types: tuple[str, ...], cap: int) -> None:
     for pos in (0, len(text) // 2, len(text) - 1):
         check(text, pos, types, cap)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a split emoji's halves before a value: two code points, offsets unshifted
+        "\ud83d\ude00\ud83d\ude00 mail bob@exa",
+        # IPv4's trail looks two characters ahead: "1." may still make it a version, not an address
+        "192.168.0.1.",
+        "x 192.168.0.1．",
+        "192.168.0.1\u200b.",
+        "1.2.3.4..",
+        "1.2.3.45.",
+        # no gap may start with a letter, but an İ is not [A-Za-z]: "pwdİs" is a context
+        "pwdİ",
+        "pwdİs hunter2",
+        # mid-gap after aws/secret where no key may start yet
+        "aws/",
+        "my aws key is=",
+        "secret+",
+        "aws/ab",
+    ],
+)
+def test_review_cases_equal_the_oracle(text: str) -> None:
+    for types in TYPE_SETS:
+        for pos in range(len(text) + 1):
+            check(text, pos, types, 1024)

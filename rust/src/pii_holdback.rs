@@ -166,6 +166,9 @@ struct Twin {
     lead: CharClass,
     /// When set, a start counts only if the rest of the text matches this whole (see `context_spec`).
     end: Option<Regex>,
+    /// IPv4's trail `(?!\w|\.[0-9])` looks two characters ahead: a complete match followed by a
+    /// final "." is undecided until the next character shows whether a digit follows.
+    dot_digit_trail: bool,
 }
 
 impl Twin {
@@ -174,6 +177,7 @@ impl Twin {
             body,
             lead: CharClass::new(lead),
             end: None,
+            dot_digit_trail: false,
         }
     }
 
@@ -188,8 +192,17 @@ impl Twin {
             return None;
         }
         match &self.body {
-            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below),
+            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below, false),
             Body::Url => self.earliest_live_url(text, from, below),
+        }
+    }
+
+    /// The smallest start in `[from, below)` whose twin matches `text[s..]` completely (lead
+    /// condition included); only for DFA bodies.
+    fn earliest_complete(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+        match &self.body {
+            Body::Dfa(dfa) if from < below => self.earliest_live_dfa(dfa, text, from, below, true),
+            _ => None,
         }
     }
 
@@ -197,7 +210,14 @@ impl Twin {
         !prev.is_some_and(|p| self.lead.contains(p))
     }
 
-    fn earliest_live_dfa(&self, dfa: &Dfa, text: &str, from: usize, below: usize) -> Option<usize> {
+    fn earliest_live_dfa(
+        &self,
+        dfa: &Dfa,
+        text: &str,
+        from: usize,
+        below: usize,
+        complete_only: bool,
+    ) -> Option<usize> {
         let bytes = text.as_bytes();
         // (state, start), in increasing start order: a state reached from two starts keeps the first.
         let mut live: Vec<(StateID, usize)> = Vec::new();
@@ -231,7 +251,10 @@ impl Twin {
         // Which survivors count depends only on their DFA state, so the smallest start of each state
         // (the one kept) decides for all of them.
         live.iter()
-            .find(|&&(_, s)| self.end.as_ref().is_none_or(|end| end.is_match(&text[s..])))
+            .find(|&&(sid, s)| {
+                (!complete_only || dfa.dfa.is_match_state(dfa.dfa.next_eoi_state(sid)))
+                    && self.end.as_ref().is_none_or(|end| end.is_match(&text[s..]))
+            })
             .map(|&(_, s)| s)
     }
 
@@ -468,7 +491,8 @@ fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
         )),
         PiiType::Password => Some((vec![
             concat!(
-                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
+                // `(?![A-Za-z])[ ]{0,3}(?i:is)`: without a space only an İ can start "is".
+                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|İ(?i:s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
                 r#"["']?[^\s"',;]{1,128}"#
             )
             .into()],
@@ -519,7 +543,8 @@ impl PiiHoldback {
                     Pattern::Regex(body, seps) => Twin::dfa(&expand(&body, seps)),
                     Pattern::Url => Body::Url,
                 };
-                let twin = Twin::new(body, lead);
+                let mut twin = Twin::new(body, lead);
+                twin.dot_digit_trail = t == PiiType::IpAddress && class == "[0-9.]";
                 match groups.iter_mut().find(|(c, _)| *c == class) {
                     Some((_, g)) => {
                         g.max_len = g.max_len.max(max_len);
@@ -577,6 +602,12 @@ impl PiiHoldback {
             for twin in &g.twins {
                 if let Some(h) = twin.earliest_live(s, run, held) {
                     held = h;
+                }
+                if twin.dot_digit_trail && s.ends_with('.') {
+                    let m = n - 1;
+                    if let Some(h) = twin.earliest_complete(&s[..m], run.min(m), held.min(m)) {
+                        held = h;
+                    }
                 }
             }
         }
