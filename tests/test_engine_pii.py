@@ -150,6 +150,15 @@ WORST = [
     "1.",
     "+1 ",
     "d.o.born ",
+    # dense context words whose gap and value scans are shared between hits, also over non-ASCII
+    "passwd is ",
+    "secret=",
+    "password=é",
+    "ssn é",
+    "aws é",
+    "born é",
+    "born 1",
+    "aws " + "A" * 39 + "/ ",
 ]
 
 
@@ -445,6 +454,58 @@ def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
 ) -> None:
     pos = data.draw(st.integers(0, len(text) + 1))
     assert_same_for_all_and_each(text, pos)
+
+
+# Context words packed close together, with gaps, values and newlines around the length limits, so
+# the scans one hit leaves behind for the next (`context.rs`: `NextStop`, `CharCap`) are reused at and
+# across every boundary, also when a hit's alternatives go back (``ssns``/``ssn``, ``birthday``/``birth``).
+_CONTEXT_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            "ssn", "SSNs", "social security", "born", "dob", "d.o.b.", "birth date", "birthday",
+            "aws", "secret", "password", "passwd is", "pwd:", "passphrase=", "pwd is '",
+        ]
+    ),
+    st.sampled_from([" ", "  ", "\n", "=", ": ", "'", ",", "/", "é", "日", "1990-01-02", "May 3, 1990"]),
+    st.builds(lambda c, n: c * n, st.sampled_from("x é1A/+="), st.integers(0, 3)),
+    st.builds(lambda c, n: c * n, st.sampled_from("xé A1"), st.sampled_from([22, 23, 24, 25, 29, 30, 31])),
+    st.builds(lambda c, n: c * n, st.sampled_from("Ab1/+é"), st.sampled_from([38, 39, 40, 41, 127, 128, 129])),
+    st.builds(lambda n: "1" * n, st.integers(7, 11)),
+)  # fmt: skip
+
+
+_CONTEXT_VALUES = {
+    "ssn": ("123456789", 30),
+    "born": ("1990-01-02", 24),
+    "secret": ("Ab1/" * 10, 40),
+    "pwd=": ("v", 128),
+}
+
+
+@pytest.mark.parametrize("word", _CONTEXT_VALUES)
+@pytest.mark.parametrize("fill", ["x", "é", "ép", " ", "épwd="])
+def test_context_gaps_at_their_limits_give_the_same_matches(word: str, fill: str) -> None:
+    value, limit = _CONTEXT_VALUES[word]
+    for n in [0, 1, 2, limit // 2, limit - 2, limit - 1, limit, limit + 1, limit + 2]:
+        gap = (fill * n)[:n]
+        # the same hit repeated, then followed by shorter and longer gaps, so one hit's scan serves
+        # the next from every offset
+        for text in [
+            (word + gap + value + " ") * 3,
+            word + gap + word + gap + value,
+            word + (fill * 2 * n)[: 2 * n] + word + gap + value + "\n" + word + gap + value,
+        ]:
+            for pos in (0, len(word) + 1):
+                for types in [PII_TYPES, ("SSN",), ("DATE_OF_BIRTH",), ("AWS_SECRET_KEY",), ("PASSWORD",)]:
+                    assert_same(text, pos, types)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_CONTEXT_PIECES, max_size=24).map("".join), st.data())
+def test_dense_context_words_give_the_same_matches(text: str, data: st.DataObject) -> None:
+    pos = data.draw(st.integers(0, len(text) + 1))
+    for types in [PII_TYPES, ("SSN",), ("DATE_OF_BIRTH",), ("AWS_SECRET_KEY",), ("PASSWORD",)]:
+        assert_same(text, pos, types)
 
 
 @pytest.mark.parametrize(

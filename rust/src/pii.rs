@@ -628,6 +628,7 @@ impl PiiScanner {
         // Context may sit before `pos`; only the value has to start at or after it.
         let lo = chars_back(s, npos, triggers.context_back);
         let mut hits = Hits::default();
+        let mut scans = context::Scans::new();
         triggers.context_hits(b, lo, &mut hits);
         triggers.prefix_hits(b, npos, &mut hits);
         for &target in &[
@@ -648,7 +649,7 @@ impl PiiScanner {
             if let Some(back) = target.context_back() {
                 let first = chars_back(s, npos, back);
                 for &h in hits.iter().filter(|&&h| h >= first) {
-                    self.context_match(target, s, h, npos, found);
+                    self.context_match(target, s, h, npos, &mut scans, found);
                 }
                 continue;
             }
@@ -677,7 +678,15 @@ impl PiiScanner {
         }
     }
 
-    fn context_match(&self, target: Trigger, s: &str, h: usize, npos: usize, found: &mut Found) {
+    fn context_match(
+        &self,
+        target: Trigger,
+        s: &str,
+        h: usize,
+        npos: usize,
+        scans: &mut context::Scans,
+        found: &mut Found,
+    ) {
         // The lead class of every context type is `[A-Za-z]`; the match starts at the word.
         if s[..h]
             .chars()
@@ -687,20 +696,20 @@ impl PiiScanner {
             return;
         }
         let (kind, value, validate): (PiiType, _, Validator) = match target {
-            Trigger::Ssn => (PiiType::Ssn, context::ssn(s, h), Some(validate::ssn)),
+            Trigger::Ssn => (PiiType::Ssn, context::ssn(s, h, scans), Some(validate::ssn)),
             Trigger::DateOfBirth => (
                 PiiType::DateOfBirth,
                 self.date
                     .as_ref()
-                    .and_then(|d| context::date_of_birth(s, h, d)),
+                    .and_then(|d| context::date_of_birth(s, h, d, scans)),
                 Some(validate::date),
             ),
             Trigger::AwsSecret => (
                 PiiType::AwsSecretKey,
-                context::aws_secret(s, h),
+                context::aws_secret(s, h, scans),
                 Some(validate::secret),
             ),
-            _ => (PiiType::Password, context::password(s, h), None),
+            _ => (PiiType::Password, context::password(s, h, scans), None),
         };
         if let Some((start, end)) = value {
             if start >= npos && validate.is_none_or(|valid| valid(&s[start..end])) {
