@@ -159,7 +159,25 @@ WORST = [
     "born é",
     "born 1",
     "aws " + "A" * 39 + "/ ",
+    "a:",
+    "-aa",
+    "ab:cd:",
+    "1:2:3:4:5:6:7:8::",
+    "00-1a-2b-3c-4d-5e-",
 ]
+
+
+@pytest.mark.parametrize("value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"])
+@pytest.mark.parametrize("before", ["a", ":", "-", "0", "g", " :"])
+def test_hex_runs_before_an_address_give_the_same_matches(value: str, before: str) -> None:
+    # the back-scan from each anchor stops at 39 (IPv6) or 17 (MAC) characters or the run's start;
+    # anchors whose start has a run character before it are skipped
+    for n in range(0, 45):
+        text = (before * n)[:n] + value + " " + value + ":" + value
+        for pos in sorted({0, 1, max(n - 17, 0), max(n - 1, 0), n, n + 1, len(text) // 2}):
+            assert_same(text, pos)
+            assert_same(text, pos, ("IP_ADDRESS",))
+            assert_same(text, pos, ("MAC_ADDRESS",))
 
 
 @pytest.mark.parametrize("unit", WORST)

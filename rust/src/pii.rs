@@ -773,6 +773,11 @@ fn find_ipv6(s: &str, npos: usize, found: &mut Found) {
         run_end = a;
         // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
         let start = run_start.max(a.saturating_sub(39));
+        // A hex digit or colon before the start blocks the lead edge (`[\w:]`) whatever matches:
+        // inside a long run of them only the anchors near its start need the pattern.
+        if start > 0 && token(b[start - 1]) {
+            continue;
+        }
         if let Some(end) = ipv6_end(b, start) {
             let kept = accept(
                 found,
@@ -821,8 +826,14 @@ fn mac_at(b: &[u8], start: usize) -> Option<usize> {
 /// MAC_ADDRESS (`_find_anchored` with `_DASH_COLON_ANCHOR` = `[:-][0-9A-Fa-f]{2}[:-]`).
 fn find_mac(s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
+    let token = |c: u8| is_hex(c) || c == b':' || c == b'-';
     let mut i = chars_back(s, npos, 17);
     let mut done = 0;
+    // As in `find_ipv6`: bytes [run_start, run_end) are tokens, so the back-scans share one pass.
+    let (mut run_start, mut run_end) = (i, i);
+    while run_start > 0 && token(b[run_start - 1]) && i - run_start < 17 {
+        run_start -= 1;
+    }
     while let Some(a) = memchr::memchr2(b':', b'-', &b[i..]).map(|k| i + k) {
         let anchor = b
             .get(a + 1..a + 4)
@@ -835,10 +846,14 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
         if a < done {
             continue;
         }
-        let limit = a.saturating_sub(17);
-        let mut start = a;
-        while start > limit && (is_hex(b[start - 1]) || matches!(b[start - 1], b':' | b'-')) {
-            start -= 1;
+        if let Some(q) = b[run_end..a].iter().rposition(|&c| !token(c)) {
+            run_start = run_end + q + 1;
+        }
+        run_end = a;
+        let start = run_start.max(a.saturating_sub(17));
+        // A token before the start blocks the lead edge (`[\w:-]`) whatever matches.
+        if start > 0 && token(b[start - 1]) {
+            continue;
         }
         if let Some(end) = mac_at(b, start) {
             if accept(
