@@ -167,6 +167,23 @@ WORST = [
 ]
 
 
+# A digit run is searched for a type only if it holds four digits in a row (phone, SSN, card), a
+# "+" (international phone) or three dots (IPv4): runs just short of that, and just meeting it.
+_DIGIT_RUNS = [
+    "555-123-4567", "555-123-456", "(555) 123-4567", "+44 20 7946 0958", "+1 2", "+12 34 56 78 90",
+    "123-45-6789", "123-45-678", "4111 1111 1111 1111", "411 111 111 111 111", "1.2.3.4", "1.2.3",
+    "10.0.0.1", "255.255.255.255.", "1-1-1-123-45-6789", "1.1.1.1.1", "12:34:56",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("run", _DIGIT_RUNS)
+@pytest.mark.parametrize("around", ["", " ", "+", "(", "é", "x", "1-", ".", ":"])
+def test_digit_runs_near_the_search_gate_give_the_same_matches(run: str, around: str) -> None:
+    for text in [around + run, run + around, around + run + around + run, "1-" * 5 + around + run]:
+        for pos in range(0, len(text) + 1, 2):
+            assert_same_for_all_and_each(text, pos)
+
+
 @pytest.mark.parametrize("value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"])
 @pytest.mark.parametrize("before", ["a", ":", "-", "0", "g", " :"])
 def test_hex_runs_before_an_address_give_the_same_matches(value: str, before: str) -> None:

@@ -219,6 +219,40 @@ struct DigitType {
     re: Regex,
     edge: Edge,
     validate: fn(&str) -> bool,
+    needs: Needs,
+}
+
+/// What a digit run must hold for a type's pattern to match anywhere in it, checked before the
+/// pattern's pass over the run: runs of separators with short digit groups (`1-1-1-…`, `::1:…`)
+/// hold none of these, and each would otherwise cost every type a full pass.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// `[0-9]{4}`, in every SSN and card branch
+    FourDigits,
+    /// the North American phone's `[0-9]{4}`, or the `\+` the international one starts with
+    FourDigitsOrPlus,
+    /// IPv4's three `\.`
+    ThreeDots,
+}
+
+impl Needs {
+    /// `four_digits` is asked at most once per run, however many types need it.
+    fn met(self, run: &[u8], four_digits: &mut Option<bool>) -> bool {
+        let mut four = || {
+            *four_digits.get_or_insert_with(|| {
+                let mut digits = 0;
+                run.iter().any(|c| {
+                    digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+                    digits == 4
+                })
+            })
+        };
+        match self {
+            Needs::FourDigits => four(),
+            Needs::FourDigitsOrPlus => memchr::memchr(b'+', run).is_some() || four(),
+            Needs::ThreeDots => memchr::memchr_iter(b'.', run).nth(2).is_some(),
+        }
+    }
 }
 
 /// What a trigger-automaton hit can start.
@@ -490,6 +524,7 @@ impl PiiScanner {
                 ),
                 edge: Edge::Phone,
                 validate: validate::phone,
+                needs: Needs::FourDigitsOrPlus,
             });
         }
         if on(PiiType::Ssn) {
@@ -499,6 +534,7 @@ impl PiiScanner {
                 re: compile_digit(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
                 edge: Edge::Group,
                 validate: validate::ssn,
+                needs: Needs::FourDigits,
             });
         }
         if on(PiiType::CreditCard) {
@@ -514,6 +550,7 @@ impl PiiScanner {
                 )),
                 edge: Edge::Group,
                 validate: validate::card,
+                needs: Needs::FourDigits,
             });
         }
         if on(PiiType::IpAddress) {
@@ -522,6 +559,7 @@ impl PiiScanner {
                 re: compile_digit(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
                 edge: Edge::Ipv4,
                 validate: validate::ipv4,
+                needs: Needs::ThreeDots,
             });
         }
         let triggers: Vec<Trigger> = unique.iter().filter_map(|&t| Trigger::of(t)).collect();
@@ -611,7 +649,13 @@ impl PiiScanner {
             // A shorter run, or any suffix of it, cannot hold a match: skip it whole.
             if end - d >= 7 {
                 let lo = chars_back(s, d, 1);
-                for t in &self.digit {
+                let mut four_digits = None;
+                let run = &b[lo..end];
+                for t in self
+                    .digit
+                    .iter()
+                    .filter(|t| t.needs.met(run, &mut four_digits))
+                {
                     for m in t.re.find_iter(Input::new(s).range(lo..end)) {
                         let span = (m.start(), m.end());
                         accept(found, s, span, npos, t.kind, t.edge, Some(t.validate));
