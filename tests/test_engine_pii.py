@@ -184,6 +184,15 @@ def test_digit_runs_near_the_search_gate_give_the_same_matches(run: str, around:
             assert_same_for_all_and_each(text, pos)
 
 
+@pytest.mark.parametrize("label", ["", "b", "-", "b-", "-b", "b" * 62, "b" * 63, "b" * 64, "b" * 65, "b_c", "bé"])
+@pytest.mark.parametrize("after", ["", ".", ".co", ".c", "@", ".co.uk", "..co"])
+def test_email_first_labels_near_their_gate_give_the_same_matches(label: str, after: str) -> None:
+    # the domain pattern runs only where the run of label characters after the '@' ends in a '.'
+    for text in ["a@" + label + after, "x a@a@" + label + after + " b@" + label + after]:
+        assert_same(text)
+        assert_same(text, 0, ("EMAIL",))
+
+
 @pytest.mark.parametrize("value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"])
 @pytest.mark.parametrize("before", ["a", ":", "-", "0", "g", " :"])
 def test_hex_runs_before_an_address_give_the_same_matches(value: str, before: str) -> None:

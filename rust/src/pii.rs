@@ -775,6 +775,16 @@ fn find_email(domain: &Regex, s: &str, npos: usize, found: &mut Found) {
         if !(1..=64).contains(&(at - local)) || local < last_end || local < npos {
             continue;
         }
+        // The first label is the whole run of label characters after the '@' and ends in a '.':
+        // where it cannot, the domain pattern need not run (dense '@'s, `a@a@…`).
+        let label = b[at + 1..]
+            .iter()
+            .take(64)
+            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-')
+            .count();
+        if !(1..=63).contains(&label) || b.get(at + 1 + label) != Some(&b'.') {
+            continue;
+        }
         if let Some(end) = anchored(domain, s, at) {
             if Edge::Email.ok(s, local, end) {
                 found.push((local, end, PiiType::Email));

@@ -236,17 +236,22 @@ const VALUE_LEN: usize = 128;
 
 /// `(?i:ssns?|social[ ]{1,3}security)(?![A-Za-z])[^0-9\n]{0,30}(?P<v>[0-9]{9})(?![0-9])`
 pub(super) fn ssn(s: &str, h: usize, scans: &mut Scans) -> Option<(usize, usize)> {
-    let mut ends = Vec::with_capacity(2);
-    if let Some(e) = word_at(s, h, "ssn") {
-        ends.extend(word_at(s, e, "s"));
-        ends.push(e);
+    // The alternatives' ends in priority order, on the stack: dense hits must not allocate.
+    let ends = if let Some(e) = word_at(s, h, "ssn") {
+        [word_at(s, e, "s"), Some(e)]
     } else if let Some(e) = word_at(s, h, "social") {
         let spaces = ascii_run(s, e, 3, |b| b == b' ');
-        if spaces > 0 {
-            ends.extend(word_at(s, e + spaces, "security"));
-        }
-    }
+        [
+            (spaces > 0)
+                .then(|| word_at(s, e + spaces, "security"))
+                .flatten(),
+            None,
+        ]
+    } else {
+        [None; 2]
+    };
     ends.into_iter()
+        .flatten()
         .filter(|&e| no_letter_at(s, e))
         .find_map(|e| {
             // The gap cannot give back a character the digits could use: it takes the whole run,
@@ -290,19 +295,23 @@ pub(super) fn date_of_birth(
     date: &Regex,
     scans: &mut Scans,
 ) -> Option<(usize, usize)> {
-    let mut ends = Vec::with_capacity(4);
-    if let Some(e) = word_at(s, h, "born").or_else(|| word_at(s, h, "dob")) {
-        ends.push(e);
+    // As in `ssn`: the ends in priority order, on the stack.
+    let ends = if let Some(e) = word_at(s, h, "born").or_else(|| word_at(s, h, "dob")) {
+        [Some(e), None, None, None]
     } else if let Some(e) = word_at(s, h, "d.o.b") {
-        ends.extend(word_at(s, e, "."));
-        ends.push(e);
+        [word_at(s, e, "."), Some(e), None, None]
     } else if let Some(e) = word_at(s, h, "birth") {
-        ends.extend(word_at(s, e, " date"));
-        ends.extend(word_at(s, e, "date"));
-        ends.extend(word_at(s, e, "day"));
-        ends.push(e);
-    }
+        [
+            word_at(s, e, " date"),
+            word_at(s, e, "date"),
+            word_at(s, e, "day"),
+            Some(e),
+        ]
+    } else {
+        [None; 4]
+    };
     ends.into_iter()
+        .flatten()
         .filter(|&e| no_letter_at(s, e))
         .find_map(|e| {
             // The lazy gap: the first of the next 24 characters where a date matches, unless a
