@@ -964,14 +964,23 @@ fn url_end(s: &str, h: usize) -> Option<usize> {
     let prefix = ["https://", "http://", "ftp://", "www."]
         .into_iter()
         .find(|p| rest.starts_with(p))?;
-    let p = h + prefix.len();
+    let b = s.as_bytes();
+    let mut i = h + prefix.len();
     let mut end = None;
-    for (i, c) in s[p..].char_indices().take(2047) {
-        if is_space(c) || "<>\"'`".contains(c) {
+    // Up to 2047 characters, classified with `matches!` rather than substring searches: a match
+    // spans thousands of characters, and dense triggers make one per few characters of input.
+    for _ in 0..2047 {
+        let c = match b.get(i) {
+            None => break,
+            Some(&a) if a.is_ascii() => char::from(a),
+            Some(_) => s[i..].chars().next().expect("a character starts here"),
+        };
+        if is_space(c) || matches!(c, '<' | '>' | '"' | '\'' | '`') {
             break;
         }
-        if !".,;:!?)]}".contains(c) {
-            end = Some(p + i + c.len_utf8());
+        i += c.len_utf8();
+        if !matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}') {
+            end = Some(i);
         }
     }
     end
