@@ -170,13 +170,13 @@ impl<T: Copy> NextStop<T> {
         s: &str,
         x: usize,
         window: usize,
-        scan: impl FnOnce(usize, usize) -> Option<(usize, T)>,
+        mut scan: impl FnMut(usize, usize) -> Option<(usize, T)>,
     ) -> Option<(usize, T)> {
         let mut limit = (x + window).min(s.len());
         while !s.is_char_boundary(limit) {
             limit += 1;
         }
-        let stale = x < self.from
+        let stale = x < self.from && self.from > limit
             || match self.at {
                 Some((q, _)) => x > q,
                 None => x > self.to,
@@ -187,6 +187,14 @@ impl<T: Copy> NextStop<T> {
                 to: x,
                 at: None,
             };
+        } else if x < self.from {
+            // Behind the known stretch but within reach of it (a hit's shorter alternative, as in
+            // `birth date`/`birth`): only the part before it is new.
+            if let Some(stop) = scan(x, self.from) {
+                self.at = Some(stop);
+                self.to = stop.0;
+            }
+            self.from = x;
         }
         if self.at.is_none() && self.to < limit {
             self.at = scan(self.to, limit);
