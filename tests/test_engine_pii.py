@@ -150,7 +150,63 @@ WORST = [
     "1.",
     "+1 ",
     "d.o.born ",
+    # dense context words whose gap and value scans are shared between hits, also over non-ASCII
+    "passwd is ",
+    "secret=",
+    "password=é",
+    "ssn é",
+    "aws é",
+    "born é",
+    "born 1",
+    "aws " + "A" * 39 + "/ ",
+    "a:",
+    "-aa",
+    "ab:cd:",
+    "1:2:3:4:5:6:7:8::",
+    "00-1a-2b-3c-4d-5e-",
+    "http://.",
+    "www.é\u3000",
+    "http://é.)",
 ]
+
+
+# A digit run is searched for a type only if it holds four digits in a row (phone, SSN, card), a
+# "+" (international phone) or three dots (IPv4): runs just short of that, and just meeting it.
+_DIGIT_RUNS = [
+    "555-123-4567", "555-123-456", "(555) 123-4567", "+44 20 7946 0958", "+1 2", "+12 34 56 78 90",
+    "123-45-6789", "123-45-678", "4111 1111 1111 1111", "411 111 111 111 111", "1.2.3.4", "1.2.3",
+    "10.0.0.1", "255.255.255.255.", "1-1-1-123-45-6789", "1.1.1.1.1", "12:34:56",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("run", _DIGIT_RUNS)
+@pytest.mark.parametrize("around", ["", " ", "+", "(", "é", "x", "1-", ".", ":"])
+def test_digit_runs_near_the_search_gate_give_the_same_matches(run: str, around: str) -> None:
+    for text in [around + run, run + around, around + run + around + run, "1-" * 5 + around + run]:
+        for pos in range(0, len(text) + 1, 2):
+            assert_same_for_all_and_each(text, pos)
+
+
+@pytest.mark.parametrize("label", ["", "b", "-", "b-", "-b", "b" * 62, "b" * 63, "b" * 64, "b" * 65, "b_c", "bé"])
+@pytest.mark.parametrize("after", ["", ".", ".co", ".c", "@", ".co.uk", "..co"])
+def test_email_first_labels_near_their_gate_give_the_same_matches(label: str, after: str) -> None:
+    # the domain pattern runs only where the run of label characters after the '@' ends in a '.'
+    for text in ["a@" + label + after, "x a@a@" + label + after + " b@" + label + after]:
+        assert_same(text)
+        assert_same(text, 0, ("EMAIL",))
+
+
+@pytest.mark.parametrize("value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"])
+@pytest.mark.parametrize("before", ["a", ":", "-", "0", "g", " :"])
+def test_hex_runs_before_an_address_give_the_same_matches(value: str, before: str) -> None:
+    # the back-scan from each anchor stops at 39 (IPv6) or 17 (MAC) characters or the run's start;
+    # anchors whose start has a run character before it are skipped
+    for n in range(0, 45):
+        text = (before * n)[:n] + value + " " + value + ":" + value
+        for pos in sorted({0, 1, max(n - 17, 0), max(n - 1, 0), n, n + 1, len(text) // 2}):
+            assert_same(text, pos)
+            assert_same(text, pos, ("IP_ADDRESS",))
+            assert_same(text, pos, ("MAC_ADDRESS",))
 
 
 @pytest.mark.parametrize("unit", WORST)
@@ -445,6 +501,58 @@ def test_generated_non_ascii_texts_give_the_same_matches_for_all_types_and_each(
 ) -> None:
     pos = data.draw(st.integers(0, len(text) + 1))
     assert_same_for_all_and_each(text, pos)
+
+
+# Context words packed close together, with gaps, values and newlines around the length limits, so
+# the scans one hit leaves behind for the next (`context.rs`: `NextStop`, `CharCap`) are reused at and
+# across every boundary, also when a hit's alternatives go back (``ssns``/``ssn``, ``birthday``/``birth``).
+_CONTEXT_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            "ssn", "SSNs", "social security", "born", "dob", "d.o.b.", "birth date", "birthday",
+            "aws", "secret", "password", "passwd is", "pwd:", "passphrase=", "pwd is '",
+        ]
+    ),
+    st.sampled_from([" ", "  ", "\n", "=", ": ", "'", ",", "/", "é", "日", "1990-01-02", "May 3, 1990"]),
+    st.builds(lambda c, n: c * n, st.sampled_from("x é1A/+="), st.integers(0, 3)),
+    st.builds(lambda c, n: c * n, st.sampled_from("xé A1"), st.sampled_from([22, 23, 24, 25, 29, 30, 31])),
+    st.builds(lambda c, n: c * n, st.sampled_from("Ab1/+é"), st.sampled_from([38, 39, 40, 41, 127, 128, 129])),
+    st.builds(lambda n: "1" * n, st.integers(7, 11)),
+)  # fmt: skip
+
+
+_CONTEXT_VALUES = {
+    "ssn": ("123456789", 30),
+    "born": ("1990-01-02", 24),
+    "secret": ("Ab1/" * 10, 40),
+    "pwd=": ("v", 128),
+}
+
+
+@pytest.mark.parametrize("word", _CONTEXT_VALUES)
+@pytest.mark.parametrize("fill", ["x", "é", "ép", " ", "épwd="])
+def test_context_gaps_at_their_limits_give_the_same_matches(word: str, fill: str) -> None:
+    value, limit = _CONTEXT_VALUES[word]
+    for n in [0, 1, 2, limit // 2, limit - 2, limit - 1, limit, limit + 1, limit + 2]:
+        gap = (fill * n)[:n]
+        # the same hit repeated, then followed by shorter and longer gaps, so one hit's scan serves
+        # the next from every offset
+        for text in [
+            (word + gap + value + " ") * 3,
+            word + gap + word + gap + value,
+            word + (fill * 2 * n)[: 2 * n] + word + gap + value + "\n" + word + gap + value,
+        ]:
+            for pos in (0, len(word) + 1):
+                for types in [PII_TYPES, ("SSN",), ("DATE_OF_BIRTH",), ("AWS_SECRET_KEY",), ("PASSWORD",)]:
+                    assert_same(text, pos, types)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_CONTEXT_PIECES, max_size=24).map("".join), st.data())
+def test_dense_context_words_give_the_same_matches(text: str, data: st.DataObject) -> None:
+    pos = data.draw(st.integers(0, len(text) + 1))
+    for types in [PII_TYPES, ("SSN",), ("DATE_OF_BIRTH",), ("AWS_SECRET_KEY",), ("PASSWORD",)]:
+        assert_same(text, pos, types)
 
 
 @pytest.mark.parametrize(

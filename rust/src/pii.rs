@@ -219,6 +219,40 @@ struct DigitType {
     re: Regex,
     edge: Edge,
     validate: fn(&str) -> bool,
+    needs: Needs,
+}
+
+/// What a digit run must hold for a type's pattern to match anywhere in it, checked before the
+/// pattern's pass over the run: runs of separators with short digit groups (`1-1-1-…`, `::1:…`)
+/// hold none of these, and each would otherwise cost every type a full pass.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// `[0-9]{4}`, in every SSN and card branch
+    FourDigits,
+    /// the North American phone's `[0-9]{4}`, or the `\+` the international one starts with
+    FourDigitsOrPlus,
+    /// IPv4's three `\.`
+    ThreeDots,
+}
+
+impl Needs {
+    /// `four_digits` is asked at most once per run, however many types need it.
+    fn met(self, run: &[u8], four_digits: &mut Option<bool>) -> bool {
+        let mut four = || {
+            *four_digits.get_or_insert_with(|| {
+                let mut digits = 0;
+                run.iter().any(|c| {
+                    digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+                    digits == 4
+                })
+            })
+        };
+        match self {
+            Needs::FourDigits => four(),
+            Needs::FourDigitsOrPlus => memchr::memchr(b'+', run).is_some() || four(),
+            Needs::ThreeDots => memchr::memchr_iter(b'.', run).nth(2).is_some(),
+        }
+    }
 }
 
 /// What a trigger-automaton hit can start.
@@ -462,6 +496,16 @@ fn compile(pattern: &str) -> Regex {
     Regex::new(pattern).expect("a built-in PII pattern compiles")
 }
 
+/// A numeric type's pattern, searched across a whole digit run. Without a prefilter: one would stop
+/// at every digit of the run and restart the automaton there, several times the work of the
+/// automaton's single pass.
+fn compile_digit(pattern: &str) -> Regex {
+    Regex::builder()
+        .configure(Regex::config().auto_prefilter(false))
+        .build(pattern)
+        .expect("a built-in PII pattern compiles")
+}
+
 impl PiiScanner {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiScanner {
         let mut unique: Vec<PiiType> = Vec::new();
@@ -475,20 +519,22 @@ impl PiiScanner {
         if on(PiiType::Phone) {
             digit.push(DigitType {
                 kind: PiiType::Phone,
-                re: compile(
+                re: compile_digit(
                     r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}",
                 ),
                 edge: Edge::Phone,
                 validate: validate::phone,
+                needs: Needs::FourDigitsOrPlus,
             });
         }
         if on(PiiType::Ssn) {
             // `(?P<ssn_sep>[- ])...(?P=ssn_sep)`: the character after the area picks the branch.
             digit.push(DigitType {
                 kind: PiiType::Ssn,
-                re: compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
+                re: compile_digit(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
                 edge: Edge::Group,
                 validate: validate::ssn,
+                needs: Needs::FourDigits,
             });
         }
         if on(PiiType::CreditCard) {
@@ -497,21 +543,23 @@ impl PiiScanner {
             // priority order.
             digit.push(DigitType {
                 kind: PiiType::CreditCard,
-                re: compile(concat!(
+                re: compile_digit(concat!(
                     r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{1,7}|[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{1,7}",
                     r"|[0-9]{4}[0-9]{4}[0-9]{4}[0-9]{1,7}",
                     r"|[0-9]{4} [0-9]{6} [0-9]{4,5}|[0-9]{4}-[0-9]{6}-[0-9]{4,5}|[0-9]{4}[0-9]{6}[0-9]{4,5}",
                 )),
                 edge: Edge::Group,
                 validate: validate::card,
+                needs: Needs::FourDigits,
             });
         }
         if on(PiiType::IpAddress) {
             digit.push(DigitType {
                 kind: PiiType::IpAddress,
-                re: compile(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
+                re: compile_digit(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
                 edge: Edge::Ipv4,
                 validate: validate::ipv4,
+                needs: Needs::ThreeDots,
             });
         }
         let triggers: Vec<Trigger> = unique.iter().filter_map(|&t| Trigger::of(t)).collect();
@@ -601,7 +649,13 @@ impl PiiScanner {
             // A shorter run, or any suffix of it, cannot hold a match: skip it whole.
             if end - d >= 7 {
                 let lo = chars_back(s, d, 1);
-                for t in &self.digit {
+                let mut four_digits = None;
+                let run = &b[lo..end];
+                for t in self
+                    .digit
+                    .iter()
+                    .filter(|t| t.needs.met(run, &mut four_digits))
+                {
                     for m in t.re.find_iter(Input::new(s).range(lo..end)) {
                         let span = (m.start(), m.end());
                         accept(found, s, span, npos, t.kind, t.edge, Some(t.validate));
@@ -618,6 +672,7 @@ impl PiiScanner {
         // Context may sit before `pos`; only the value has to start at or after it.
         let lo = chars_back(s, npos, triggers.context_back);
         let mut hits = Hits::default();
+        let mut scans = context::Scans::new();
         triggers.context_hits(b, lo, &mut hits);
         triggers.prefix_hits(b, npos, &mut hits);
         for &target in &[
@@ -638,7 +693,7 @@ impl PiiScanner {
             if let Some(back) = target.context_back() {
                 let first = chars_back(s, npos, back);
                 for &h in hits.iter().filter(|&&h| h >= first) {
-                    self.context_match(target, s, h, npos, found);
+                    self.context_match(target, s, h, npos, &mut scans, found);
                 }
                 continue;
             }
@@ -667,7 +722,15 @@ impl PiiScanner {
         }
     }
 
-    fn context_match(&self, target: Trigger, s: &str, h: usize, npos: usize, found: &mut Found) {
+    fn context_match(
+        &self,
+        target: Trigger,
+        s: &str,
+        h: usize,
+        npos: usize,
+        scans: &mut context::Scans,
+        found: &mut Found,
+    ) {
         // The lead class of every context type is `[A-Za-z]`; the match starts at the word.
         if s[..h]
             .chars()
@@ -677,20 +740,20 @@ impl PiiScanner {
             return;
         }
         let (kind, value, validate): (PiiType, _, Validator) = match target {
-            Trigger::Ssn => (PiiType::Ssn, context::ssn(s, h), Some(validate::ssn)),
+            Trigger::Ssn => (PiiType::Ssn, context::ssn(s, h, scans), Some(validate::ssn)),
             Trigger::DateOfBirth => (
                 PiiType::DateOfBirth,
                 self.date
                     .as_ref()
-                    .and_then(|d| context::date_of_birth(s, h, d)),
+                    .and_then(|d| context::date_of_birth(s, h, d, scans)),
                 Some(validate::date),
             ),
             Trigger::AwsSecret => (
                 PiiType::AwsSecretKey,
-                context::aws_secret(s, h),
+                context::aws_secret(s, h, scans),
                 Some(validate::secret),
             ),
-            _ => (PiiType::Password, context::password(s, h), None),
+            _ => (PiiType::Password, context::password(s, h, scans), None),
         };
         if let Some((start, end)) = value {
             if start >= npos && validate.is_none_or(|valid| valid(&s[start..end])) {
@@ -710,6 +773,16 @@ fn find_email(domain: &Regex, s: &str, npos: usize, found: &mut Found) {
             local -= 1;
         }
         if !(1..=64).contains(&(at - local)) || local < last_end || local < npos {
+            continue;
+        }
+        // The first label is the whole run of label characters after the '@' and ends in a '.':
+        // where it cannot, the domain pattern need not run (dense '@'s, `a@a@…`).
+        let label = b[at + 1..]
+            .iter()
+            .take(64)
+            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-')
+            .count();
+        if !(1..=63).contains(&label) || b.get(at + 1 + label) != Some(&b'.') {
             continue;
         }
         if let Some(end) = anchored(domain, s, at) {
@@ -754,6 +827,11 @@ fn find_ipv6(s: &str, npos: usize, found: &mut Found) {
         run_end = a;
         // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
         let start = run_start.max(a.saturating_sub(39));
+        // A hex digit or colon before the start blocks the lead edge (`[\w:]`) whatever matches:
+        // inside a long run of them only the anchors near its start need the pattern.
+        if start > 0 && token(b[start - 1]) {
+            continue;
+        }
         if let Some(end) = ipv6_end(b, start) {
             let kept = accept(
                 found,
@@ -802,8 +880,14 @@ fn mac_at(b: &[u8], start: usize) -> Option<usize> {
 /// MAC_ADDRESS (`_find_anchored` with `_DASH_COLON_ANCHOR` = `[:-][0-9A-Fa-f]{2}[:-]`).
 fn find_mac(s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
+    let token = |c: u8| is_hex(c) || c == b':' || c == b'-';
     let mut i = chars_back(s, npos, 17);
     let mut done = 0;
+    // As in `find_ipv6`: bytes [run_start, run_end) are tokens, so the back-scans share one pass.
+    let (mut run_start, mut run_end) = (i, i);
+    while run_start > 0 && token(b[run_start - 1]) && i - run_start < 17 {
+        run_start -= 1;
+    }
     while let Some(a) = memchr::memchr2(b':', b'-', &b[i..]).map(|k| i + k) {
         let anchor = b
             .get(a + 1..a + 4)
@@ -816,10 +900,14 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
         if a < done {
             continue;
         }
-        let limit = a.saturating_sub(17);
-        let mut start = a;
-        while start > limit && (is_hex(b[start - 1]) || matches!(b[start - 1], b':' | b'-')) {
-            start -= 1;
+        if let Some(q) = b[run_end..a].iter().rposition(|&c| !token(c)) {
+            run_start = run_end + q + 1;
+        }
+        run_end = a;
+        let start = run_start.max(a.saturating_sub(17));
+        // A token before the start blocks the lead edge (`[\w:-]`) whatever matches.
+        if start > 0 && token(b[start - 1]) {
+            continue;
         }
         if let Some(end) = mac_at(b, start) {
             if accept(
@@ -876,14 +964,23 @@ fn url_end(s: &str, h: usize) -> Option<usize> {
     let prefix = ["https://", "http://", "ftp://", "www."]
         .into_iter()
         .find(|p| rest.starts_with(p))?;
-    let p = h + prefix.len();
+    let b = s.as_bytes();
+    let mut i = h + prefix.len();
     let mut end = None;
-    for (i, c) in s[p..].char_indices().take(2047) {
-        if is_space(c) || "<>\"'`".contains(c) {
+    // Up to 2047 characters, classified with `matches!` rather than substring searches: a match
+    // spans thousands of characters, and dense triggers make one per few characters of input.
+    for _ in 0..2047 {
+        let c = match b.get(i) {
+            None => break,
+            Some(&a) if a.is_ascii() => char::from(a),
+            Some(_) => s[i..].chars().next().expect("a character starts here"),
+        };
+        if is_space(c) || matches!(c, '<' | '>' | '"' | '\'' | '`') {
             break;
         }
-        if !".,;:!?)]}".contains(c) {
-            end = Some(p + i + c.len_utf8());
+        i += c.len_utf8();
+        if !matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}') {
+            end = Some(i);
         }
     }
     end
