@@ -187,7 +187,9 @@ def test_digit_runs_near_the_search_gate_give_the_same_matches(run: str, around:
             assert_same_for_all_and_each(text, pos)
 
 
-@pytest.mark.parametrize("label", ["", "b", "-", "b-", "-b", "b" * 62, "b" * 63, "b" * 64, "b" * 65, "b_c", "bé"])
+@pytest.mark.parametrize(
+    "label", ["", "b", "-", "b-", "-b", "b" * 62, "b" * 63, "b" * 64, "b" * 65, "b_c", "bé"]
+)
 @pytest.mark.parametrize("after", ["", ".", ".co", ".c", "@", ".co.uk", "..co"])
 def test_email_first_labels_near_their_gate_give_the_same_matches(label: str, after: str) -> None:
     # the domain pattern runs only where the run of label characters after the '@' ends in a '.'
@@ -196,7 +198,9 @@ def test_email_first_labels_near_their_gate_give_the_same_matches(label: str, af
         assert_same(text, 0, ("EMAIL",))
 
 
-@pytest.mark.parametrize("value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"])
+@pytest.mark.parametrize(
+    "value", ["2001:db8::1", "::1", "fe80::1:2", "00-1a-2b-3c-4d-5e", "00:1a:2b:3c:4d:5e"]
+)
 @pytest.mark.parametrize("before", ["a", ":", "-", "0", "g", " :"])
 def test_hex_runs_before_an_address_give_the_same_matches(value: str, before: str) -> None:
     # the back-scan from each anchor stops at 39 (IPv6) or 17 (MAC) characters or the run's start;
@@ -516,7 +520,9 @@ _CONTEXT_PIECES = st.one_of(
     st.sampled_from([" ", "  ", "\n", "=", ": ", "'", ",", "/", "é", "日", "1990-01-02", "May 3, 1990"]),
     st.builds(lambda c, n: c * n, st.sampled_from("x é1A/+="), st.integers(0, 3)),
     st.builds(lambda c, n: c * n, st.sampled_from("xé A1"), st.sampled_from([22, 23, 24, 25, 29, 30, 31])),
-    st.builds(lambda c, n: c * n, st.sampled_from("Ab1/+é"), st.sampled_from([38, 39, 40, 41, 127, 128, 129])),
+    st.builds(
+        lambda c, n: c * n, st.sampled_from("Ab1/+é"), st.sampled_from([38, 39, 40, 41, 127, 128, 129])
+    ),
     st.builds(lambda n: "1" * n, st.integers(7, 11)),
 )  # fmt: skip
 
