@@ -94,6 +94,39 @@ impl CharStarts {
     }
 }
 
+/// A scan's matches, `(start, end, what)` in byte offsets, as str indices; `pos` is a str index.
+fn spans<K: Send>(
+    py: Python<'_>,
+    text: &Bound<'_, PyString>,
+    pos: usize,
+    scan: impl FnOnce(&str, usize) -> Vec<(usize, usize, K)> + Send,
+) -> PyResult<Vec<(usize, usize, K)>> {
+    let t = utf8(text)?;
+    let start = byte_of_char(&t, pos);
+    let found = run(py, t.len(), || scan(&t, start));
+    let mut offsets: Vec<usize> = found.iter().flat_map(|&(s, e, _)| [s, e]).collect();
+    to_char_indices(&t, &mut offsets);
+    Ok(found
+        .into_iter()
+        .zip(offsets.chunks_exact(2))
+        .map(|((_, _, k), se)| (se[0], se[1], k))
+        .collect())
+}
+
+/// A hold-back offset (bytes) as a str index; `pos` is a str index.
+fn hold(
+    py: Python<'_>,
+    text: &Bound<'_, PyString>,
+    pos: usize,
+    scan: impl FnOnce(&str, usize) -> usize + Send,
+) -> PyResult<usize> {
+    let t = utf8(text)?;
+    let start = byte_of_char(&t, pos);
+    let mut at = [run(py, t.len(), || scan(&t, start))];
+    to_char_indices(&t, &mut at);
+    Ok(at[0])
+}
+
 fn run<T: Send>(py: Python<'_>, len: usize, f: impl FnOnce() -> T + Send) -> T {
     if len >= DETACH_BYTES {
         py.detach(f)
@@ -230,25 +263,12 @@ impl Literals {
         text: &Bound<'_, PyString>,
         pos: usize,
     ) -> PyResult<Vec<(usize, usize, usize)>> {
-        let t = utf8(text)?;
-        let start = byte_of_char(&t, pos);
-        let found = run(py, t.len(), || self.core.find(&t, start));
-        let mut offsets: Vec<usize> = found.iter().flat_map(|&(s, e, _)| [s, e]).collect();
-        to_char_indices(&t, &mut offsets);
-        Ok(found
-            .iter()
-            .enumerate()
-            .map(|(i, &(_, _, k))| (offsets[2 * i], offsets[2 * i + 1], k))
-            .collect())
+        spans(py, text, pos, |t, start| self.core.find(t, start))
     }
 
     #[pyo3(signature = (text, pos = 0))]
     fn holdback(&self, py: Python<'_>, text: &Bound<'_, PyString>, pos: usize) -> PyResult<usize> {
-        let t = utf8(text)?;
-        let start = byte_of_char(&t, pos);
-        let mut at = [run(py, t.len(), || self.core.holdback(&t, start))];
-        to_char_indices(&t, &mut at);
-        Ok(at[0])
+        hold(py, text, pos, |t, start| self.core.holdback(t, start))
     }
 }
 
@@ -282,25 +302,16 @@ impl PiiScanner {
         text: &Bound<'_, PyString>,
         pos: usize,
     ) -> PyResult<Vec<(usize, usize, &'static str)>> {
-        let t = utf8(text)?;
-        let start = byte_of_char(&t, pos);
-        let found = run(py, t.len(), || self.core.find(&t, start));
-        let mut offsets: Vec<usize> = found.iter().flat_map(|&(s, e, _)| [s, e]).collect();
-        to_char_indices(&t, &mut offsets);
+        let found = spans(py, text, pos, |t, start| self.core.find(t, start))?;
         Ok(found
-            .iter()
-            .enumerate()
-            .map(|(i, &(_, _, kind))| (offsets[2 * i], offsets[2 * i + 1], kind.name()))
+            .into_iter()
+            .map(|(s, e, kind)| (s, e, kind.name()))
             .collect())
     }
 
     #[pyo3(signature = (text, pos = 0))]
     fn holdback(&self, py: Python<'_>, text: &Bound<'_, PyString>, pos: usize) -> PyResult<usize> {
-        let t = utf8(text)?;
-        let start = byte_of_char(&t, pos);
-        let mut at = [run(py, t.len(), || self.core.holdback(&t, start))];
-        to_char_indices(&t, &mut at);
-        Ok(at[0])
+        hold(py, text, pos, |t, start| self.core.holdback(t, start))
     }
 }
 
