@@ -145,8 +145,8 @@ def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
 # conversation every turn. A check's matches are a pure function of (check, text), so they are
 # remembered, and a re-sent history costs a dictionary lookup per message instead of a scan. The memo
 # keeps the texts themselves as keys (exact: no digest can collide), bounded by their total size;
-# the oldest entries go first. Vault numbering and request-level rules are
-# applied per request after it, as before.
+# the oldest entries go first. Vault numbering and request-level rules are applied per request after
+# it, as before.
 _MEMO_MAX_CHARS = 8 * 1024 * 1024
 _MEMO_MAX_ENTRIES = 65_536
 # Texts longer than this are not remembered (agents re-send messages, not megabytes), nor are results
