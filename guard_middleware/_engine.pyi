@@ -13,6 +13,15 @@ class OffsetMap:
 def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | None]:
     """NFKC, optional case folding, format characters removed; the map is None when no index moved."""
 
+class JsonRefused(ValueError):
+    """Why ``check_json`` refused a body: args are (reason, start, end), byte offsets; reason is one
+    of encoding, syntax, constant, int_digits, duplicate, depth, surrogate."""
+
+    args: tuple[str, int, int]
+
+def check_json(raw: bytes, max_int_digits: int, max_depth: int) -> bool:
+    """Checks a JSON body strictly; True when it holds an integer beyond 64 bits. Raises JsonRefused."""
+
 def last_cluster_start(text: str) -> int:
     """Where the last character cluster of ``text`` starts (0 for empty text)."""
 

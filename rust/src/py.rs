@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::blocklist::Literals as CoreLiterals;
+use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
 
@@ -235,6 +236,38 @@ fn last_cluster_start(text: &Bound<'_, PyString>) -> PyResult<usize> {
     Ok(at[0])
 }
 
+pyo3::create_exception!(
+    _engine,
+    JsonRefused,
+    PyValueError,
+    "A body refused by `check_json`: args are (reason, start, end), byte offsets."
+);
+
+/// Checks a JSON body strictly (see `json_check`); returns whether it holds an integer beyond 64 bits.
+#[pyfunction]
+fn check_json(
+    py: Python<'_>,
+    raw: &Bound<'_, PyBytes>,
+    max_int_digits: usize,
+    max_depth: usize,
+) -> PyResult<bool> {
+    let bytes = raw.as_bytes();
+    let result = run(py, bytes.len(), || {
+        json_check::check(bytes, max_int_digits, max_depth)
+    });
+    let (reason, start, end) = match result {
+        Ok(checked) => return Ok(checked.big_int),
+        Err(JsonError::Encoding(at)) => ("encoding", at, at),
+        Err(JsonError::Syntax(at)) => ("syntax", at, at),
+        Err(JsonError::Constant(start, end)) => ("constant", start, end),
+        Err(JsonError::IntDigits(at)) => ("int_digits", at, at),
+        Err(JsonError::Duplicate(start, end)) => ("duplicate", start, end),
+        Err(JsonError::Depth(at)) => ("depth", at, at),
+        Err(JsonError::Surrogate(at)) => ("surrogate", at, at),
+    };
+    Err(JsonRefused::new_err((reason, start, end)))
+}
+
 /// Blocklist literals: `find` gives (start, end, literal index) in str indices.
 #[pyclass(frozen, module = "guard_middleware._engine")]
 struct Literals {
@@ -320,6 +353,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(last_cluster_start, m)?)?;
+    m.add_function(wrap_pyfunction!(check_json, m)?)?;
+    m.add("JsonRefused", m.py().get_type::<JsonRefused>())?;
     m.add_class::<OffsetMap>()?;
     m.add_class::<Literals>()?;
     m.add_class::<PiiScanner>()?;
