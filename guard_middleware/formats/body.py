@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from guard_middleware._engine import JsonRefused, check_json
 from guard_middleware.errors import bad_request
 from guard_middleware.verdict import JsonPath, ObjectKey, Segment
 
@@ -194,50 +198,54 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# A surrogate escape; group 1 tells a high one (d800-dbff) from a low one (dc00-dfff).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD](?:([89abAB])|[c-fC-F])[0-9a-fA-F]{2}")
-
-
-def _maybe_lone_surrogate(raw: bytes) -> bool:
-    """Whether ``raw`` may hold a surrogate escape that is not half of a pair. Cheap: most bodies have no
-    ``\\u`` at all. An escaped backslash before ``u`` can look like one; the caller checks exactly."""
-    if b"\\u" not in raw:
-        return False
-    pending = -1  # where the low half of the last high surrogate must start
-    for m in _SURROGATE_ESCAPE.finditer(raw):
-        if m.group(1) is not None:
-            if pending != -1:
-                return True
-            pending = m.end()
-        elif m.start() != pending:
-            return True
-        else:
-            pending = -1
-    return pending != -1
+# Nesting deeper than this is refused with RecursionError, as before: Python's json.loads raised it at
+# about 1000 levels less the caller's stack depth. A fixed limit makes the refusal deterministic and
+# keeps it below orjson's own limit (1024).
+MAX_DEPTH = 900
 
 
 def parse_json(raw: bytes, what: str = "request body") -> Any:
     """Parse UTF-8 JSON strictly: duplicate keys, NaN/Infinity, invalid UTF-8 and unpaired surrogate
     escapes are refused, because the upstream might read them differently from us (which value of a
-    duplicate key wins is the classic way to smuggle text past a checker)."""
+    duplicate key wins is the classic way to smuggle text past a checker).
+
+    The engine checks all of that (UTF-8, then one scan of the JSON); orjson then builds the value,
+    except where it would differ from Python's json module, which builds it instead: integers beyond 64
+    bits (orjson makes floats of them) and numbers beyond the double range (orjson refuses them, where
+    Python reads inf)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise bad_request(
-            f"The {what} is not valid UTF-8 (byte {exc.start}).", code="invalid_encoding"
-        ) from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
-    except DuplicateKeyError as exc:
-        raise bad_request(
-            f"The {what} has a duplicate JSON key {str(exc)!r}; refusing to guess which value counts.",
+        big_int = check_json(raw, sys.get_int_max_str_digits(), MAX_DEPTH)
+    except JsonRefused as exc:
+        reason, start, end = exc.args
+        raise _refusal(raw, what, reason, start, end) from None
+    if not big_int:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode())
+
+
+def _refusal(raw: bytes, what: str, reason: str, start: int, end: int) -> Exception:
+    if reason == "encoding":
+        return bad_request(f"The {what} is not valid UTF-8 (byte {start}).", code="invalid_encoding")
+    if reason == "surrogate":
+        return bad_request("The body contains an unpaired UTF-16 surrogate escape.", code="invalid_encoding")
+    if reason == "duplicate":
+        key = json.loads(raw[start:end].decode())
+        return bad_request(
+            f"The {what} has a duplicate JSON key {key!r}; refusing to guess which value counts.",
             code="duplicate_key",
-        ) from None
-    except ValueError as exc:
-        raise bad_request(f"The {what} is not valid JSON: {exc}.", code="invalid_json") from None
-    if _maybe_lone_surrogate(raw):
-        dump_json(obj)  # raises invalid_encoding for a lone surrogate (not representable in UTF-8)
-    return obj
+        )
+    if reason == "depth":
+        return RecursionError(f"The {what} nests deeper than {MAX_DEPTH} levels.")
+    if reason == "constant":
+        detail = f"{raw[start:end].decode()} is not valid JSON"
+    elif reason == "int_digits":
+        detail = f"the integer at byte {start} has more than {sys.get_int_max_str_digits()} digits"
+    else:
+        detail = f"unexpected input at byte {start}"
+    return bad_request(f"The {what} is not valid JSON: {detail}.", code="invalid_json")
 
 
 def dump_json(obj: Any) -> bytes:
