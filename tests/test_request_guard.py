@@ -188,6 +188,11 @@ async def test_image_parts_are_forwarded_and_recorded_unscanned(make_stack: Any,
         ),
         (b'{"model": "m", "messages": [], "temperature": NaN}', "invalid_json"),
         (b"[1, 2]", "invalid_type"),
+        # nesting the walker could not follow: a clear 400, not a RecursionError (500)
+        (b'{"model": "m", "messages": [], "metadata": ' + b"[" * 500 + b"]" * 500 + b"}", "invalid_json"),
+        (b'{"model": "m", "messages": [], "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_json"),
+        # an escaped backslash before "uDBFF" does not make the lone low surrogate after it a pair
+        (rb'{"model": "m", "messages": [], "user": "\\uDBFF\uDFFF"}', "invalid_encoding"),
     ],
 )
 async def test_malformed_requests_get_400_and_are_not_forwarded(

@@ -198,10 +198,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-# Nesting deeper than this is refused with RecursionError, as before: Python's json.loads raised it at
-# about 1000 levels less the caller's stack depth. A fixed limit makes the refusal deterministic and
-# keeps it below orjson's own limit (1024).
-MAX_DEPTH = 900
+# Nesting deeper than this is refused (400 invalid_json). No LLM API body nests anywhere near it; the
+# walker recurses per level, and Python's json.loads raised RecursionError (a 500) at about 1000 levels
+# less the stack in use. A fixed limit makes the refusal deterministic and clear.
+MAX_DEPTH = 128
 
 
 def parse_json(raw: bytes, what: str = "request body") -> Any:
@@ -238,7 +238,7 @@ def _refusal(raw: bytes, what: str, reason: str, start: int, end: int) -> Except
             code="duplicate_key",
         )
     if reason == "depth":
-        return RecursionError(f"The {what} nests deeper than {MAX_DEPTH} levels.")
+        return bad_request(f"The {what} nests deeper than {MAX_DEPTH} levels.", code="invalid_json")
     if reason == "constant":
         detail = f"{raw[start:end].decode()} is not valid JSON"
     elif reason == "int_digits":
