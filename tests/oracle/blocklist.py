@@ -32,13 +32,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ahocorasick_rs
 import regex
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from guard_middleware.checks.base import CheckError
+from guard_middleware.checks.blocklist import BlocklistOptions, pydantic_key
 from guard_middleware.errors import ConfigError
 from guard_middleware.verdict import Match
 from tests.oracle.text import (
@@ -49,38 +50,7 @@ from tests.oracle.text import (
     original_span,
 )
 
-__all__ = ["BlocklistCheck", "BlocklistOptions", "PatternOptions", "build_blocklist", "pydantic_key"]
-
-
-class PatternOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    pattern: str
-    is_regex: bool = False
-    category: str = "blocked_content"
-    severity: str = "high"
-    message: str | None = None
-
-
-class BlocklistOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    # The provider table's own discriminator may be passed along with the options.
-    type: Literal["blocklist"] | None = None
-    case_insensitive: bool = True
-    patterns: list[PatternOptions]
-    match: Literal["word", "substring"] = "word"
-    regex_timeout_ms: int = Field(default=50, ge=1)
-    max_holdback_chars: int = Field(default=1024, ge=1)
-
-
-def pydantic_key(key: str, error: ValidationError) -> ConfigError:
-    """The first validation error as a ConfigError whose key names the offending setting."""
-    first = error.errors()[0]
-    path = key
-    for part in first["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return ConfigError(path, first["msg"])
+__all__ = ["BlocklistCheck", "build_blocklist"]
 
 
 @dataclass(frozen=True, slots=True)

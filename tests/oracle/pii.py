@@ -51,23 +51,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, Literal
 
 import ahocorasick_rs
 import regex
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from guard_middleware.errors import ConfigError
 from guard_middleware.verdict import Match
 from tests.oracle.blocklist import NEVER_COMPLETE as _NEVER_COMPLETE
-from tests.oracle.blocklist import pydantic_key, scan_literals
+from tests.oracle.blocklist import scan_literals
 from tests.oracle.text import last_cluster_start, normalize, normalized_index, original_index
 from tests.oracle.text import original_span as _original_span
 
-__all__ = ["PII_TYPES", "REMOTE_ONLY_TYPES", "PiiCheck", "PiiRegexOptions", "build_pii_regex"]
+__all__ = ["PII_TYPES", "PiiCheck"]
 
 Anchor = Literal["digits", "email", "colon", "dash_colon", "scan", "context"]
 
@@ -388,16 +386,6 @@ _TYPES: dict[str, list[_Type]] = {
 #: every type this check can find
 PII_TYPES: tuple[str, ...] = tuple(_TYPES)
 
-#: types only a remote provider can find, and which
-REMOTE_ONLY_TYPES: dict[str, str] = {
-    "NAME": "Bedrock ApplyGuardrail (NAME) or Lakera (pii/name)",
-    "ADDRESS": "Bedrock ApplyGuardrail (ADDRESS) or Lakera (pii/address)",
-    "USERNAME": "Bedrock ApplyGuardrail (USERNAME)",
-    "DRIVERS_LICENSE": "Bedrock ApplyGuardrail (DRIVER_ID)",
-    "PASSPORT": "Bedrock ApplyGuardrail (US_PASSPORT_NUMBER)",
-    "BANK_ACCOUNT": "Bedrock ApplyGuardrail (US_BANK_ACCOUNT_NUMBER)",
-}
-
 # Runs of digits and the separators numeric PII uses; shorter runs cannot hold any numeric type. The
 # ``regex`` engine scans for the leading digit about five times faster than ``re`` here.
 _DIGIT_RUN = regex.compile(r"[0-9][0-9 ().\-/+:]{6,}")
@@ -440,23 +428,8 @@ class _Compiled:
         return self.trail is None or end >= len(text) or self.trail.match(text, end) is None
 
 
-class PiiRegexOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    # The provider table's own discriminator may be passed along with the options.
-    type: Literal["pii_regex", "regex"] | None = None
-    email: bool = True
-    phone: bool = True
-    ssn: bool = True
-    credit_card: bool = True
-    ip_address: bool = True
-    date_of_birth: bool = True
-    types: list[str] = Field(default_factory=list)
-    max_holdback_chars: int = Field(default=1024, ge=1)
-
-
 class PiiCheck:
-    """Regex PII detection. Build with ``build_pii_regex`` or ``PiiCheck.for_types``."""
+    """Regex PII detection (the oracle: detection only; configuration lives in checks/pii.py)."""
 
     def __init__(self, name: str, types: Iterable[str], *, max_holdback_chars: int = 1024) -> None:
         self.name = name
@@ -520,31 +493,6 @@ class PiiCheck:
             if any(self._triggered[ci].spec.anchor == "context" for ci in cis)
         )
         self._context_word_max = max((len(w) for w in self._context_words), default=0)
-
-    @classmethod
-    def for_types(
-        cls, types: Sequence[str], *, name: str, key: str, max_holdback_chars: int = 1024
-    ) -> PiiCheck:
-        """The ``[pii]`` section's ``types`` list; names match case-insensitively."""
-        if isinstance(types, str):
-            raise ConfigError(key, "types must be a list of PII type names")
-        wanted: list[str] = []
-        for i, raw in enumerate(types):
-            if not isinstance(raw, str):
-                raise ConfigError(f"{key}[{i}]", f"expected a PII type name, got {raw!r}")
-            t = raw.strip().upper()
-            if t in REMOTE_ONLY_TYPES:
-                raise ConfigError(
-                    f"{key}[{i}]",
-                    f"{t} cannot be detected reliably by regex; "
-                    f"use a remote provider: {REMOTE_ONLY_TYPES[t]}",
-                )
-            if t not in _TYPES:
-                raise ConfigError(
-                    f"{key}[{i}]", f"unknown PII type {raw!r}; valid types: {', '.join(PII_TYPES)}"
-                )
-            wanted.append(t)
-        return cls(name, wanted, max_holdback_chars=max_holdback_chars)
 
     # ------------------------------------------------------------------ find
 
@@ -715,28 +663,3 @@ class PiiCheck:
                 if h >= n - c.spec.max_len and c.twin.fullmatch(norm, h, partial=True) is not None:
                     return h
         return held
-
-
-def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCheck:
-    """The seed's ``pii_regex`` provider: six booleans (default true) plus our ``types`` extension."""
-    try:
-        opts = PiiRegexOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        raise pydantic_key(key, exc) from None
-    chosen = [
-        t
-        for t, on in (
-            ("EMAIL", opts.email),
-            ("PHONE", opts.phone),
-            ("SSN", opts.ssn),
-            ("CREDIT_CARD", opts.credit_card),
-            ("IP_ADDRESS", opts.ip_address),
-            ("DATE_OF_BIRTH", opts.date_of_birth),
-        )
-        if on
-    ]
-    extra = PiiCheck.for_types(opts.types, name=name, key=f"{key}.types").types
-    types = [*chosen, *extra]
-    if not types:
-        raise ConfigError(key, "every PII type is switched off")
-    return PiiCheck(name, types, max_holdback_chars=opts.max_holdback_chars)
