@@ -44,3 +44,22 @@ class PiiScanner:
         """Every match starting at or after ``pos``: (start, end, type), sorted, no duplicates."""
     def holdback(self, text: str, pos: int = 0) -> int:
         """The smallest index >= pos from which the tail could still become a match."""
+
+class BodyScanner:
+    """The fast path for whole JSON bodies: walks a body as ``formats.body.extract`` does, straight from
+    its bytes, and runs the given engine checks on every text it would extract."""
+
+    def __init__(
+        self,
+        literals: list[Literals],
+        pii: list[PiiScanner],
+        *,
+        rules: dict[str, list[str]],
+        format_opaque: list[str],
+        max_int_digits: int,
+    ) -> None: ...
+    def clean(self, raw: bytes) -> bool:
+        """True when no check finds anything in any text of ``raw`` (a body ``check_json`` accepted);
+        False when one may (the exact path then decides)."""
+    def texts(self, raw: bytes) -> list[str] | None:
+        """For tests: every text ``clean`` would scan, in order; None when the walk stops early."""

@@ -364,10 +364,12 @@ class _Exchange:
     # -- input -----------------------------------------------------------------------------------
     async def run(self) -> web.StreamResponse:
         parsed = self.parsed
-        extraction = parsed.extraction
         blocking = [g for g in self.input_selected if not g.concurrent]
         concurrent = [g for g in self.input_selected if g.concurrent]
-        ev = await self._evaluate(Phase.INPUT, blocking, extraction.segments, extraction.unscanned)
+        ev = await self.guard.evaluator.clean_body(blocking, self.raw)
+        if ev is None:
+            extraction = parsed.extraction
+            ev = await self._evaluate(Phase.INPUT, blocking, extraction.segments, extraction.unscanned)
         self._note(ev)
         if ev.action is Action.BLOCK:
             return self._input_blocked(ev)
@@ -564,7 +566,7 @@ class _Exchange:
         """Check a complete JSON response. Returns the status and the body to send."""
         try:
             obj = parse_json(body, "upstream response")
-            extraction = self.format.extract_answer(obj)
+            self.format.check_answer(obj)
         except (GuardRejection, ValueError) as exc:
             detail = exc.body["error"]["message"] if isinstance(exc, GuardRejection) else str(exc)
             raise GuardRejection(
@@ -575,6 +577,12 @@ class _Exchange:
                     type_="upstream_error",
                 ),
             ) from None
+        evaluator = self.guard.evaluator
+        fast = await evaluator.clean_body(self.output_selected, body, self.format.opaque_answer_keys)
+        if fast is not None:
+            self._note(fast)
+            return 200, body
+        extraction = self.format.extract_answer(obj)
         ev = await self._evaluate(
             Phase.OUTPUT, self.output_selected, extraction.segments, extraction.unscanned
         )

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from guard_middleware._engine import BodyScanner, Literals, PiiScanner
 from guard_middleware.audit import Auditor
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
+from guard_middleware.formats.body import walk_rules
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
 from guard_middleware.verdict import (
@@ -195,14 +198,77 @@ class _MatchMemo:
         return found
 
 
+# Body scanners kept per (guardrails, format opaque keys): one per combination a policy selects, a
+# bounded number; beyond it a scanner is built per request (correct, only slower).
+_SCANNERS_MAX = 256
+
+
+def _native_checks(guardrails: Sequence[Guardrail]) -> tuple[list[Literals], list[PiiScanner]] | None:
+    """The engine objects of ``guardrails`` when every one is local and runs on the engine alone (no user
+    regexes, no content limits); else None."""
+    literals: list[Literals] = []
+    pii: list[PiiScanner] = []
+    for g in guardrails:
+        if not g.is_local or g.limits is not None or g.text_check is None:
+            return None
+        native = g.text_check.native()
+        if isinstance(native, Literals):
+            literals.append(native)
+        elif isinstance(native, PiiScanner):
+            pii.append(native)
+        else:
+            return None
+    return literals, pii
+
+
 class Evaluator:
-    """Stateless apart from its collaborators and a bounded memo of texts' local matches; one per
+    """Stateless apart from its collaborators and bounded memos of texts' local results; one per
     middleware, shared by all requests."""
 
     def __init__(self, policy: Policy, auditor: Auditor) -> None:
         self.policy = policy
         self.auditor = auditor
         self._memo = _MatchMemo()
+        self._scanners: dict[tuple[tuple[str, ...], frozenset[str]], BodyScanner | None] = {}
+
+    def _body_scanner(self, guardrails: Sequence[Guardrail], opaque: frozenset[str]) -> BodyScanner | None:
+        key = (tuple(g.name for g in guardrails), opaque)
+        try:
+            return self._scanners[key]
+        except KeyError:
+            pass
+        checks = _native_checks(guardrails)
+        scanner = None
+        if checks is not None:
+            scanner = BodyScanner(
+                *checks,
+                rules=walk_rules(),
+                format_opaque=sorted(opaque),
+                max_int_digits=sys.get_int_max_str_digits(),
+            )
+        if len(self._scanners) < _SCANNERS_MAX:
+            self._scanners[key] = scanner
+        return scanner
+
+    async def clean_body(
+        self, guardrails: Sequence[Guardrail], raw: bytes, opaque: frozenset[str] = frozenset()
+    ) -> Evaluation | None:
+        """The fast path: the verdict on a whole JSON body (``raw``, accepted by ``parse_json``) when the
+        engine proves that no guardrail finds anything in it; None when it cannot (a guardrail is remote
+        or runs Python code, every verdict is audited, or something may match): the exact path decides.
+        The body is then forwarded as it came, never walked in Python."""
+        if not guardrails:
+            return Evaluation()
+        if self.auditor.log_all:
+            return None
+        scanner = self._body_scanner(guardrails, opaque)
+        if scanner is None:
+            return None
+        if len(raw) >= OFFLOAD_CHARS:
+            clean = await asyncio.to_thread(scanner.clean, raw)
+        else:
+            clean = scanner.clean(raw)
+        return Evaluation(applied=[g.name for g in guardrails]) if clean else None
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:
         findings: list[Finding] = []

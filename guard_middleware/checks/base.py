@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from guard_middleware._engine import Literals, PiiScanner
 from guard_middleware.verdict import Match
 
 
@@ -33,6 +34,11 @@ class TextCheck(Protocol):
         Text before the returned index is settled: ``find`` on any extension of ``text`` reports exactly
         the same matches there.
         """
+        ...
+
+    def native(self) -> Literals | PiiScanner | None:
+        """The engine object whose matches are exactly this check's (the fast path runs it on whole
+        bodies); None when the check also runs Python code (user regexes)."""
         ...
 
 

@@ -163,6 +163,9 @@ class BlocklistCheck:
             out.sort(key=lambda m: (m.start, m.end))
         return out
 
+    def native(self) -> Literals | None:
+        return self._literals if not self._regexes else None
+
     def holdback(self, text: str, pos: int = 0) -> int:
         n_orig = len(text)
         if pos >= n_orig:

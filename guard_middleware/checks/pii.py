@@ -140,6 +140,9 @@ class PiiCheck:
     def holdback(self, text: str, pos: int = 0) -> int:
         return self._scanner.holdback(text, pos)
 
+    def native(self) -> PiiScanner:
+        return self._scanner
+
 
 def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCheck:
     """The seed's ``pii_regex`` provider: six booleans (default true) plus our ``types`` extension."""

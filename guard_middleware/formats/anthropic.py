@@ -22,7 +22,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import extract, slot_trie
+from guard_middleware.formats.body import slot_trie
 from guard_middleware.sse import SSEEvent
 from guard_middleware.verdict import JsonPath
 
@@ -53,10 +53,7 @@ class AnthropicFormat(Format):
         config = body.get("output_config")
         fmt = config.get("format") if isinstance(config, dict) else None
         json_output = isinstance(fmt, dict) and fmt.get("type") == "json_schema"
-        extraction = extract(body, roles)
-        return ParsedRequest(
-            body, self, route, stream, extraction, requested, stripped, json_output=json_output
-        )
+        return ParsedRequest(body, self, route, stream, roles, requested, stripped, json_output=json_output)
 
     def error_body(self, body: dict[str, Any]) -> dict[str, Any]:
         error = dict(body.get("error", {}))

@@ -30,12 +30,24 @@ class ParsedRequest:
     format: Format
     route: str
     stream: bool
-    extraction: Extraction
+    # the role of everything under a path prefix (``("messages", 3)``), for the extraction
+    roles: Mapping[JsonPath, str]
     requested_guardrails: list[str]
     # True when the body carried our ``guardrails`` field, which must be removed before forwarding.
     stripped: bool = False
     # The client asked for JSON output (structured output): streamed content is checked as JSON.
     json_output: bool = False
+    # the role of text under no ``roles`` prefix
+    default_role: str | None = None
+    _extraction: Extraction | None = None
+
+    @property
+    def extraction(self) -> Extraction:
+        """Every text of the body with its path, built on first use: a body the engine's fast path
+        found clean is never walked in Python."""
+        if self._extraction is None:
+            self._extraction = extract(self.body, self.roles, self.default_role)
+        return self._extraction
 
     @property
     def model(self) -> str:
@@ -127,9 +139,13 @@ class Format:
     def parse_request(self, body: Any, route: str) -> ParsedRequest:
         raise NotImplementedError
 
-    def extract_answer(self, body: Any) -> Extraction:
+    def check_answer(self, body: Any) -> None:
+        """Raises ValueError when a JSON answer's shape is not this API's (the answer is refused)."""
         if not isinstance(body, dict):
             raise ValueError("the answer is not a JSON object")
+
+    def extract_answer(self, body: Any) -> Extraction:
+        self.check_answer(body)
         return extract(body, default_role="assistant", opaque=self.opaque_answer_keys)
 
     def error_body(self, body: dict[str, Any]) -> dict[str, Any]:

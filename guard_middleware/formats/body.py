@@ -121,6 +121,20 @@ CONTENT_KEYS = frozenset(
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 
 
+def walk_rules() -> dict[str, list[str]]:
+    """The key lists above, for the engine's walker (``_engine.BodyScanner``), which follows the same
+    rules straight from the bytes."""
+    return {
+        "structural": sorted(STRUCTURAL_KEYS),
+        "opaque": sorted(OPAQUE_KEYS),
+        "audio_holders": sorted(_AUDIO_HOLDERS),
+        "json_subtree": sorted(JSON_SUBTREE_KEYS),
+        "json_string": sorted(JSON_STRING_KEYS),
+        "maybe_json": sorted(MAYBE_JSON_KEYS),
+        "text_part_types": sorted(TEXT_PART_TYPES),
+    }
+
+
 # Paths to leave out of a walk, as a trie: ``{"choices": {0: {"delta": {"content": None}}}}`` skips
 # ``choices[0].delta.content``; None marks a skipped subtree. (A trie, not a set of path tuples: a
 # stream walks one event per chunk, and building a tuple per key visited is most of that walk's cost.)
@@ -656,4 +670,5 @@ __all__ = [
     "extract",
     "fmt_path",
     "parse_json",
+    "walk_rules",
 ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from guard_middleware.formats.base import Format, ParsedRequest, common_fields, param_error
-from guard_middleware.formats.body import extract
 
 
 class EmbeddingsFormat(Format):
@@ -27,6 +26,4 @@ class EmbeddingsFormat(Format):
                 )
         elif not isinstance(value, str):
             raise param_error("'input' must be a string or a list of strings.", "input")
-        return ParsedRequest(
-            body, self, route, False, extract(body, default_role="user"), requested, stripped
-        )
+        return ParsedRequest(body, self, route, False, {}, requested, stripped, default_role="user")

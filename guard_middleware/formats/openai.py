@@ -17,7 +17,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import Extraction, Slots, extract
+from guard_middleware.formats.body import Slots
 from guard_middleware.formats.chat_stream import (
     TEXT_KINDS,
     Channel,
@@ -52,23 +52,22 @@ class ChatFormat(Format):
             tool_calls = message.get("tool_calls")
             if tool_calls is not None:
                 _check_tool_calls(tool_calls, f"messages[{i}].tool_calls")
-        extraction = extract(body, roles)
         return ParsedRequest(
             body,
             self,
             route,
             stream,
-            extraction,
+            roles,
             requested,
             stripped,
             json_output=_json_output_requested(body.get("response_format")),
         )
 
     # -- answers ------------------------------------------------------------------------------
-    def extract_answer(self, body: Any) -> Extraction:
-        if isinstance(body, dict) and not isinstance(body.get("choices", []), list):
+    def check_answer(self, body: Any) -> None:
+        super().check_answer(body)
+        if not isinstance(body.get("choices", []), list):
             raise ValueError("'choices' is not a list")
-        return super().extract_answer(body)
 
     def refusal_answer(self, request: ParsedRequest, message: str, request_id: str) -> dict[str, Any]:
         choice: dict[str, Any] = {"index": 0, "finish_reason": "content_filter", "logprobs": None}
@@ -115,8 +114,7 @@ class CompletionsFormat(ChatFormat):
                 )
         elif not isinstance(prompt, str):
             raise param_error("'prompt' must be a string or a list of strings.", "prompt")
-        extraction = extract(body, default_role="user")
-        return ParsedRequest(body, self, route, stream, extraction, requested, stripped)
+        return ParsedRequest(body, self, route, stream, {}, requested, stripped, default_role="user")
 
 
 def _check_tool_calls(tool_calls: Any, where: str) -> None:

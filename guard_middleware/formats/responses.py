@@ -22,7 +22,7 @@ from guard_middleware.formats.base import (
     common_fields,
     param_error,
 )
-from guard_middleware.formats.body import extract, slot_trie
+from guard_middleware.formats.body import slot_trie
 from guard_middleware.sse import SSEEvent
 from guard_middleware.verdict import JsonPath
 
@@ -68,9 +68,8 @@ class ResponsesFormat(Format):
         text = body.get("text")
         fmt = text.get("format") if isinstance(text, dict) else None
         json_output = isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object")
-        extraction = extract(body, roles, default_role="user")
         return ParsedRequest(
-            body, self, route, stream, extraction, requested, stripped, json_output=json_output
+            body, self, route, stream, roles, requested, stripped, json_output, default_role="user"
         )
 
     def refusal_answer(self, request: ParsedRequest, message: str, request_id: str) -> dict[str, Any] | None:

@@ -58,7 +58,7 @@ struct Checker<'a> {
     checked: Checked,
 }
 
-fn hex4(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn hex4(b: &[u8], at: usize) -> Option<u32> {
     let digits = b.get(at..at + 4)?;
     let mut v = 0;
     for &d in digits {
@@ -92,7 +92,7 @@ fn push_code_point(out: &mut Vec<u8>, c: u32) {
 
 /// The first byte at or after `i` that ends a run of plain string bytes: a quote, a backslash or a
 /// control character (or the end). Eight bytes at a time, since string contents are most of a body.
-fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn plain_run_end(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Sets the high bit of the first (lowest) byte of `x` below `n`; bytes after it may be wrong.

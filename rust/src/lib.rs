@@ -3,6 +3,7 @@
 //! Pure (no I/O) and linear in the input. The Python surface is in `py.rs`.
 
 pub mod blocklist;
+pub mod fastpath;
 pub mod json_check;
 pub mod normalize;
 pub mod pii;

@@ -2,12 +2,15 @@
 //! boundary as Python `str` indices (code points); inside the engine they are UTF-8 byte offsets.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::blocklist::Literals as CoreLiterals;
+use crate::fastpath::{self, CleanMemo, WalkRules};
 use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
@@ -348,6 +351,120 @@ impl PiiScanner {
     }
 }
 
+/// Texts shorter than this are scanned each time: hashing one costs about what scanning it does.
+const MEMO_MIN_BYTES: usize = 32;
+/// Digests per memo generation (two generations: at most 2 x 65,536 x 16 bytes of digests).
+const MEMO_CAP: usize = 65_536;
+
+/// The fast path for whole JSON bodies (see `fastpath`): `clean(raw)` is True when none of the
+/// checks would find anything in any text the exact path checks.
+#[pyclass(frozen, module = "guard_middleware._engine")]
+struct BodyScanner {
+    literals: Vec<Py<Literals>>,
+    pii: Vec<Py<PiiScanner>>,
+    rules: WalkRules,
+    max_int_digits: usize,
+    memo: Mutex<CleanMemo>,
+}
+
+#[pymethods]
+impl BodyScanner {
+    #[new]
+    #[pyo3(signature = (literals, pii, *, rules, format_opaque, max_int_digits))]
+    fn new(
+        literals: Vec<Py<Literals>>,
+        pii: Vec<Py<PiiScanner>>,
+        mut rules: std::collections::HashMap<String, Vec<String>>,
+        format_opaque: Vec<String>,
+        max_int_digits: usize,
+    ) -> PyResult<Self> {
+        let mut take = |name: &str| -> PyResult<HashSet<String>> {
+            rules
+                .remove(name)
+                .map(|v| v.into_iter().collect())
+                .ok_or_else(|| PyValueError::new_err(format!("rules lack {name:?}")))
+        };
+        let walk = WalkRules {
+            structural: take("structural")?,
+            opaque: take("opaque")?,
+            audio_holders: take("audio_holders")?,
+            json_subtree: take("json_subtree")?,
+            json_string: take("json_string")?,
+            maybe_json: take("maybe_json")?,
+            text_part_types: take("text_part_types")?,
+            format_opaque: format_opaque.into_iter().collect(),
+        };
+        if let Some(extra) = rules.keys().next() {
+            return Err(PyValueError::new_err(format!(
+                "unknown rule list {extra:?}"
+            )));
+        }
+        Ok(BodyScanner {
+            literals,
+            pii,
+            rules: walk,
+            max_int_digits,
+            memo: Mutex::new(CleanMemo::new(MEMO_CAP)),
+        })
+    }
+
+    /// Every text the fast path scans in `raw`, in order, or None when the walk stops early (a shape
+    /// only the exact path settles). For tests: the walk compared with `formats.body.extract`.
+    fn texts(&self, raw: &Bound<'_, PyBytes>) -> Option<Vec<String>> {
+        let mut seen = Vec::new();
+        fastpath::walk_body(raw.as_bytes(), &self.rules, self.max_int_digits, &mut |t| {
+            seen.push(t.to_owned());
+            false
+        })
+        .ok()
+        .map(|()| seen)
+    }
+
+    /// Whether the body (already accepted by `check_json`) is clean for every check.
+    fn clean(&self, py: Python<'_>, raw: &Bound<'_, PyBytes>) -> bool {
+        let bytes = raw.as_bytes();
+        run(py, bytes.len(), || {
+            fastpath::walk_body(bytes, &self.rules, self.max_int_digits, &mut |t| {
+                self.finds(t)
+            })
+            .is_ok()
+        })
+    }
+}
+
+impl BodyScanner {
+    /// Whether any check finds anything in `text` (remembered when none does).
+    fn finds(&self, text: &str) -> bool {
+        let memo = |f: &mut dyn FnMut(&mut CleanMemo)| {
+            f(&mut self.memo.lock().unwrap_or_else(PoisonError::into_inner));
+        };
+        let mut digest = None;
+        if text.len() >= MEMO_MIN_BYTES {
+            let mut seen = false;
+            memo(&mut |m| {
+                let d = m.digest(text);
+                seen = m.contains(d);
+                digest = Some(d);
+            });
+            if seen {
+                return false;
+            }
+        }
+        let found = self
+            .literals
+            .iter()
+            .any(|l| !l.get().core.find(text, 0).is_empty())
+            || self
+                .pii
+                .iter()
+                .any(|p| !p.get().core.find(text, 0).is_empty());
+        if let (false, Some(d)) = (found, digest) {
+            memo(&mut |m| m.insert(d));
+        }
+        found
+    }
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -358,5 +475,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OffsetMap>()?;
     m.add_class::<Literals>()?;
     m.add_class::<PiiScanner>()?;
+    m.add_class::<BodyScanner>()?;
     Ok(())
 }
