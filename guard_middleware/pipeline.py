@@ -201,6 +201,30 @@ class _MatchMemo:
 # Body scanners kept per (guardrails, format opaque keys): one per combination a policy selects, a
 # bounded number; beyond it a scanner is built per request (correct, only slower).
 _SCANNERS_MAX = 256
+# When most bodies of a combination hold something (PII-heavy traffic), the fast path only adds a scan
+# before the exact path scans again: above this share of recent bodies found dirty it is skipped, and
+# tried again on one body in _FAST_PROBE_EVERY so that it comes back when the traffic changes.
+_FAST_SKIP_ABOVE = 0.5
+_FAST_PROBE_EVERY = 16
+_FAST_DECAY = 0.875
+
+
+@dataclass(slots=True)
+class _FastPath:
+    scanner: BodyScanner | None
+    # exponentially decaying share of recent bodies the scanner did not find clean
+    dirty: float = 0.0
+    skipped: int = 0
+
+    def worth_trying(self) -> bool:
+        if self.dirty <= _FAST_SKIP_ABOVE or self.skipped >= _FAST_PROBE_EVERY:
+            self.skipped = 0
+            return True
+        self.skipped += 1
+        return False
+
+    def outcome(self, clean: bool) -> None:
+        self.dirty = self.dirty * _FAST_DECAY + (0.0 if clean else 1.0 - _FAST_DECAY)
 
 
 def _native_checks(guardrails: Sequence[Guardrail]) -> tuple[list[Literals], list[PiiScanner]] | None:
@@ -229,12 +253,12 @@ class Evaluator:
         self.policy = policy
         self.auditor = auditor
         self._memo = _MatchMemo()
-        self._scanners: dict[tuple[tuple[str, ...], frozenset[str]], BodyScanner | None] = {}
+        self._fast: dict[tuple[tuple[str, ...], frozenset[str]], _FastPath] = {}
 
-    def _body_scanner(self, guardrails: Sequence[Guardrail], opaque: frozenset[str]) -> BodyScanner | None:
+    def _fast_path(self, guardrails: Sequence[Guardrail], opaque: frozenset[str]) -> _FastPath:
         key = (tuple(g.name for g in guardrails), opaque)
         try:
-            return self._scanners[key]
+            return self._fast[key]
         except KeyError:
             pass
         checks = _native_checks(guardrails)
@@ -246,28 +270,31 @@ class Evaluator:
                 format_opaque=sorted(opaque),
                 max_int_digits=sys.get_int_max_str_digits(),
             )
-        if len(self._scanners) < _SCANNERS_MAX:
-            self._scanners[key] = scanner
-        return scanner
+        fast = _FastPath(scanner)
+        if len(self._fast) < _SCANNERS_MAX:
+            self._fast[key] = fast
+        return fast
 
     async def clean_body(
         self, guardrails: Sequence[Guardrail], raw: bytes, opaque: frozenset[str] = frozenset()
     ) -> Evaluation | None:
         """The fast path: the verdict on a whole JSON body (``raw``, accepted by ``parse_json``) when the
         engine proves that no guardrail finds anything in it; None when it cannot (a guardrail is remote
-        or runs Python code, every verdict is audited, or something may match): the exact path decides.
-        The body is then forwarded as it came, never walked in Python."""
+        or runs Python code, every verdict is audited, something may match, or recent bodies mostly held
+        something): the exact path decides. A clean body is forwarded as it came, never walked in Python."""
         if not guardrails:
             return Evaluation()
         if self.auditor.log_all:
             return None
-        scanner = self._body_scanner(guardrails, opaque)
-        if scanner is None:
+        fast = self._fast_path(guardrails, opaque)
+        scanner = fast.scanner
+        if scanner is None or not fast.worth_trying():
             return None
         if len(raw) >= OFFLOAD_CHARS:
             clean = await asyncio.to_thread(scanner.clean, raw)
         else:
             clean = scanner.clean(raw)
+        fast.outcome(clean)
         return Evaluation(applied=[g.name for g in guardrails]) if clean else None
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:

@@ -1,7 +1,7 @@
 """Instructions per request in the gateway process, bare vs guarded, counted by callgrind.
 
 Run: ``python tests/bench_callgrind.py [--requests 200] [--sizes 1024,20480] [--stream]
-[--scenario pii|clean|agent]``.
+[--scenario pii|clean|agent|agent-clean]``.
 Not a pytest module: it measures and prints, it does not assert. Needs ``valgrind``.
 
 Deterministic where wall-clock throughput is not (the machine is shared): the example gateway
@@ -15,7 +15,9 @@ gateway's instructions divided by the requests. The guard is the policy ``tests/
 Scenarios: ``pii`` (default): prose where one sentence in ten carries an e-mail, phone, IP or number;
 ``clean``: the same prose without them (nothing to find); ``agent``: 30-turn conversations, each turn
 ``size`` bytes of PII prose, every request re-sending the whole history so far (turn k carries k user
-messages and k - 1 assistant answers); ``--requests`` is rounded to whole conversations.
+messages and k - 1 assistant answers); ``agent-clean``: the same with clean prose (nothing to find, so
+every request takes the engine's fast path and a re-sent turn costs a digest lookup); ``--requests`` is
+rounded to whole conversations.
 """
 
 from __future__ import annotations
@@ -84,22 +86,23 @@ def clean_prose(size: int, seed: int) -> str:
 TURNS = 30
 
 
-def conversation(size: int, turns: int, seed: int) -> list[bytes]:
+def conversation(size: int, turns: int, seed: int, text: Any = prose) -> list[bytes]:
     """One agent conversation: request k re-sends every earlier turn."""
     messages: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful assistant."}]
     out: list[bytes] = []
     for k in range(turns):
-        messages.append({"role": "user", "content": prose(size, seed * 1000 + k)})
+        messages.append({"role": "user", "content": text(size, seed * 1000 + k)})
         out.append(json.dumps({"model": "mock", "messages": messages}).encode())
-        answer = "You said: " + prose(size // 4, seed * 1000 + 500 + k)
+        answer = "You said: " + text(size // 4, seed * 1000 + 500 + k)
         messages.append({"role": "assistant", "content": answer})
     return out
 
 
 def bodies(size: int, count: int, *, stream: bool, seed: int, scenario: str = "pii") -> list[bytes]:
-    if scenario == "agent":
+    if scenario in ("agent", "agent-clean"):
         conversations = max(1, round(count / TURNS))
-        return [b for c in range(conversations) for b in conversation(size, TURNS, seed + c)]
+        text = clean_prose if scenario == "agent-clean" else prose
+        return [b for c in range(conversations) for b in conversation(size, TURNS, seed + c, text)]
     text = clean_prose if scenario == "clean" else prose
     overhead = len(chat_body("", stream=stream))
     return [chat_body(text(max(16, size - overhead), seed + i), stream=stream) for i in range(count)]
@@ -171,7 +174,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--sizes", default="1024,20480")
     parser.add_argument("--stream", action="store_true")
-    parser.add_argument("--scenario", choices=["pii", "clean", "agent"], default="pii")
+    parser.add_argument("--scenario", choices=["pii", "clean", "agent", "agent-clean"], default="pii")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
         mock_port = free_port()

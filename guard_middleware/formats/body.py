@@ -263,6 +263,16 @@ def _refusal(raw: bytes, what: str, reason: str, start: int, end: int) -> Except
 
 
 def dump_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson where it writes what Python's json would (the same values, floats in
+    their shortest form); Python's json where orjson cannot: integers beyond 64 bits and lone
+    surrogates raise in orjson, and a ``null`` in its output may be an infinity it wrote as null."""
+    try:
+        out = orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if b"null" not in out:
+            return out
     try:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except UnicodeEncodeError:
