@@ -209,21 +209,27 @@ def check_messages(body: dict[str, Any], roles: frozenset[str], *, null_content:
     if not isinstance(messages, list):
         raise param_error("'messages' must be a list of message objects.", "messages")
     out: dict[JsonPath, str] = {}
+    # The hot loop of every chat request (agents send dozens of messages): the common case costs a few
+    # type tests; error texts are built only for the message that fails.
     for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise param_error(f"{where} must be an object.", where)
-        out[("messages", i)] = check_role(message.get("role"), roles, f"{where}.role")
+        if type(message) is not dict:
+            raise param_error(f"messages[{i}] must be an object.", f"messages[{i}]")
+        role = message.get("role")
+        if type(role) is not str or role not in roles:
+            role = check_role(role, roles, f"messages[{i}].role")
+        out[("messages", i)] = role
         content = message.get("content")
-        if not isinstance(content, (str, list)) and not (null_content and content is None):
-            raise param_error(f"{where}.content must be a string or a list of parts.", f"{where}.content")
-        for j, part in enumerate(content if isinstance(content, list) else ()):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise param_error(
-                    f"{where}.content[{j}] must be an object with a 'type'.", f"{where}.content[{j}]"
-                )
-            if part["type"] in ("text", "input_text") and not isinstance(part.get("text"), str):
-                raise param_error(
-                    f"{where}.content[{j}].text must be a string.", f"{where}.content[{j}].text"
-                )
+        if type(content) is str or (content is None and null_content):
+            continue
+        if type(content) is not list:
+            where = f"messages[{i}].content"
+            raise param_error(f"{where} must be a string or a list of parts.", where)
+        for j, part in enumerate(content):
+            kind = part.get("type") if type(part) is dict else None
+            if type(kind) is not str:
+                where = f"messages[{i}].content[{j}]"
+                raise param_error(f"{where} must be an object with a 'type'.", where)
+            if kind in ("text", "input_text") and type(part.get("text")) is not str:
+                where = f"messages[{i}].content[{j}].text"
+                raise param_error(f"{where} must be a string.", where)
     return out
