@@ -11,6 +11,8 @@ after another, each with its own body, and the counters are dumped (``callgrind_
 gateway's instructions divided by the requests. The guard is the policy ``tests/bench_gateway.py`` uses
 (1,000-literal blocklists in and out, PII redaction both ways, audit on, records to a log file).
 ``--stream`` sends streaming requests instead (the mock streams its echo in 4-character deltas).
+``--policy none`` runs the guard with no guardrail at all: the floor of reading the body, handing the
+handler the checked request and watching the answer.
 
 Scenarios: ``pii`` (default): prose where one sentence in ten carries an e-mail, phone, IP or number;
 ``clean``: the same prose without them (nothing to find); ``agent``: 30-turn conversations, each turn
@@ -148,7 +150,7 @@ def measure(guarded: bool, size: int, args: argparse.Namespace, mock_url: str, o
     ]
     if guarded:
         config = Path(out_dir, "guard.json")
-        config.write_text(json.dumps(guard_config()))
+        config.write_text(json.dumps(guard_config() if args.policy == "bench" else {}))
         env["GUARD_CONFIG_FILE"] = str(config)
     else:
         cmd.append("--no-guard")
@@ -175,6 +177,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1024,20480")
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--scenario", choices=["pii", "clean", "agent", "agent-clean"], default="pii")
+    parser.add_argument(
+        "--policy",
+        choices=["bench", "none"],
+        default="bench",
+        help="none: the guard with no guardrail at all (what reading, handing on and watching costs)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
         mock_port = free_port()

@@ -296,3 +296,24 @@ async def test_a_text_remembered_clean_is_checked_again_under_more_guardrails(ma
         status, answer = await _post(s, body, {"X-Guardrails": "extra"})
     assert status == 400 and b"blocked" in answer
     assert upstream.bodies == [body, body]
+
+
+@pytest.mark.parametrize("depth", [200, 5000])
+async def test_tool_arguments_nested_deeper_than_python_recurses_are_still_checked(
+    make_stack: Any, depth: int
+) -> None:
+    # The engine leaves JSON nested deeper than 128 inside a string to the exact path; Python's parser
+    # and walk recurse per level and gave up (a 500) somewhere near 1,000: the text is checked raw.
+    upstream = Upstream()
+
+    def body(word: str) -> bytes:
+        arguments = "[" * depth + json.dumps(word) + "]" * depth
+        call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+        messages = [{"role": "assistant", "content": None, "tool_calls": [call]}]
+        return json.dumps({"model": "m", "messages": messages}).encode()
+
+    async with make_stack(POLICY, upstream_app=upstream.app()) as s:
+        blocked = await _post(s, body(f"say {BLOCKED}"))
+        passed = await _post(s, body("say hello"))
+    assert blocked[0] == 400 and b"blocked" in blocked[1]
+    assert passed[0] == 200 and upstream.bodies == [body("say hello")]

@@ -454,12 +454,19 @@ class _Walker:
         key = tuple(path)
         try:
             parsed = json.loads(raw, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, (dict, list)) or (parsed is not None and path[-1] in JSON_STRING_KEYS):
-            self.out.tool_arguments[key] = parsed
-            self.walk_all(parsed, path, kind)
-            return
+            mark = len(self.out.segments)
+            try:
+                self.walk_all(parsed, path, kind)
+            except RecursionError:
+                # Nested deeper than Python recurses: checked as the raw text it is (which holds every
+                # key and value), like JSON that does not parse, rather than failing the request.
+                del self.out.segments[mark:]
+            else:
+                self.out.tool_arguments[key] = parsed
+                return
         if path[-1] in JSON_STRING_KEYS:
             self.out.tool_arguments[key] = None
         self.add(path, raw, kind)
