@@ -56,10 +56,29 @@ class BodyScanner:
         *,
         rules: dict[str, list[str]],
         format_opaque: list[str],
-        max_int_digits: int,
     ) -> None: ...
-    def clean(self, raw: bytes) -> bool:
+    def clean(self, raw: bytes, max_int_digits: int) -> bool:
         """True when no check finds anything in any text of ``raw`` (a body ``check_json`` accepted);
-        False when one may (the exact path then decides)."""
-    def texts(self, raw: bytes) -> list[str] | None:
+        False when one may (the exact path then decides). ``max_int_digits``: Python's current limit."""
+    def texts(self, raw: bytes, max_int_digits: int) -> list[str] | None:
         """For tests: every text ``clean`` would scan, in order; None when the walk stops early."""
+
+class StreamScanner:
+    """The fast path for chat and completions streams: settles the leading text events of a chunk on
+    the open channel's ``TextWindow`` when nothing is to be decided."""
+
+    def __init__(
+        self,
+        literals: list[Literals],
+        pii: list[PiiScanner],
+        *,
+        structural: list[str],
+        special: list[str],
+        chat: bool,
+        max_event_bytes: int,
+    ) -> None: ...
+    def feed(
+        self, data: bytes, choice: int, window: object, known: dict[str, str], max_int_digits: int
+    ) -> tuple[bytes, int]:
+        """The bytes to send for the leading events of ``data`` it settled, and how many bytes of
+        ``data`` those events were (0: the Python path takes it all)."""

@@ -227,7 +227,7 @@ class _FastPath:
         self.dirty = self.dirty * _FAST_DECAY + (0.0 if clean else 1.0 - _FAST_DECAY)
 
 
-def _native_checks(guardrails: Sequence[Guardrail]) -> tuple[list[Literals], list[PiiScanner]] | None:
+def native_checks(guardrails: Sequence[Guardrail]) -> tuple[list[Literals], list[PiiScanner]] | None:
     """The engine objects of ``guardrails`` when every one is local and runs on the engine alone (no user
     regexes, no content limits); else None."""
     literals: list[Literals] = []
@@ -261,15 +261,10 @@ class Evaluator:
             return self._fast[key]
         except KeyError:
             pass
-        checks = _native_checks(guardrails)
+        checks = native_checks(guardrails)
         scanner = None
         if checks is not None:
-            scanner = BodyScanner(
-                *checks,
-                rules=walk_rules(),
-                format_opaque=sorted(opaque),
-                max_int_digits=sys.get_int_max_str_digits(),
-            )
+            scanner = BodyScanner(*checks, rules=walk_rules(), format_opaque=sorted(opaque))
         fast = _FastPath(scanner)
         if len(self._fast) < _SCANNERS_MAX:
             self._fast[key] = fast
@@ -290,10 +285,11 @@ class Evaluator:
         scanner = fast.scanner
         if scanner is None or not fast.worth_trying():
             return None
+        digits = sys.get_int_max_str_digits()
         if len(raw) >= OFFLOAD_CHARS:
-            clean = await asyncio.to_thread(scanner.clean, raw)
+            clean = await asyncio.to_thread(scanner.clean, raw, digits)
         else:
-            clean = scanner.clean(raw)
+            clean = scanner.clean(raw, digits)
         fast.outcome(clean)
         return Evaluation(applied=[g.name for g in guardrails]) if clean else None
 

@@ -104,6 +104,18 @@ class SSEParser:
         self._has_fields = False
         self._event_size = 0
 
+    @property
+    def max_event_size(self) -> int:
+        return self._max
+
+    def idle(self) -> bool:
+        """Nothing pending (no partial line or event, no partial UTF-8 sequence) and the stream's first
+        bytes (where a BOM may be) already read: the next bytes start a new event, so a caller may
+        handle complete events itself without this parser ever seeing them."""
+        return not (
+            self._line_parts or self._skip_lf or self._has_fields or self._done
+        ) and self._decoder.getstate() == (b"", 0)
+
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Parse the next slice of the stream; return the events it completed (possibly none)."""
         if self._done:

@@ -21,9 +21,11 @@ of the mode); PII redaction never is: an unredacted value is never released in a
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from guard_middleware._engine import StreamScanner
 from guard_middleware.checks.base import CheckError, TextCheck
 from guard_middleware.decoders import (
     ContentDecoder,
@@ -34,8 +36,15 @@ from guard_middleware.decoders import (
 )
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.base import Channel, StreamFormatError, Synthetic
-from guard_middleware.formats.body import Slots, all_known, apply_rewrites, extract
-from guard_middleware.pipeline import Evaluation, replacement_for
+from guard_middleware.formats.body import (
+    STRUCTURAL_KEYS,
+    Slots,
+    all_known,
+    apply_rewrites,
+    extract,
+    special_string_keys,
+)
+from guard_middleware.pipeline import Evaluation, native_checks, replacement_for
 from guard_middleware.policy import Guardrail
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.streaming import TextWindow
@@ -114,6 +123,27 @@ class StreamGuard:
         self._unsupported: str | None = None
         self._coding = ""
         self._audited = False
+        self.fast = self._fast_scanner()
+
+    def _fast_scanner(self) -> StreamScanner | None:
+        """The engine's fast path for text events (``_engine.StreamScanner``), when nothing but the
+        engine's own checks looks at this stream's text: no remote provider, no content limits, no
+        copies to track, no audit record per evaluation, every text check on the engine."""
+        chunks = self.model.fast_chunks()
+        if chunks is None or self.remote or self.limits or self.keep_original or not self.text_guardrails:
+            return None
+        if self.x.guard.auditor.log_all:
+            return None
+        checks = native_checks(self.text_guardrails)
+        if checks is None:
+            return None
+        return StreamScanner(
+            *checks,
+            structural=sorted(STRUCTURAL_KEYS),
+            special=sorted(special_string_keys(self.x.parsed.format.opaque_answer_keys)),
+            chat=chunks,
+            max_event_bytes=self.parser.max_event_size,
+        )
 
     # -- bytes ---------------------------------------------------------------------------------
     def set_encoding(self, coding: str) -> None:
@@ -142,10 +172,42 @@ class StreamGuard:
         try:
             if self.decoder is not None:
                 data = self.decoder.decode(data)
-            events = self.parser.feed(data)
-        except (SSEError, DecodingError) as exc:
+        except DecodingError as exc:
             return self._fail(f"The upstream stream could not be read: {exc}.")
-        return await self._events(events)
+        if self.fast is None:
+            return await self._parse(data)
+        # The engine settles runs of plain text events; the SSE parser and the Python path take the
+        # rest an event at a time, so that the engine can take over again after each one.
+        out: list[bytes] = []
+        while data and not self.x.terminated:
+            settled, data = self._fast_events(data)
+            out.append(settled)
+            cut = data.find(b"\n\n") + 2
+            head, data = (data[:cut], data[cut:]) if cut > 1 else (data, b"")
+            out.append(await self._parse(head))
+        return b"".join(out)
+
+    async def _parse(self, data: bytes) -> bytes:
+        try:
+            events = self.parser.feed(data)
+        except SSEError as exc:
+            return self._fail(f"The upstream stream could not be read: {exc}.")
+        return await self._events(events) if events else b""
+
+    def _fast_events(self, data: bytes) -> tuple[bytes, bytes]:
+        """The leading text events of ``data`` the engine settles (their bytes to send), and the rest."""
+        fast = self.fast
+        if fast is None or self.held or not self.parser.idle():
+            return b"", data
+        open_text = self.model.fast_channel()
+        if open_text is None:
+            return b"", data
+        channel, choice = open_text
+        window = self.windows.get(channel)
+        if window is None:
+            return b"", data
+        out, used = fast.feed(data, choice, window, self.known, sys.get_int_max_str_digits())
+        return out, data[used:]
 
     async def finish(self) -> bytes:
         if self.x.terminated or self.finished:

@@ -133,7 +133,6 @@ def scanner(checks: list[Any], opaque: frozenset[str] = frozenset()) -> BodyScan
         [n for n in natives if isinstance(n, PiiScanner)],
         rules=walk_rules(),
         format_opaque=sorted(opaque),
-        max_int_digits=sys.get_int_max_str_digits(),
     )
 
 
@@ -149,6 +148,7 @@ def exact_texts(body: Any, opaque: frozenset[str] = frozenset()) -> list[str]:
     return [t for t in out if t]
 
 
+DIGITS = sys.get_int_max_str_digits()
 BLOCKLIST = build_blocklist({"patterns": [{"pattern": BLOCKED}, {"pattern": "ünï"}]}, name="bl", key="bl")
 PII = PiiCheck("pii", PII_TYPES)
 WALK_ONLY = scanner([])  # no checks: for comparing the walk itself
@@ -167,7 +167,7 @@ def test_engine_walk_scans_exactly_the_exact_paths_texts(
 ) -> None:
     opaque = frozenset({"embedding"}) if answer else frozenset()
     walker = scanner([], opaque) if answer else WALK_ONLY
-    texts = walker.texts(raw_of(body, ascii_only))
+    texts = walker.texts(raw_of(body, ascii_only), DIGITS)
     if texts is None:
         return  # the walk handed the body to the exact path: allowed only for the shapes below
     assert texts == exact_texts(body, opaque)
@@ -178,19 +178,18 @@ def test_engine_walk_scans_exactly_the_exact_paths_texts(
 def test_clean_exactly_when_the_exact_path_finds_nothing(body: dict[str, Any], ascii_only: bool) -> None:
     fast = scanner([BLOCKLIST, PII])
     found = any(BLOCKLIST.find(t) or PII.find(t) for t in exact_texts(body))
-    assert fast.clean(raw_of(body, ascii_only)) is not found
+    assert fast.clean(raw_of(body, ascii_only), DIGITS) is not found
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"arguments": '{"a": "\\ud800"}'},  # Python parses the lone surrogate; its walk decides
-        {"arguments": "[" * 200 + "]" * 200},  # deeper than the engine walks inside a string
-    ],
-)
-def test_shapes_only_the_exact_path_settles(body: dict[str, Any]) -> None:
-    assert WALK_ONLY.texts(raw_of(body, True)) is None
-    assert not scanner([BLOCKLIST]).clean(raw_of(body, True))
+def test_shapes_only_the_exact_path_settles() -> None:
+    body = {"arguments": '{"a": "\\ud800"}'}  # Python parses the lone surrogate; its walk decides
+    assert WALK_ONLY.texts(raw_of(body, True), DIGITS) is None
+    assert not scanner([BLOCKLIST]).clean(raw_of(body, True), DIGITS)
+
+
+def test_json_in_strings_nested_deeper_than_the_limit_is_scanned_raw_by_both_walks() -> None:
+    body = {"arguments": "[" * 200 + '"x"' + "]" * 200}
+    assert WALK_ONLY.texts(raw_of(body, True), DIGITS) == exact_texts(body) == [body["arguments"]]
 
 
 def test_a_data_url_with_unicode_in_its_media_type_is_scanned() -> None:
@@ -198,18 +197,18 @@ def test_a_data_url_with_unicode_in_its_media_type_is_scanned() -> None:
     # it: a false alarm at worst, never a skipped text.
     body = {"u": "data:imäge/png;base64," + B64}
     assert extract(body).segments == []
-    assert WALK_ONLY.texts(raw_of(body, False)) == [body["u"]]
+    assert WALK_ONLY.texts(raw_of(body, False), DIGITS) == [body["u"]]
 
 
 def test_memo_is_per_scanner_and_only_remembers_clean_texts() -> None:
     text = "a message long enough to be remembered by the memo, " * 2
     clean = json.dumps({"content": text}).encode()
     pii_only = scanner([PII])
-    assert pii_only.clean(clean) and pii_only.clean(clean)
+    assert pii_only.clean(clean, DIGITS) and pii_only.clean(clean, DIGITS)
     dirty = json.dumps({"content": text + BLOCKED}).encode()
     both = scanner([PII, BLOCKLIST])
-    assert not both.clean(dirty) and not both.clean(dirty)
-    assert both.clean(clean)
+    assert not both.clean(dirty, DIGITS) and not both.clean(dirty, DIGITS)
+    assert both.clean(clean, DIGITS)
 
 
 # --- through the gateway ---------------------------------------------------------------------------

@@ -93,6 +93,16 @@ class StreamModel:
     #: channel's original and checked text, to give every copy the checked version
     echoes: ClassVar[bool] = False
 
+    def fast_chunks(self) -> bool | None:
+        """Whether the engine's stream fast path (``_engine.StreamScanner``) knows this stream's text
+        events: True for chat chunks, False for completions chunks, None when it does not."""
+        return None
+
+    def fast_channel(self) -> tuple[Channel, int] | None:
+        """The one open channel and its choice index, when every other part of the stream's state is
+        settled so that the fast path may take the next text events; None otherwise."""
+        return None
+
     def held_key(self, channel: Channel) -> str:
         """The key a held channel's text is checked under: ``arguments`` (JSON text) or ``content``."""
         return "arguments"

@@ -121,6 +121,11 @@ CONTENT_KEYS = frozenset(
 TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 
 
+def special_string_keys(opaque: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Keys whose string values the walker does not take as plain text: JSON inside, payloads."""
+    return JSON_STRING_KEYS | MAYBE_JSON_KEYS | OPAQUE_KEYS | _CONTEXT_PAYLOAD_KEYS | opaque
+
+
 def walk_rules() -> dict[str, list[str]]:
     """The key lists above, for the engine's walker (``_engine.BodyScanner``), which follows the same
     rules straight from the bytes."""
@@ -453,6 +458,8 @@ class _Walker:
     def walk_json_string(self, raw: str, path: list[str | int], kind: str) -> None:
         key = tuple(path)
         try:
+            if _too_deep(raw):
+                raise ValueError("nested too deep")
             parsed = json.loads(raw, object_pairs_hook=_strict_object, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
             parsed = None
@@ -470,6 +477,18 @@ class _Walker:
         if path[-1] in JSON_STRING_KEYS:
             self.out.tool_arguments[key] = None
         self.add(path, raw, kind)
+
+
+def _too_deep(raw: str) -> bool:
+    """JSON text nested deeper than ``MAX_DEPTH``: checked as raw text (which holds every key and value)
+    rather than walked, at the same fixed depth as the engine's walk, whatever Python's stack allows."""
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH:
+        return False
+    try:
+        check_json(raw.encode("utf-8", "surrogatepass"), 0, MAX_DEPTH)
+    except JsonRefused as exc:
+        return bool(exc.args[0] == "depth")
+    return False
 
 
 def _is_opaque(
@@ -687,5 +706,6 @@ __all__ = [
     "extract",
     "fmt_path",
     "parse_json",
+    "special_string_keys",
     "walk_rules",
 ]

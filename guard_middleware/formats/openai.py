@@ -147,6 +147,17 @@ class ChatStreamModel(StreamModel):
     def held_key(self, channel: Any) -> str:
         return "content" if channel.kind in TEXT_KINDS else "arguments"
 
+    def fast_chunks(self) -> bool | None:
+        return None if self.json_output else self.chat
+
+    def fast_channel(self) -> tuple[Channel, int] | None:
+        if len(self.open) != 1:
+            return None
+        (channel,) = self.open
+        if channel.tool is not None or channel.kind != ("content" if self.chat else "text"):
+            return None
+        return channel, channel.choice
+
     def plan(self, event: SSEEvent, obj: Any) -> EventPlan:
         if isinstance(obj, dict) and "error" in obj and "choices" not in obj:
             return EventPlan(obj)  # the upstream's own error event: checked as a whole

@@ -7,13 +7,14 @@ use std::sync::{Mutex, PoisonError};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::blocklist::Literals as CoreLiterals;
 use crate::fastpath::{self, CleanMemo, WalkRules};
 use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
+use crate::stream_fast::{self, EnvelopeRules, WindowCheck};
 
 /// Inputs at least this long are scanned with the GIL released, so other threads (the event loop,
 /// when the caller scans in a worker thread) keep running.
@@ -363,20 +364,18 @@ struct BodyScanner {
     literals: Vec<Py<Literals>>,
     pii: Vec<Py<PiiScanner>>,
     rules: WalkRules,
-    max_int_digits: usize,
     memo: Mutex<CleanMemo>,
 }
 
 #[pymethods]
 impl BodyScanner {
     #[new]
-    #[pyo3(signature = (literals, pii, *, rules, format_opaque, max_int_digits))]
+    #[pyo3(signature = (literals, pii, *, rules, format_opaque))]
     fn new(
         literals: Vec<Py<Literals>>,
         pii: Vec<Py<PiiScanner>>,
         mut rules: std::collections::HashMap<String, Vec<String>>,
         format_opaque: Vec<String>,
-        max_int_digits: usize,
     ) -> PyResult<Self> {
         let mut take = |name: &str| -> PyResult<HashSet<String>> {
             rules
@@ -403,16 +402,15 @@ impl BodyScanner {
             literals,
             pii,
             rules: walk,
-            max_int_digits,
             memo: Mutex::new(CleanMemo::new(MEMO_CAP)),
         })
     }
 
     /// Every text the fast path scans in `raw`, in order, or None when the walk stops early (a shape
     /// only the exact path settles). For tests: the walk compared with `formats.body.extract`.
-    fn texts(&self, raw: &Bound<'_, PyBytes>) -> Option<Vec<String>> {
+    fn texts(&self, raw: &Bound<'_, PyBytes>, max_int_digits: usize) -> Option<Vec<String>> {
         let mut seen = Vec::new();
-        fastpath::walk_body(raw.as_bytes(), &self.rules, self.max_int_digits, &mut |t| {
+        fastpath::walk_body(raw.as_bytes(), &self.rules, max_int_digits, &mut |t| {
             seen.push(t.to_owned());
             false
         })
@@ -420,14 +418,12 @@ impl BodyScanner {
         .map(|()| seen)
     }
 
-    /// Whether the body (already accepted by `check_json`) is clean for every check.
-    fn clean(&self, py: Python<'_>, raw: &Bound<'_, PyBytes>) -> bool {
+    /// Whether the body (already accepted by `check_json`) is clean for every check;
+    /// `max_int_digits` is Python's current integer limit (JSON inside strings is parsed with it).
+    fn clean(&self, py: Python<'_>, raw: &Bound<'_, PyBytes>, max_int_digits: usize) -> bool {
         let bytes = raw.as_bytes();
         run(py, bytes.len(), || {
-            fastpath::walk_body(bytes, &self.rules, self.max_int_digits, &mut |t| {
-                self.finds(t)
-            })
-            .is_ok()
+            fastpath::walk_body(bytes, &self.rules, max_int_digits, &mut |t| self.finds(t)).is_ok()
         })
     }
 }
@@ -465,6 +461,157 @@ impl BodyScanner {
     }
 }
 
+/// The fast path for chat and completions streams (see `stream_fast`): `feed` settles the leading
+/// events of a chunk that carry text for the one open channel and nothing else to decide, on that
+/// channel's `TextWindow` state, and says how far it got; the Python stream guard does the rest.
+#[pyclass(frozen, module = "guard_middleware._engine")]
+struct StreamScanner {
+    literals: Vec<Py<Literals>>,
+    pii: Vec<Py<PiiScanner>>,
+    structural: HashSet<String>,
+    special: HashSet<String>,
+    chat: bool,
+    max_event_bytes: usize,
+}
+
+#[pymethods]
+impl StreamScanner {
+    #[new]
+    #[pyo3(signature = (literals, pii, *, structural, special, chat, max_event_bytes))]
+    fn new(
+        literals: Vec<Py<Literals>>,
+        pii: Vec<Py<PiiScanner>>,
+        structural: Vec<String>,
+        special: Vec<String>,
+        chat: bool,
+        max_event_bytes: usize,
+    ) -> Self {
+        StreamScanner {
+            literals,
+            pii,
+            structural: structural.into_iter().collect(),
+            special: special.into_iter().collect(),
+            chat,
+            max_event_bytes,
+        }
+    }
+
+    /// Settles the leading events of `data` for choice `choice`, whose channel's window is `window`
+    /// (a `streaming.TextWindow`, updated in place); `known` maps strings checked earlier in the
+    /// stream to their checked text; `max_int_digits` is Python's current integer limit. Returns the
+    /// bytes to send for them and how many bytes of `data` they were.
+    fn feed<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyBytes>,
+        choice: u64,
+        window: &Bound<'py, PyAny>,
+        known: &Bound<'py, PyDict>,
+        max_int_digits: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+        let buf = data.as_bytes();
+        let none = || Ok((PyBytes::new(py, b""), 0));
+        if !window.getattr("_blocked")?.is_none() || window.getattr("_done")?.is_truthy()? {
+            return none();
+        }
+        let pending_obj = window.getattr("_pending")?;
+        let context_obj = window.getattr("_context")?;
+        let (Ok(pending), Ok(context)) = (
+            pending_obj.cast::<PyString>()?.to_str(),
+            context_obj.cast::<PyString>()?.to_str(),
+        ) else {
+            return none(); // lone surrogates held: the Python window handles them
+        };
+        let mut pending = pending.to_owned();
+        let mut context = context.to_owned();
+        let mut released_total: usize = window.getattr("_released_total")?.extract()?;
+        let max_hold: usize = window.getattr("_max_hold")?.extract()?;
+        let context_chars: usize = window.getattr("_context_chars")?.extract()?;
+        let checks: Vec<&dyn WindowCheck> = self
+            .literals
+            .iter()
+            .map(|l| &l.get().core as &dyn WindowCheck)
+            .chain(self.pii.iter().map(|p| &p.get().core as &dyn WindowCheck))
+            .collect();
+        let structural = |k: &str| self.structural.contains(k);
+        let special = |k: &str| self.special.contains(k);
+        let rules = EnvelopeRules {
+            structural: &structural,
+            special: &special,
+        };
+        let mut out: Vec<u8> = Vec::new();
+        let mut at = 0;
+        while let Some(event) = stream_fast::next_data_event(buf, at, self.max_event_bytes) {
+            let Ok(payload) = std::str::from_utf8(&buf[event.payload.0..event.payload.1]) else {
+                break;
+            };
+            let Some(chunk) = stream_fast::text_chunk(payload, self.chat, max_int_digits, &rules)
+            else {
+                break;
+            };
+            if chunk.choice != choice || !self.envelope_clean(known, &chunk.envelope, &checks)? {
+                break;
+            }
+            let text = &*chunk.text;
+            let joined = format!("{pending}{text}");
+            let Some((hold, hold_chars)) =
+                stream_fast::settle(&checks, &context, &joined, max_hold)
+            else {
+                break;
+            };
+            let released = &joined[..hold];
+            if released == text {
+                out.extend_from_slice(&buf[at..event.end]);
+            } else if !released.is_empty() {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&payload.as_bytes()[..chunk.span.0]);
+                stream_fast::json_string(released, &mut out);
+                out.extend_from_slice(&payload.as_bytes()[chunk.span.1..]);
+                out.extend_from_slice(b"\n\n");
+            }
+            if context_chars > 0 {
+                context = stream_fast::tail_chars(&format!("{context}{released}"), context_chars)
+                    .to_owned();
+            }
+            released_total += hold_chars;
+            pending = joined[hold..].to_owned();
+            at = event.end;
+        }
+        if at > 0 {
+            window.setattr("_pending", pending)?;
+            window.setattr("_context", context)?;
+            window.setattr("_released_total", released_total)?;
+        }
+        Ok((PyBytes::new(py, &out), at))
+    }
+}
+
+impl StreamScanner {
+    /// Every envelope string is known clean from earlier events, or no check finds anything in it.
+    fn envelope_clean(
+        &self,
+        known: &Bound<'_, PyDict>,
+        envelope: &[(Cow<'_, str>, Cow<'_, str>)],
+        checks: &[&dyn WindowCheck],
+    ) -> PyResult<bool> {
+        for (_, value) in envelope {
+            if let Some(checked) = known.get_item(&**value)? {
+                if checked
+                    .cast::<PyString>()
+                    .is_ok_and(|c| c.to_str().is_ok_and(|c| c == value))
+                {
+                    continue;
+                }
+                return Ok(false); // known, but checked into something else: the Python walk rewrites it
+            }
+            if checks.iter().any(|c| c.finds(value, 0)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -476,5 +623,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Literals>()?;
     m.add_class::<PiiScanner>()?;
     m.add_class::<BodyScanner>()?;
+    m.add_class::<StreamScanner>()?;
     Ok(())
 }
