@@ -64,8 +64,8 @@ class BodyScanner:
         """For tests: every text ``clean`` would scan, in order; None when the walk stops early."""
 
 class StreamScanner:
-    """The fast path for chat and completions streams: settles the leading text events of a chunk on
-    the open channel's ``TextWindow`` when nothing is to be decided."""
+    """The fast path for chat, completions and Anthropic streams (``kind``): settles the leading text
+    events of a chunk on the open channel's ``TextWindow`` when nothing is to be decided."""
 
     def __init__(
         self,
@@ -74,7 +74,7 @@ class StreamScanner:
         *,
         structural: list[str],
         special: list[str],
-        chat: bool,
+        kind: str,
         max_event_bytes: int,
     ) -> None: ...
     def feed(

@@ -141,7 +141,7 @@ class StreamGuard:
             *checks,
             structural=sorted(STRUCTURAL_KEYS),
             special=sorted(special_string_keys(self.x.parsed.format.opaque_answer_keys)),
-            chat=chunks,
+            kind=chunks,
             max_event_bytes=self.parser.max_event_size,
         )
 

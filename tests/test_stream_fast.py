@@ -109,6 +109,38 @@ def _stream(rnd: random.Random, chat: bool) -> bytes:
     return out + b"data: [DONE]\n\n"
 
 
+def _anthropic_stream(rnd: random.Random) -> bytes:
+    def event(name: str, obj: dict[str, Any], spaced: bool = True) -> bytes:
+        head = f"event: {name}\n" if spaced else f"event:{name}\n"
+        return (head + "data: " + json.dumps(obj, ensure_ascii=rnd.random() < 0.3) + "\n\n").encode()
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [],
+               "stop_reason": None, "usage": {"input_tokens": 1, "output_tokens": 1}}  # fmt: skip
+    out = [event("message_start", {"type": "message_start", "message": message})]
+    blocks = 2 if rnd.random() < 0.3 else 1
+    for index in range(blocks):
+        kind = "thinking" if index == 0 and blocks == 2 and rnd.random() < 0.5 else "text"
+        start = {"type": "content_block_start", "index": index, "content_block": {"type": kind, kind: ""}}
+        out.append(event("content_block_start", start))
+        for piece in _pieces(rnd, _text(rnd)):
+            if rnd.random() < 0.05:
+                out.append(event("ping", {"type": "ping"}))
+            delta = {"type": f"{kind}_delta", kind: piece}
+            obj = {"type": "content_block_delta", "index": index, "delta": delta}
+            out.append(event("content_block_delta", obj, spaced=rnd.random() > 0.05))
+        out.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    stop = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 9}}
+    out.append(event("message_delta", stop))
+    out.append(event("message_stop", {"type": "message_stop"}))
+    return b"".join(out)
+
+
+def _anthropic_text(events: list[Any]) -> str:
+    return "".join(
+        (e.get("delta") or {}).get("text", "") for e in events if e.get("type") == "content_block_delta"
+    )
+
+
 def _splits(rnd: random.Random, raw: bytes) -> list[bytes]:
     if rnd.random() < 0.3:
         return [raw]
@@ -135,8 +167,8 @@ def _upstream() -> web.Application:
         return resp
 
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    app.router.add_post("/v1/completions", handler)
+    for path in ("/v1/chat/completions", "/v1/completions", "/v1/messages"):
+        app.router.add_post(path, handler)
     return app
 
 
@@ -157,17 +189,22 @@ async def _gateways(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[str,
 
     monkeypatch.setattr(StreamGuard, "_fast_scanner", choose)
     async with (
-        serve(_upstream()) as upstream, serve(make_gateway(upstream, guard=fast)) as fast_url,
+        serve(_upstream()) as upstream,
+        serve(make_gateway(upstream, guard=fast)) as fast_url,
         serve(make_gateway(upstream, guard=slow)) as slow_url,
     ):
         yield fast_url, slow_url, used
 
 
-async def _seen(session: aiohttp.ClientSession, url: str, plan: str, chat: bool) -> Seen:
-    path = "/v1/chat/completions" if chat else "/v1/completions"
+async def _seen(session: aiohttp.ClientSession, url: str, plan: str, kind: str) -> Seen:
+    path = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "anthropic": "/v1/messages"}
     body: dict[str, Any] = {"model": "m", "stream": True}
-    body.update({"messages": [{"role": "user", "content": "hi"}]} if chat else {"prompt": "hi"})
-    async with session.post(f"{url}{path}", json=body, headers={"X-Mock-Plan": plan}) as resp:
+    if kind == "completions":
+        body["prompt"] = "hi"
+    else:
+        body["messages"] = [{"role": "user", "content": "hi"}]
+        body["max_tokens"] = 10
+    async with session.post(f"{url}{path[kind]}", json=body, headers={"X-Mock-Plan": plan}) as resp:
         raw = (await resp.read()).decode()
         return Seen(resp.status, dict(resp.headers), parse_sse(raw), raw)
 
@@ -176,17 +213,17 @@ async def test_the_fast_path_sends_what_the_python_path_sends(monkeypatch: pytes
     rnd = random.Random(20261204)
     settled = _count_settled(monkeypatch)
     async with _gateways(monkeypatch) as (fast_url, slow_url, used), aiohttp.ClientSession() as session:
-        for case in range(300):
-            chat = rnd.random() < 0.7
-            raw = _stream(rnd, chat)
+        for case in range(400):
+            kind = rnd.choice(["chat", "chat", "completions", "anthropic"])
+            raw = _anthropic_stream(rnd) if kind == "anthropic" else _stream(rnd, kind == "chat")
             PLANS[str(case)] = _splits(rnd, raw)
-            fast = await _seen(session, fast_url, str(case), chat)
-            slow = await _seen(session, slow_url, str(case), chat)
+            fast = await _seen(session, fast_url, str(case), kind)
+            slow = await _seen(session, slow_url, str(case), kind)
             assert fast.status == slow.status == 200
             assert fast.events == slow.events, (case, raw)
-            text = fast.text()
+            text = _anthropic_text(fast.events) if kind == "anthropic" else fast.text()
             assert "jane.doe@example.com" not in text and "415-555-0132" not in text
-    assert used[0] == 300
+    assert used[0] == 400
     total = sum(len(b"".join(p)) for k, p in PLANS.items() if k.isdigit())
     assert sum(settled) > total / 4  # the engine settled a good share of what was compared (~40%)
 
@@ -205,20 +242,51 @@ def _count_settled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return settled
 
 
-async def test_the_fast_path_carries_most_events(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Proof that the comparison above compares something: on a clean stream the engine settles the
-    # events after the first (events where a check finds something go to the Python path).
-    calls = _count_settled(monkeypatch)
-    text = "we ship the plan today, as agreed " * 20
-    events = [
-        {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [
-            {"index": 0, "delta": {"content": p} if p is not None else {"role": "assistant", "content": ""},
-             "finish_reason": None}]}
-        for p in [None, *(text[i : i + 4] for i in range(0, len(text), 4))]
+TEXT_DELTAS = [("we ship the plan today, as agreed " * 20)[i : i + 4] for i in range(0, 680, 4)]
+
+
+def _plain(kind: str) -> list[bytes]:
+    """A clean stream: the opening events, one event per 4 characters, the closing events."""
+    if kind == "chat":
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            obj = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+            return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+        head = [chunk({"role": "assistant", "content": ""})]
+        return [*head, *(chunk({"content": p}) for p in TEXT_DELTAS), chunk({}, "stop"), b"data: [DONE]\n\n"]
+
+    def event(name: str, obj: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
+
+    head = [
+        event("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message",
+              "role": "assistant", "model": "m", "content": [], "stop_reason": None}}),
+        event("content_block_start", {"type": "content_block_start", "index": 0,
+              "content_block": {"type": "text", "text": ""}}),
     ]  # fmt: skip
-    raw = [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events]
-    PLANS["plain"] = [*raw, b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n']
+    deltas = [
+        event("content_block_delta", {"type": "content_block_delta", "index": 0,
+              "delta": {"type": "text_delta", "text": p}})
+        for p in TEXT_DELTAS
+    ]  # fmt: skip
+    tail = [
+        event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        event("message_stop", {"type": "message_stop"}),
+    ]
+    return [*head, *deltas, *tail]
+
+
+@pytest.mark.parametrize("kind", ["chat", "anthropic"])
+async def test_the_fast_path_carries_most_events(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    # Proof that the comparison above compares something: on a clean stream the engine settles the
+    # text events after the opening ones (events where a check finds something go to the Python path).
+    calls = _count_settled(monkeypatch)
+    PLANS["plain-" + kind] = raw = _plain(kind)
     async with _gateways(monkeypatch) as (fast_url, _slow, _used), aiohttp.ClientSession() as session:
-        seen = await _seen(session, fast_url, "plain", True)
-    assert seen.text() == text
-    assert sum(calls) > 0.9 * sum(len(r) for r in raw[1:])
+        seen = await _seen(session, fast_url, "plain-" + kind, kind)
+    text = _anthropic_text(seen.events) if kind == "anthropic" else seen.text()
+    assert text == "".join(TEXT_DELTAS)
+    deltas = sum(len(r) for r in raw if b'"text_delta"' in r or b'{"content": ' in r)
+    assert sum(calls) > 0.9 * deltas

@@ -109,6 +109,15 @@ class AnthropicStreamModel(StreamModel):
     def held_key(self, channel: Any) -> str:
         return "arguments" if channel[1] == "input" else "content"
 
+    def fast_chunks(self) -> str | None:
+        return None if self.json_output else "anthropic"
+
+    def fast_channel(self) -> tuple[Any, int] | None:
+        if len(self.open) != 1:
+            return None
+        (channel,) = self.open
+        return (channel, channel[0]) if channel[1] == "text" else None
+
     def plan(self, event: SSEEvent, obj: Any) -> EventPlan:
         if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
             raise StreamFormatError("an Anthropic event must be an object with a 'type'")

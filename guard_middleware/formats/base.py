@@ -93,9 +93,9 @@ class StreamModel:
     #: channel's original and checked text, to give every copy the checked version
     echoes: ClassVar[bool] = False
 
-    def fast_chunks(self) -> bool | None:
-        """Whether the engine's stream fast path (``_engine.StreamScanner``) knows this stream's text
-        events: True for chat chunks, False for completions chunks, None when it does not."""
+    def fast_chunks(self) -> str | None:
+        """The kind of text events the engine's stream fast path (``_engine.StreamScanner``) may settle
+        in this stream: ``"chat"``, ``"completions"`` or ``"anthropic"``; None when none."""
         return None
 
     def fast_channel(self) -> tuple[Channel, int] | None:

@@ -147,8 +147,10 @@ class ChatStreamModel(StreamModel):
     def held_key(self, channel: Any) -> str:
         return "content" if channel.kind in TEXT_KINDS else "arguments"
 
-    def fast_chunks(self) -> bool | None:
-        return None if self.json_output else self.chat
+    def fast_chunks(self) -> str | None:
+        if self.json_output:
+            return None
+        return "chat" if self.chat else "completions"
 
     def fast_channel(self) -> tuple[Channel, int] | None:
         if len(self.open) != 1:

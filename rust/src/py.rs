@@ -14,7 +14,7 @@ use crate::fastpath::{self, CleanMemo, WalkRules};
 use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
-use crate::stream_fast::{self, EnvelopeRules, WindowCheck};
+use crate::stream_fast::{self, ChunkKind, EnvelopeRules, WindowCheck};
 
 /// Inputs at least this long are scanned with the GIL released, so other threads (the event loop,
 /// when the caller scans in a worker thread) keep running.
@@ -470,30 +470,40 @@ struct StreamScanner {
     pii: Vec<Py<PiiScanner>>,
     structural: HashSet<String>,
     special: HashSet<String>,
-    chat: bool,
+    kind: ChunkKind,
     max_event_bytes: usize,
 }
 
 #[pymethods]
 impl StreamScanner {
     #[new]
-    #[pyo3(signature = (literals, pii, *, structural, special, chat, max_event_bytes))]
+    #[pyo3(signature = (literals, pii, *, structural, special, kind, max_event_bytes))]
     fn new(
         literals: Vec<Py<Literals>>,
         pii: Vec<Py<PiiScanner>>,
         structural: Vec<String>,
         special: Vec<String>,
-        chat: bool,
+        kind: &str,
         max_event_bytes: usize,
-    ) -> Self {
-        StreamScanner {
+    ) -> PyResult<Self> {
+        let kind = match kind {
+            "chat" => ChunkKind::Chat,
+            "completions" => ChunkKind::Completions,
+            "anthropic" => ChunkKind::Anthropic,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown chunk kind {other:?}"
+                )))
+            }
+        };
+        Ok(StreamScanner {
             literals,
             pii,
             structural: structural.into_iter().collect(),
             special: special.into_iter().collect(),
-            chat,
+            kind,
             max_event_bytes,
-        }
+        })
     }
 
     /// Settles the leading events of `data` for choice `choice`, whose channel's window is `window`
@@ -541,11 +551,12 @@ impl StreamScanner {
         };
         let mut out: Vec<u8> = Vec::new();
         let mut at = 0;
-        while let Some(event) = stream_fast::next_data_event(buf, at, self.max_event_bytes) {
+        let name = self.kind.event_name();
+        while let Some(event) = stream_fast::next_data_event(buf, at, self.max_event_bytes, name) {
             let Ok(payload) = std::str::from_utf8(&buf[event.payload.0..event.payload.1]) else {
                 break;
             };
-            let Some(chunk) = stream_fast::text_chunk(payload, self.chat, max_int_digits, &rules)
+            let Some(chunk) = stream_fast::text_chunk(payload, self.kind, max_int_digits, &rules)
             else {
                 break;
             };
@@ -563,7 +574,7 @@ impl StreamScanner {
             if released == text {
                 out.extend_from_slice(&buf[at..event.end]);
             } else if !released.is_empty() {
-                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(&buf[at..event.payload.0]); // the event line and `data: `
                 out.extend_from_slice(&payload.as_bytes()[..chunk.span.0]);
                 stream_fast::json_string(released, &mut out);
                 out.extend_from_slice(&payload.as_bytes()[chunk.span.1..]);

@@ -17,19 +17,33 @@ use std::borrow::Cow;
 use crate::fastpath::{is_identifier, parse, Value};
 use crate::json_check;
 
-/// One `data:` line followed by a blank line, LF-framed: `payload` is the data, `end` where the next
-/// event starts. Anything else (other fields, comments, CR, several data lines, no blank line yet) is
-/// left to the SSE parser.
+/// One `data:` line followed by a blank line, LF-framed, after an `event: <name>` line when `event` is
+/// given: `payload` is the data, `end` where the next event starts. Anything else (other fields,
+/// comments, CR, several data lines, no blank line yet, another event name) is left to the SSE parser.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DataEvent {
     pub payload: (usize, usize),
     pub end: usize,
 }
 
-pub fn next_data_event(buf: &[u8], at: usize, max_bytes: usize) -> Option<DataEvent> {
-    let rest = buf.get(at..)?.strip_prefix(b"data:")?;
+pub fn next_data_event(
+    buf: &[u8],
+    at: usize,
+    max_bytes: usize,
+    event: Option<&[u8]>,
+) -> Option<DataEvent> {
+    let mut from = at;
+    if let Some(name) = event {
+        let line = buf
+            .get(at..)?
+            .strip_prefix(b"event: ")?
+            .strip_prefix(name)?;
+        (line.first() == Some(&b'\n')).then_some(())?;
+        from = at + 7 + name.len() + 1;
+    }
+    let rest = buf.get(from..)?.strip_prefix(b"data:")?;
     let skip = usize::from(rest.first() == Some(&b' '));
-    let start = at + 5 + skip;
+    let start = from + 5 + skip;
     let len = memchr::memchr(b'\n', &buf[start..])?;
     let end = start + len;
     if len == 0 || len > max_bytes || memchr::memchr(b'\r', &buf[start..end]).is_some() {
@@ -39,6 +53,27 @@ pub fn next_data_event(buf: &[u8], at: usize, max_bytes: usize) -> Option<DataEv
         payload: (start, end),
         end: end + 2,
     })
+}
+
+/// The stream formats whose text events the fast path knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// `chat.completion.chunk`: the text in `choices[0].delta.content`
+    Chat,
+    /// `text_completion`: the text in `choices[0].text`
+    Completions,
+    /// Anthropic `content_block_delta` with a `text_delta` (its events have `event:` lines)
+    Anthropic,
+}
+
+impl ChunkKind {
+    /// The `event:` name its text events carry.
+    pub fn event_name(self) -> Option<&'static [u8]> {
+        match self {
+            ChunkKind::Anthropic => Some(b"content_block_delta"),
+            ChunkKind::Chat | ChunkKind::Completions => None,
+        }
+    }
 }
 
 /// A chunk that carries text for one choice and nothing else to decide.
@@ -59,13 +94,15 @@ pub struct EnvelopeRules<'r> {
     pub special: &'r dyn Fn(&str) -> bool,
 }
 
-/// The chunk in `payload` when it is `{..envelope.., "choices": [{"index": n, "delta": {"content":
-/// "..."}, "logprobs": null, "finish_reason": null}]}` (chat) or the same with `"text": "..."` in the
-/// choice (completions; `delta` absent), the text non-empty, and the envelope only strings, numbers
-/// and nulls under identifier keys.
+/// The chunk in `payload` when it carries non-empty text for one choice (or content block) and
+/// nothing else to decide. Chat: `{..envelope.., "choices": [{"index": n, "delta": {"content": "..."},
+/// "logprobs": null, "finish_reason": null}]}`; completions: the same with `"text": "..."` in the
+/// choice and no `delta`; the envelope only strings, numbers and nulls under identifier keys.
+/// Anthropic: exactly `{"type": "content_block_delta", "index": n, "delta": {"type": "text_delta",
+/// "text": "..."}}`.
 pub fn text_chunk<'a>(
     payload: &'a str,
-    chat: bool,
+    kind: ChunkKind,
     max_int_digits: usize,
     rules: &EnvelopeRules<'_>,
 ) -> Option<TextChunk<'a>> {
@@ -73,6 +110,9 @@ pub fn text_chunk<'a>(
     let Value::Object(members) = parse(payload)? else {
         return None;
     };
+    if kind == ChunkKind::Anthropic {
+        return anthropic_chunk(members);
+    }
     let mut envelope = Vec::new();
     let mut found: Option<(u64, Cow<'a, str>, (usize, usize))> = None;
     for (key, value) in members {
@@ -82,7 +122,7 @@ pub fn text_chunk<'a>(
         match value {
             Value::Array(choices) if key == "choices" => {
                 let [choice] = <[Value<'a>; 1]>::try_from(choices).ok()?;
-                found = Some(text_choice(choice, chat)?);
+                found = Some(text_choice(choice, kind == ChunkKind::Chat)?);
             }
             Value::Str(s, _) => {
                 if (rules.special)(&key) {
@@ -105,6 +145,44 @@ pub fn text_chunk<'a>(
     })
 }
 
+fn index_of(value: &Value<'_>) -> Option<u64> {
+    match value {
+        Value::Scalar(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+fn anthropic_chunk<'a>(members: Vec<(Cow<'a, str>, Value<'a>)>) -> Option<TextChunk<'a>> {
+    let mut index = None;
+    let mut text = None;
+    let mut typed = false;
+    for (key, value) in members {
+        match (&*key, value) {
+            ("type", Value::Str(t, _)) if t == "content_block_delta" => typed = true,
+            ("index", v) => index = Some(index_of(&v)?),
+            ("delta", Value::Object(delta)) => {
+                let mut text_delta = false;
+                for (k, v) in delta {
+                    match (&*k, v) {
+                        ("type", Value::Str(t, _)) if t == "text_delta" => text_delta = true,
+                        ("text", Value::Str(s, span)) => text = Some((s, span)),
+                        _ => return None,
+                    }
+                }
+                text_delta.then_some(())?;
+            }
+            _ => return None,
+        }
+    }
+    let (text, span) = text?;
+    (typed && !text.is_empty()).then_some(TextChunk {
+        choice: index?,
+        text,
+        span,
+        envelope: Vec::new(),
+    })
+}
+
 fn text_choice(choice: Value<'_>, chat: bool) -> Option<(u64, Cow<'_, str>, (usize, usize))> {
     let Value::Object(members) = choice else {
         return None;
@@ -113,9 +191,7 @@ fn text_choice(choice: Value<'_>, chat: bool) -> Option<(u64, Cow<'_, str>, (usi
     let mut text = None;
     for (key, value) in members {
         match (&*key, value) {
-            ("index", Value::Scalar(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
-                index = Some(n.parse::<u64>().ok()?);
-            }
+            ("index", v) => index = Some(index_of(&v)?),
             ("logprobs" | "finish_reason", Value::Null) => {}
             ("delta", Value::Object(delta)) if chat => {
                 let [(k, Value::Str(s, span))] = <[_; 1]>::try_from(delta).ok()? else {
@@ -245,14 +321,21 @@ mod tests {
     #[test]
     fn frames_only_single_data_lines() {
         let buf = b"data: {\"a\":1}\n\ndata:{}\n\nevent: x\ndata: {}\n\n";
-        let e = next_data_event(buf, 0, 100).unwrap();
+        let e = next_data_event(buf, 0, 100, None).unwrap();
         assert_eq!((e.payload, e.end), ((6, 13), 15));
-        let e2 = next_data_event(buf, 15, 100).unwrap();
+        let e2 = next_data_event(buf, 15, 100, None).unwrap();
         assert_eq!((e2.payload, e2.end), ((20, 22), 24));
-        assert_eq!(next_data_event(buf, 24, 100), None);
-        assert_eq!(next_data_event(b"data: {}\r\n\r\n", 0, 100), None);
-        assert_eq!(next_data_event(b"data: {}\n", 0, 100), None);
-        assert_eq!(next_data_event(b"data: {}\ndata: {}\n\n", 0, 100), None);
+        assert_eq!(next_data_event(buf, 24, 100, None), None);
+        let e3 = next_data_event(buf, 24, 100, Some(b"x")).unwrap();
+        assert_eq!((e3.payload, e3.end), ((39, 41), 43));
+        assert_eq!(next_data_event(buf, 24, 100, Some(b"y")), None);
+        assert_eq!(next_data_event(buf, 0, 100, Some(b"x")), None);
+        assert_eq!(next_data_event(b"data: {}\r\n\r\n", 0, 100, None), None);
+        assert_eq!(next_data_event(b"data: {}\n", 0, 100, None), None);
+        assert_eq!(
+            next_data_event(b"data: {}\ndata: {}\n\n", 0, 100, None),
+            None
+        );
     }
 
     #[test]
@@ -263,7 +346,7 @@ mod tests {
             special: &special,
         };
         let chat = r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel\nlo"},"logprobs":null,"finish_reason":null}]}"#;
-        let c = text_chunk(chat, true, 4300, &r).unwrap();
+        let c = text_chunk(chat, ChunkKind::Chat, 4300, &r).unwrap();
         assert_eq!((c.choice, &*c.text), (0, "Hel\nlo"));
         assert_eq!(&chat[c.span.0..c.span.1], r#""Hel\nlo""#);
         let keys: Vec<&str> = c.envelope.iter().map(|(k, _)| &**k).collect();
@@ -277,12 +360,37 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"content":"x"}},{"index":1,"delta":{"content":"y"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"}}],"choices":[]}"#,
         ] {
-            assert!(text_chunk(other, true, 4300, &r).is_none(), "{other}");
+            assert!(
+                text_chunk(other, ChunkKind::Chat, 4300, &r).is_none(),
+                "{other}"
+            );
         }
         let completion =
             r#"{"choices":[{"text":"abc","index":2,"logprobs":null,"finish_reason":null}]}"#;
-        assert_eq!(text_chunk(completion, false, 4300, &r).unwrap().choice, 2);
-        assert!(text_chunk(completion, true, 4300, &r).is_none());
+        assert_eq!(
+            text_chunk(completion, ChunkKind::Completions, 4300, &r)
+                .unwrap()
+                .choice,
+            2
+        );
+        assert!(text_chunk(completion, ChunkKind::Chat, 4300, &r).is_none());
+        let anthropic =
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hi"}}"#;
+        let a = text_chunk(anthropic, ChunkKind::Anthropic, 4300, &r).unwrap();
+        assert_eq!((a.choice, &*a.text), (1, "Hi"));
+        assert_eq!(&anthropic[a.span.0..a.span.1], "\"Hi\"");
+        for other in [
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"thinking_delta","text":"Hi"}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":""}}"#,
+            r#"{"type":"content_block_start","index":1,"delta":{"type":"text_delta","text":"Hi"}}"#,
+            r#"{"type":"content_block_delta","index":1,"x":2,"delta":{"type":"text_delta","text":"Hi"}}"#,
+            r#"{"index":1,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        ] {
+            assert!(
+                text_chunk(other, ChunkKind::Anthropic, 4300, &r).is_none(),
+                "{other}"
+            );
+        }
     }
 
     struct Hold(usize);
