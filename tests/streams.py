@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,22 +112,25 @@ def chunk_events(text: str, *, pieces: Sequence[str] | None = None, model: str =
 
 
 def split_upstream(
-    splits: Sequence[bytes], *, delay: float = 0.0, headers: dict[str, str] | None = None
+    splits: Sequence[bytes] | Callable[[web.Request], Sequence[bytes]],
+    *,
+    delay: float = 0.0,
+    headers: dict[str, str] | None = None,
 ) -> web.Application:
-    """An upstream that writes exactly these byte pieces, in order, as an SSE answer."""
+    """An upstream that writes exactly these byte pieces (or those ``splits(request)`` chooses), in
+    order, as an SSE answer, yielding to the loop between writes."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", **(headers or {})})
         await resp.prepare(request)
-        for piece in splits:
-            if delay:
-                await asyncio.sleep(delay)
+        for piece in splits(request) if callable(splits) else splits:
+            await asyncio.sleep(delay)
             await resp.write(piece)
         await resp.write_eof()
         return resp
 
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    app.router.add_post("/v1/completions", handler)
+    for path in ("/v1/chat/completions", "/v1/completions", "/v1/messages"):
+        app.router.add_post(path, handler)
     return app

@@ -12,7 +12,6 @@ that cut events anywhere.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import random
@@ -27,7 +26,7 @@ from examples.gateway import make_gateway
 from guard_middleware import GuardMiddleware, GuardSettings
 from guard_middleware.stream_guard import StreamGuard
 from tests.conftest import serve
-from tests.streams import Seen, parse_sse
+from tests.streams import Seen, parse_sse, split_upstream
 
 BLOCKED = "forbidden"
 POLICY: dict[str, Any] = {
@@ -156,20 +155,7 @@ PLANS: dict[str, list[bytes]] = {}
 
 
 def _upstream() -> web.Application:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        for piece in PLANS[request.headers["X-Mock-Plan"]]:
-            await resp.write(piece)
-            await asyncio.sleep(0)
-        await resp.write_eof()
-        return resp
-
-    app = web.Application()
-    for path in ("/v1/chat/completions", "/v1/completions", "/v1/messages"):
-        app.router.add_post(path, handler)
-    return app
+    return split_upstream(lambda request: PLANS[request.headers["X-Mock-Plan"]])
 
 
 @contextlib.asynccontextmanager

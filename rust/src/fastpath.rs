@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::json_check::{self, hex4, plain_run_end, JsonError};
+use crate::json_check::{self, plain_run_end, unescape, JsonError};
 
 /// A parsed JSON value; strings borrow from the body unless they hold escapes.
 #[derive(Debug)]
@@ -161,30 +161,7 @@ impl<'a> Parser<'a> {
             match *self.b.get(i)? {
                 b'"' => break,
                 b'\\' => {
-                    let esc = *self.b.get(i + 1)?;
-                    let (c, len) = match esc {
-                        b'"' | b'\\' | b'/' => (u32::from(esc), 2),
-                        b'b' => (0x08, 2),
-                        b'f' => (0x0C, 2),
-                        b'n' => (0x0A, 2),
-                        b'r' => (0x0D, 2),
-                        b't' => (0x09, 2),
-                        b'u' => {
-                            let hi = hex4(self.b, i + 2)?;
-                            let lo = if (0xD800..=0xDBFF).contains(&hi)
-                                && self.b.get(i + 6..i + 8) == Some(b"\\u")
-                            {
-                                hex4(self.b, i + 8).filter(|lo| (0xDC00..=0xDFFF).contains(lo))
-                            } else {
-                                None
-                            };
-                            match lo {
-                                Some(lo) => (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12),
-                                None => (hi, 6),
-                            }
-                        }
-                        _ => return None,
-                    };
+                    let (c, len) = unescape(self.b, i)?;
                     out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
                     i += len;
                 }

@@ -58,7 +58,36 @@ struct Checker<'a> {
     checked: Checked,
 }
 
-pub(crate) fn hex4(b: &[u8], at: usize) -> Option<u32> {
+/// The escape sequence at `b[i]` (a backslash) as Python's parser decodes it: the code point (a lone
+/// surrogate when a `\\uXXXX` surrogate escape is not half of a pair) and the bytes it takes. None
+/// when it is not a valid escape.
+pub(crate) fn unescape(b: &[u8], i: usize) -> Option<(u32, usize)> {
+    let esc = *b.get(i + 1)?;
+    Some(match esc {
+        b'"' | b'\\' | b'/' => (u32::from(esc), 2),
+        b'b' => (0x08, 2),
+        b'f' => (0x0C, 2),
+        b'n' => (0x0A, 2),
+        b'r' => (0x0D, 2),
+        b't' => (0x09, 2),
+        b'u' => {
+            let hi = hex4(b, i + 2)?;
+            // Python pairs a high surrogate with an immediately following low escape.
+            let lo = if (0xD800..=0xDBFF).contains(&hi) && b.get(i + 6..i + 8) == Some(b"\\u") {
+                hex4(b, i + 8).filter(|lo| (0xDC00..=0xDFFF).contains(lo))
+            } else {
+                None
+            };
+            match lo {
+                Some(lo) => (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12),
+                None => (hi, 6),
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
     let digits = b.get(at..at + 4)?;
     let mut v = 0;
     for &d in digits {
@@ -146,43 +175,11 @@ impl<'a> Checker<'a> {
                             .get_or_insert_with(Vec::new)
                             .extend_from_slice(&b[run..i]);
                     }
-                    let esc = *b.get(i + 1).ok_or(JsonError::Syntax(self.i))?;
-                    let (c, len) = match esc {
-                        b'"' | b'\\' | b'/' => (esc as u32, 2),
-                        b'b' => (0x08, 2),
-                        b'f' => (0x0C, 2),
-                        b'n' => (0x0A, 2),
-                        b'r' => (0x0D, 2),
-                        b't' => (0x09, 2),
-                        b'u' => {
-                            let hi = hex4(b, i + 2).ok_or(JsonError::Syntax(i))?;
-                            match hi {
-                                0xD800..=0xDBFF => {
-                                    // Python pairs it with an immediately following low escape.
-                                    let lo = if b.get(i + 6..i + 8) == Some(b"\\u") {
-                                        hex4(b, i + 8).filter(|lo| (0xDC00..=0xDFFF).contains(lo))
-                                    } else {
-                                        None
-                                    };
-                                    match lo {
-                                        Some(lo) => {
-                                            (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12)
-                                        }
-                                        None => {
-                                            self.lone_surrogate.get_or_insert(i);
-                                            (hi, 6)
-                                        }
-                                    }
-                                }
-                                0xDC00..=0xDFFF => {
-                                    self.lone_surrogate.get_or_insert(i);
-                                    (hi, 6)
-                                }
-                                _ => (hi, 6),
-                            }
-                        }
-                        _ => return Err(JsonError::Syntax(i)),
-                    };
+                    b.get(i + 1).ok_or(JsonError::Syntax(self.i))?;
+                    let (c, len) = unescape(b, i).ok_or(JsonError::Syntax(i))?;
+                    if (0xD800..=0xDFFF).contains(&c) {
+                        self.lone_surrogate.get_or_insert(i);
+                    }
                     if let Some(out) = owned.as_mut() {
                         push_code_point(out, c);
                     }
