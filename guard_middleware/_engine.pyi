@@ -79,6 +79,6 @@ class StreamScanner:
     ) -> None: ...
     def feed(
         self, data: bytes, choice: int, window: object, known: dict[str, str], max_int_digits: int
-    ) -> tuple[bytes, int]:
-        """The bytes to send for the leading events of ``data`` it settled, and how many bytes of
-        ``data`` those events were (0: the Python path takes it all)."""
+    ) -> tuple[bytes, int, bytes | None]:
+        """The bytes to send for the leading events of ``data`` it settled, how many bytes of ``data``
+        those events were (0: the Python path takes it all), and the JSON of the last one."""

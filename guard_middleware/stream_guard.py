@@ -21,6 +21,7 @@ of the mode); PII redaction never is: an unredacted value is never released in a
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,15 @@ _CHARS_PER_TOKEN = 4  # the usual rule of thumb for English BPE tokens
 _CONTEXT_CHARS = 1000
 # Whole strings already checked in this stream (ids repeated on every event): bounded memory.
 _KNOWN_LIMIT = 4096
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as Python reads it, refusing those beyond the double range: read as infinities,
+    they would be written back as ``Infinity``, which is not JSON."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is beyond the range of a double")
+    return value
 
 
 class _Counts:
@@ -179,12 +189,18 @@ class StreamGuard:
         # The engine settles runs of plain text events; the SSE parser and the Python path take the
         # rest an event at a time, so that the engine can take over again after each one.
         out: list[bytes] = []
-        while data and not self.x.terminated:
-            settled, data = self._fast_events(data)
-            out.append(settled)
-            cut = data.find(b"\n\n") + 2
-            head, data = (data[:cut], data[cut:]) if cut > 1 else (data, b"")
-            out.append(await self._parse(head))
+        try:
+            while data and not self.x.terminated:
+                settled, data = self._fast_events(data)
+                out.append(settled)
+                cut = data.find(b"\n\n") + 2
+                head, data = (data[:cut], data[cut:]) if cut > 1 else (data, b"")
+                events = self.parser.feed(head)
+                if events:
+                    out.append(await self._events(events))
+        except SSEError as exc:
+            # As if the whole write had gone to the parser at once: nothing of it is sent.
+            return self._fail(f"The upstream stream could not be read: {exc}.")
         return b"".join(out)
 
     async def _parse(self, data: bytes) -> bytes:
@@ -204,9 +220,11 @@ class StreamGuard:
             return b"", data
         channel, choice = open_text
         window = self.windows.get(channel)
-        if window is None:
+        if window is None or not 0 <= choice < 1 << 64:
             return b"", data
-        out, used = fast.feed(data, choice, window, self.known, sys.get_int_max_str_digits())
+        out, used, last = fast.feed(data, choice, window, self.known, sys.get_int_max_str_digits())
+        if last is not None:
+            self.model.note_settled(last)
         return out, data[used:]
 
     async def finish(self) -> bytes:
@@ -238,7 +256,7 @@ class StreamGuard:
         if event.is_done:
             return await self._end() + encode(event)
         try:
-            obj = json.loads(event.data)
+            obj = json.loads(event.data, parse_float=_finite_float)
         except ValueError:
             return self._fail("The upstream sent a stream event that is not JSON.")
         try:

@@ -276,3 +276,49 @@ async def test_the_fast_path_carries_most_events(monkeypatch: pytest.MonkeyPatch
     assert text == "".join(TEXT_DELTAS)
     deltas = sum(len(r) for r in raw if b'"text_delta"' in r or b'{"content": ' in r)
     assert sum(calls) > 0.9 * deltas
+
+
+ROLE = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n'
+)
+FINISH = b'data: {"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+DONE = b"data: [DONE]\n\n"
+HUGE = 18446744073709551616
+SSE_LIMIT = 1 << 20  # sse.DEFAULT_MAX_EVENT_SIZE: a payload of exactly this, in a line 6 bytes longer
+
+
+def _chunk(content: str, index: int = 0, **envelope: Any) -> bytes:
+    choice = {"index": index, "delta": {"content": content}}
+    return b"data: " + json.dumps({**envelope, "choices": [choice]}).encode() + b"\n\n"
+
+
+@pytest.mark.parametrize(
+    "name,pieces",
+    [
+        # a held tail sent at the end takes its envelope from the last chunk, settled by the engine
+        ("template", [ROLE, _chunk("ok for", id="c2", model="m2") + DONE]),
+        # a chunk with usage is kept even when all its text is held
+        ("usage", [ROLE + _chunk("ok for") + _chunk("bi", usage=1) + FINISH + DONE]),
+        # the SSE limit counts the whole line
+        ("size", [ROLE + _chunk("a" * (SSE_LIMIT - len(_chunk("")) + 8)) + FINISH + DONE]),
+        # a number beyond the double range: the stream ends (it would be re-sent as Infinity)
+        ("infinity", [ROLE + _chunk("ok for").replace(b"{", b'{"created":1e999,', 1) + FINISH + DONE]),
+        # an unreadable event: nothing of the write it came in is sent
+        ("sse error", [ROLE, _chunk("hello there ") + b'data: {"x":"\xff"}\n\n']),
+        # a choice index beyond 64 bits
+        ("huge index", [ROLE.replace(b'"index":0', b'"index":%d' % HUGE), _chunk("hello", HUGE) + DONE]),
+    ],
+)
+async def test_red_team_cases_match_the_python_path(
+    monkeypatch: pytest.MonkeyPatch, name: str, pieces: list[bytes]
+) -> None:
+    PLANS[name] = pieces
+    async with _gateways(monkeypatch) as (fast_url, slow_url, _used), aiohttp.ClientSession() as session:
+        fast = await _seen(session, fast_url, name, "chat")
+        slow = await _seen(session, slow_url, name, "chat")
+    assert fast.status == slow.status and fast.events == slow.events
+    if name == "template":
+        assert [e["id"] for e in fast.events[1:-1]] == ["c2", "c2"]
+    if name in ("infinity", "sse error", "size"):
+        assert fast.error is not None and "Infinity" not in fast.raw

@@ -103,6 +103,10 @@ class StreamModel:
         settled so that the fast path may take the next text events; None otherwise."""
         return None
 
+    def note_settled(self, payload: bytes) -> None:
+        """The JSON of the last event the fast path settled, for a model that keeps the last event
+        as the template of the events it makes (chat chunks); nothing for the others."""
+
     def held_key(self, channel: Channel) -> str:
         """The key a held channel's text is checked under: ``arguments`` (JSON text) or ``content``."""
         return "arguments"

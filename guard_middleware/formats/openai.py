@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -143,6 +144,7 @@ class ChatStreamModel(StreamModel):
         self.open: dict[Any, None] = {}
         self.json_output = request.json_output
         self.last: dict[str, Any] | None = None  # the last chunk with choices: the shape of extra ones
+        self._settled: bytes | None = None  # the JSON of a later such chunk the engine settled
 
     def held_key(self, channel: Any) -> str:
         return "content" if channel.kind in TEXT_KINDS else "arguments"
@@ -151,6 +153,9 @@ class ChatStreamModel(StreamModel):
         if self.json_output:
             return None
         return "chat" if self.chat else "completions"
+
+    def note_settled(self, payload: bytes) -> None:
+        self._settled = payload  # parsed only if a tail event needs it as its template
 
     def fast_channel(self) -> tuple[Channel, int] | None:
         if len(self.open) != 1:
@@ -167,6 +172,7 @@ class ChatStreamModel(StreamModel):
         plan = EventPlan(obj, data=parsed)
         if parsed.choices:
             self.last = obj
+            self._settled = None
         for d in iter_deltas(parsed):
             kind = d.channel.kind
             if kind in _HELD_KINDS or (self.json_output and kind in TEXT_KINDS):
@@ -197,6 +203,8 @@ class ChatStreamModel(StreamModel):
         return out
 
     def text_event(self, channel: Any, text: str) -> Synthetic:
+        if self._settled is not None:
+            self.last, self._settled = json.loads(self._settled), None
         chunk = make_chunk(self.last or self._template(), channel, text)
         return Synthetic(chunk, None, _slots(chunk))
 

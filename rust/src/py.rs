@@ -518,9 +518,9 @@ impl StreamScanner {
         window: &Bound<'py, PyAny>,
         known: &Bound<'py, PyDict>,
         max_int_digits: usize,
-    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
+    ) -> PyResult<(Bound<'py, PyBytes>, usize, Option<Bound<'py, PyBytes>>)> {
         let buf = data.as_bytes();
-        let none = || Ok((PyBytes::new(py, b""), 0));
+        let none = || Ok((PyBytes::new(py, b""), 0, None));
         if !window.getattr("_blocked")?.is_none() || window.getattr("_done")?.is_truthy()? {
             return none();
         }
@@ -551,6 +551,7 @@ impl StreamScanner {
         };
         let mut out: Vec<u8> = Vec::new();
         let mut at = 0;
+        let mut last = (0, 0);
         let name = self.kind.event_name();
         while let Some(event) = stream_fast::next_data_event(buf, at, self.max_event_bytes, name) {
             let Ok(payload) = std::str::from_utf8(&buf[event.payload.0..event.payload.1]) else {
@@ -587,13 +588,15 @@ impl StreamScanner {
             released_total += hold_chars;
             pending = joined[hold..].to_owned();
             at = event.end;
+            last = event.payload;
         }
         if at > 0 {
             window.setattr("_pending", pending)?;
             window.setattr("_context", context)?;
             window.setattr("_released_total", released_total)?;
         }
-        Ok((PyBytes::new(py, &out), at))
+        let last = (at > 0).then(|| PyBytes::new(py, &buf[last.0..last.1]));
+        Ok((PyBytes::new(py, &out), at, last))
     }
 }
 

@@ -46,7 +46,9 @@ pub fn next_data_event(
     let start = from + 5 + skip;
     let len = memchr::memchr(b'\n', &buf[start..])?;
     let end = start + len;
-    if len == 0 || len > max_bytes || memchr::memchr(b'\r', &buf[start..end]).is_some() {
+    // The SSE parser counts every line of an event against its limit (in characters, which bytes
+    // never undercount).
+    if len == 0 || end - at > max_bytes || memchr::memchr(b'\r', &buf[start..end]).is_some() {
         return None;
     }
     (buf.get(end + 1) == Some(&b'\n')).then_some(DataEvent {
@@ -124,6 +126,8 @@ pub fn text_chunk<'a>(
                 let [choice] = <[Value<'a>; 1]>::try_from(choices).ok()?;
                 found = Some(text_choice(choice, kind == ChunkKind::Chat)?);
             }
+            // A chunk with usage is never dropped when its text is held: the Python path decides.
+            _ if key == "usage" && !matches!(value, Value::Null) => return None,
             Value::Str(s, _) => {
                 if (rules.special)(&key) {
                     return None;
@@ -132,6 +136,9 @@ pub fn text_chunk<'a>(
                     envelope.push((key, s));
                 }
             }
+            // Numbers beyond the double range: Python reads them as infinities and writes them back
+            // differently; the Python path decides.
+            Value::Scalar(n) if n.parse::<f64>().is_ok_and(f64::is_infinite) => return None,
             Value::Scalar(_) | Value::Null => {}
             _ => return None,
         }
@@ -359,6 +366,8 @@ mod tests {
             r#"{"content":"x","choices":[{"index":0,"delta":{"content":"x"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"}},{"index":1,"delta":{"content":"y"}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"x"}}],"choices":[]}"#,
+            r#"{"usage":1,"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
+            r#"{"created":1e999,"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
         ] {
             assert!(
                 text_chunk(other, ChunkKind::Chat, 4300, &r).is_none(),
