@@ -9,6 +9,7 @@ pub mod normalize;
 pub mod pii;
 pub mod pii_holdback;
 pub mod unicode;
+pub mod user_regex;
 
 #[cfg(feature = "python")]
 mod py;
