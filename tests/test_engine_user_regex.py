@@ -73,7 +73,7 @@ FALLBACKS = {
 
 # Case variants, folds (sharp s, long s, Kelvin, full width, ligatures), characters whose fold is
 # more than one character (j with caron), marks, format characters, newlines and lone surrogates.
-ALPHABET = "abcsxyzkABCSXYZK019 -._@:=\nßſKｓﬁǰéÉ\u0301\u200b漢\ud83d"
+ALPHABET = "abcisxyzkABCISXYZK019 -._@:=\nßſKıİｓﬁǰéÉ\u0301\u200b漢\ud83d"
 texts = st.text(alphabet=ALPHABET, max_size=40)
 
 
@@ -143,7 +143,8 @@ def test_prose_and_every_cut_of_it() -> None:
 
 # Patterns of the subset, generated: literal characters (escaped metacharacters too), ``.``, classes,
 # every quantifier greedy and lazy, concatenation, alternation, groups, a leading anchor.
-_LITERALS = ["a", "b", "s", "k", "A", "S", "K", "1", "-", " ", "\n", r"\.", r"\-", r"\[", r"\]", r"\*", "é"]
+_LITERALS = ["a", "b", "i", "s", "k", "A", "I", "S", "K", "1", "-", " ", "\n"]
+_LITERALS += [r"\.", r"\-", r"\[", r"\]", r"\*", r"\t", r"\x41", "é"]
 _CLASSES = ["[ab]", "[^a]", "[a-c]", "[^a-cK]", "[-a]", "[a-]", "[]a]", "[0-9a-f]", "[A-Z]", "[Z-a]", "[^\n]"]
 _CLASSES += ["[s-é]", "[^h-j]", "[I]"]
 _QUANTIFIERS = ["", "", "?", "*", "+", "??", "*?", "+?", "{2}", "{1,}", "{0,2}", "{1,3}?", "{2,}?"]
@@ -218,6 +219,27 @@ def test_mixed_native_and_fallback_patterns_match_the_regex_package(
     options = _options([native, fallback, native], case_insensitive)
     options["patterns"].append({"pattern": "hack"})
     _same(options, text, pos)
+
+
+# Found by differential fuzzing: the regex package's partial matching holds these back from a start
+# no match can complete from; so their hold-back stays on the regex package (their matches do not).
+LAZY_HOLDS = [
+    (r"b+?a", "ab0"),
+    (r"a*?a+", "bb0aab"),
+    (r"[ab]{1,2}?b", "aa0"),
+    (r".|.??a", "00"),
+    (r"(?:[^a]??b{2})[ab]*?", "bb0ba"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "text"), LAZY_HOLDS)
+def test_lazy_patterns_keep_their_holdback_on_the_regex_package(pattern: str, text: str) -> None:
+    native = UserRegexes([pattern, "b+a"], casefold=False, max_holdback_chars=1024)
+    assert native.native_hold == [False, True]
+    check = build_blocklist(_options([pattern], False), name="bl", key="k")
+    assert check.fallbacks == ()
+    _same(_options([pattern], False), text, 0)
+    _same(_options([pattern, "b+a", "x"], True), text, 0)
 
 
 def test_catastrophic_backtracking_is_linear_on_the_native_engine() -> None:

@@ -17,14 +17,15 @@ and FULLCASE when ``case_insensitive``) and run on the same normalised text. A r
 where the native engine's linear-time matcher (the Rust ``regex`` crate) provably gives the very same
 matches runs there instead (``_engine.classify_regex`` decides on a real parse: literal characters,
 ``.``, plain bracketed classes of characters and ranges, ``? * + {n} {n,} {n,m}`` greedy or lazy,
-alternation, groups, a leading ``^``/``\\A``; ASCII only when ``case_insensitive``), matches, hold-back
-and all, with no time limit needed. Every other regex (look-around, back-references, ``$``, ``\\b``,
-``\\w``/``\\d``/``\\s``, inline flags, possessive or atomic, anything the two syntaxes might read
-differently) falls back to the ``regex`` module, always with a time limit (``regex_timeout_ms``, per
-regex per call); the build logs one WARNING per guardrail naming those regexes and why. A regex that
-runs out of time raises ``CheckError`` so the pipeline fails closed rather than let a
-catastrophic-backtracking pattern pass text unchecked. Word boundaries in regexes are the author's
-business (``\\b``, which keeps a regex off the native engine).
+alternation, groups, a leading ``^``/``\\A``; ASCII only when ``case_insensitive``), with no time
+limit needed; so does its stream hold-back, unless it has a lazy repetition (the ``regex`` module's
+partial matching then sometimes holds back more, and keeps computing that regex's hold-back). Every
+other regex (look-around, back-references, ``$``, ``\\b``, ``\\w``/``\\d``/``\\s``, inline flags,
+possessive or atomic, anything the two syntaxes might read differently) falls back to the ``regex``
+module, always with a time limit (``regex_timeout_ms``, per regex per call); the build logs one WARNING
+per guardrail naming those regexes and why. A regex that runs out of time raises ``CheckError`` so the
+pipeline fails closed rather than let a catastrophic-backtracking pattern pass text unchecked. Word
+boundaries in regexes are the author's business (``\\b``, which keeps a regex off the native engine).
 
 Streams: ``holdback`` keeps back the longest tail that could still become a match: a suffix that is a
 prefix of some literal, a regex partial match, or a complete match touching the end (it might grow,
@@ -171,7 +172,17 @@ class BlocklistCheck:
             self._native = UserRegexes(
                 native, casefold=case_insensitive, max_holdback_chars=max_holdback_chars
             )
+        #: the regexes the ``regex`` module runs
         self._python = tuple(r for r, k in zip(self._regexes, self._native_index, strict=True) if k is None)
+        #: ... and those whose hold-back it computes: the native ones with a lazy repetition too (see
+        #: ``UserRegexes.native_hold``)
+        native_hold = [] if self._native is None else self._native.native_hold
+        self._native_holds = any(native_hold)
+        self._python_hold = tuple(
+            r
+            for r, k in zip(self._regexes, self._native_index, strict=True)
+            if k is None or not native_hold[k]
+        )
         grouped: dict[str, list[_Rule]] = {}
         for lit, rule in literals:
             grouped.setdefault(lit, []).append(rule)
@@ -184,7 +195,9 @@ class BlocklistCheck:
             )
         # Holdback runs each regex once over the tail (see ``NEVER_COMPLETE``), which finds the smallest
         # undecided start in one call instead of one fullmatch per position.
-        self._tails: tuple[regex.Pattern[str] | None, ...] = tuple(_tail_pattern(p) for p, _ in self._python)
+        self._tails: tuple[regex.Pattern[str] | None, ...] = tuple(
+            _tail_pattern(p) for p, _ in self._python_hold
+        )
 
     def find(self, text: str, pos: int = 0) -> list[Match]:
         out: list[Match] = []
@@ -230,20 +243,20 @@ class BlocklistCheck:
         held = n_orig if self._literals is None else self._literals.holdback(text, pos)
         # The engine's answers already include the last cluster and the cap; the regexes' own smallest
         # undecided start only ever lowers them.
-        if self._native is not None:
+        if self._native is not None and self._native_holds:
             held = min(held, self._native.holdback(text, pos))
-        if self._python:
+        if self._python_hold:
             held = min(held, self._regex_hold(text, pos))
         return held
 
     def _regex_hold(self, text: str, pos: int) -> int:
-        """``holdback`` for the regexes the ``regex`` module runs."""
+        """``holdback`` for the regexes whose hold-back the ``regex`` module computes."""
         n_orig = len(text)
         floor = max(pos, n_orig - self._cap)
         norm, omap = normalize(text, casefold=self._casefold)
         held = len(norm)
         lo = normalized_index(omap, floor)
-        for (pattern, _rule), tail in zip(self._python, self._tails, strict=True):
+        for (pattern, _rule), tail in zip(self._python_hold, self._tails, strict=True):
             if lo >= held:
                 break
             try:

@@ -386,6 +386,12 @@ impl UserRegexes {
         spans(py, text, pos, |t, start| self.core.find(t, start))
     }
 
+    /// For each regex, whether `holdback` covers it (False: keep its hold-back on the `regex` package).
+    #[getter]
+    fn native_hold(&self) -> Vec<bool> {
+        self.core.native_hold()
+    }
+
     /// For tests: the matches in `text` taken as already normalised.
     #[pyo3(signature = (text, pos = 0))]
     fn find_normalized(

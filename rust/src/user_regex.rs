@@ -30,7 +30,9 @@
 //! no pattern of the subset can match empty, so the two engines' empty-match rules never matter.
 //!
 //! Hold-back: the smallest start from which some match could still reach the end of the text
-//! (complete or not), as Python's `search(partial=True)` over `(?:p)\Z(?s:.)`. Computed by one pass
+//! (complete or not), as Python's `search(partial=True)` over `(?:p)\Z(?s:.)`, for the patterns
+//! without lazy repetitions (`exact_hold`: with one, the `regex` package's answer is sometimes larger,
+//! and the hold-back of such a pattern stays in Python). Computed by one pass
 //! over the tail with every candidate start simulated at once on the Thompson NFA (each NFA state
 //! keeps its smallest start), so it costs O(tail bytes x NFA states).
 
@@ -370,6 +372,8 @@ pub fn classify(pattern: &str, casefold: bool) -> Option<String> {
 struct Compiled {
     regex: meta::Regex,
     nfa: NFA,
+    /// `holdback` covers this regex (see `exact_hold`)
+    hold: bool,
 }
 
 /// Compiles a pattern `translate` wrote (no flags: case folding is spelled out).
@@ -387,7 +391,30 @@ fn compile(native: &str) -> Result<Compiled, String> {
         )
         .build(native)
         .map_err(|e| e.to_string())?;
-    Ok(Compiled { regex, nfa })
+    Ok(Compiled {
+        regex,
+        nfa,
+        hold: true,
+    })
+}
+
+/// Whether `holdback` gives exactly Python's answer for a pattern `translate` accepts: not when it
+/// has a lazy repetition. The `regex` package's `partial=True` then reports some starts from which
+/// no match can complete (`b+?a` on `ab0`: a partial match at 1); differential fuzzing found no
+/// other difference. Such a pattern is still matched here, but its hold-back stays in Python.
+pub fn exact_hold(pattern: &str) -> bool {
+    fn greedy(node: &Ast) -> bool {
+        match node {
+            Ast::Repetition(rep) => rep.greedy && greedy(&rep.ast),
+            Ast::Group(g) => greedy(&g.ast),
+            Ast::Alternation(alt) => alt.asts.iter().all(greedy),
+            Ast::Concat(cat) => cat.asts.iter().all(greedy),
+            _ => true,
+        }
+    }
+    ast::parse::Parser::new()
+        .parse(pattern)
+        .is_ok_and(|parsed| greedy(&parsed))
 }
 
 /// The native user regexes of one blocklist; `find` gives (start, end, regex index).
@@ -418,9 +445,11 @@ impl UserRegexes {
         let compiled = patterns
             .iter()
             .map(|p| {
-                translate(p, casefold)
+                let mut c = translate(p, casefold)
                     .and_then(|native| compile(&native))
-                    .map_err(|why| format!("pattern {p:?} is not native: {why}"))
+                    .map_err(|why| format!("pattern {p:?} is not native: {why}"))?;
+                c.hold = exact_hold(p);
+                Ok::<Compiled, String>(c)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(UserRegexes {
@@ -462,7 +491,13 @@ impl UserRegexes {
             .collect()
     }
 
-    /// The smallest offset `i >= pos` from which some regex could still match text reaching the end,
+    /// For each regex, whether `holdback` covers it (see `exact_hold`).
+    pub fn native_hold(&self) -> Vec<bool> {
+        self.compiled.iter().map(|c| c.hold).collect()
+    }
+
+    /// The smallest offset `i >= pos` from which some regex (of those `native_hold` says) could still
+    /// match text reaching the end,
     /// the last character cluster always counting as undecided, never below the cap; `text.len()` if
     /// none (Python's `_regex_hold`).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
@@ -474,7 +509,7 @@ impl UserRegexes {
         let hay: &str = &norm.text;
         let lo = norm.normalized_index(floor);
         let mut held = hay.len();
-        for c in &self.compiled {
+        for c in self.compiled.iter().filter(|c| c.hold) {
             if lo >= held {
                 break;
             }
@@ -701,6 +736,13 @@ mod tests {
         let anchored = regexes(&["^ab"], true);
         assert_eq!(anchored.find("abab", 0), vec![(0, 2, 0)]);
         assert!(anchored.find("abab", 1).is_empty());
+    }
+
+    #[test]
+    fn lazy_patterns_keep_their_holdback_in_python() {
+        let r = regexes(&[r"b+?a", r"b+a", r"(?:x|y??)z"], true);
+        assert_eq!(r.native_hold(), vec![false, true, false]);
+        assert_eq!(r.holdback("xb", 0), 1); // `b+a` only
     }
 
     #[test]
