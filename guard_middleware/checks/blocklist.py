@@ -158,16 +158,15 @@ class BlocklistCheck:
         self.fallbacks: tuple[tuple[str, str], ...] = tuple(
             (p.pattern, why) for (p, _), why in zip(self._regexes, refusals, strict=True) if why is not None
         )
-        #: for regex k, its index in ``self._native`` (None: it runs on the ``regex`` module)
-        self._native_index: tuple[int | None, ...] = ()
-        self._native: UserRegexes | None = None
         native: list[str] = []
         index: list[int | None] = []
         for (p, _), why in zip(self._regexes, refusals, strict=True):
             index.append(None if why is not None else len(native))
             if why is None:
                 native.append(p.pattern)
-        self._native_index = tuple(index)
+        #: for regex k, its index in ``self._native`` (None: it runs on the ``regex`` module)
+        self._native_index: tuple[int | None, ...] = tuple(index)
+        self._native: UserRegexes | None = None
         if native:
             self._native = UserRegexes(
                 native, casefold=case_insensitive, max_holdback_chars=max_holdback_chars

@@ -1,18 +1,19 @@
 //! Users' blocklist regexes on a linear-time engine (the regex half of `checks/blocklist.py`).
 //!
 //! Python runs user regexes with the `regex` package (backtracking, with a time limit). A pattern
-//! runs here instead only when it lies in a small subset where both engines provably give the same
-//! matches (`classify`); every other pattern stays on the `regex` package, and `classify` says why.
+//! runs here instead only when it lies in a small subset where both engines give the same matches
+//! (argued below, checked by the differential tests in `tests/test_engine_user_regex.py`); every
+//! other pattern stays on the `regex` package, and `classify` says why.
 //!
 //! The subset, checked on `regex-syntax`'s AST (a real parse, not string heuristics), is: literal
 //! characters (verbatim; an escaped ASCII punctuation character that is a metacharacter in both
-//! syntaxes; `\n \t \r`; `\xhh \uhhhh \Uhhhhhhhh`), `.`, bracketed classes of such characters and ranges (no nesting, no set operations,
-//! no POSIX, Perl or Unicode classes; `-` only first or last), the repetitions `? * + {n} {n,}
-//! {n,m}` greedy or lazy (written exactly so, of something that cannot match empty, not stacked),
-//! alternation, capturing and non-capturing groups without flags, and `^` / `\A` as the very first
-//! item. Anything else falls back: `$`, `\b`, `\w`, `\d`, `\s` and friends (their Unicode tables
-//! differ between the engines), inline flags, look-around, back-references, and every construct the
-//! two parsers might read differently.
+//! syntaxes; `\n \t \r`; `\xhh \uhhhh \Uhhhhhhhh`), `.`, bracketed classes of such characters and
+//! ranges (no nesting, no set operations, no POSIX, Perl or Unicode classes; `-` only first or
+//! last), the repetitions `? * + {n} {n,} {n,m}` greedy or lazy (written exactly so, of something
+//! that cannot match empty, not stacked), alternation, capturing and non-capturing groups without
+//! flags, and `^` / `\A` as the very first item. Anything else falls back: `$`, `\b`, `\w`, `\d`,
+//! `\s` and friends (their Unicode tables differ between the engines), inline flags, look-around,
+//! back-references, and every construct the two parsers might read differently.
 //!
 //! Texts: matching is on the normalised text (`normalize`), as in Python. A lone surrogate in a
 //! Python str reaches the engine as U+FFFD (one code point for one), so a pattern whose characters or
@@ -31,10 +32,10 @@
 //!
 //! Hold-back: the smallest start from which some match could still reach the end of the text
 //! (complete or not), as Python's `search(partial=True)` over `(?:p)\Z(?s:.)`, for the patterns
-//! without lazy repetitions (`exact_hold`: with one, the `regex` package's answer is sometimes larger,
-//! and the hold-back of such a pattern stays in Python). Computed by one pass
-//! over the tail with every candidate start simulated at once on the Thompson NFA (each NFA state
-//! keeps its smallest start), so it costs O(tail bytes x NFA states).
+//! without lazy repetitions (`exact_hold`: with one, the `regex` package's answer is sometimes
+//! larger, and the hold-back of such a pattern stays in Python). Computed by one pass over the tail
+//! with every candidate start simulated at once on the Thompson NFA (each NFA state keeps its
+//! smallest start), so it costs O(tail bytes x NFA states).
 
 use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
 use regex_automata::util::primitives::StateID;
@@ -384,11 +385,7 @@ fn compile(native: &str) -> Result<Compiled, String> {
         .map_err(|e| e.to_string())?;
     let nfa = thompson::Compiler::new()
         .syntax(syntax::Config::new())
-        .configure(
-            thompson::Config::new()
-                .which_captures(WhichCaptures::None)
-                .shrink(true),
-        )
+        .configure(thompson::Config::new().which_captures(WhichCaptures::None))
         .build(native)
         .map_err(|e| e.to_string())?;
     Ok(Compiled {
