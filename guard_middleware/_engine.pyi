@@ -45,6 +45,28 @@ class PiiScanner:
     def holdback(self, text: str, pos: int = 0) -> int:
         """The smallest index >= pos from which the tail could still become a match."""
 
+def classify_regex(pattern: str, *, casefold: bool) -> str | None:
+    """Why a blocklist regex cannot run on the native engine with exactly the ``regex`` package's
+    matches (e.g. "look-around", "back-reference", "unsupported syntax (...)"); None when it can."""
+
+class UserRegexes:
+    """A blocklist's native user regexes (each one ``classify_regex`` accepts), on normalised text."""
+
+    def __init__(self, patterns: list[str], *, casefold: bool, max_holdback_chars: int) -> None: ...
+    @property
+    def native_hold(self) -> list[bool]:
+        """For each regex, whether ``holdback`` covers it: not for one with a lazy repetition, where
+        the ``regex`` package's partial matching sometimes holds more (keep that one's there)."""
+    def find(self, text: str, pos: int = 0) -> list[tuple[int, int, int]]:
+        """Every non-overlapping leftmost-first match starting at or after ``pos``, as (start, end,
+        regex index), regex by regex in order, each regex's matches in text order."""
+    def find_normalized(self, text: str, pos: int = 0) -> list[tuple[int, int, int]]:
+        """For tests: ``find`` on ``text`` taken as already normalised (no normalisation, no map)."""
+    def holdback(self, text: str, pos: int = 0) -> int:
+        """The smallest index >= pos from which a match of a regex ``native_hold`` marks could still
+        reach the end of the text (the last cluster always held, never below the cap); ``len(text)``
+        if none."""
+
 class BodyScanner:
     """The fast path for whole JSON bodies: walks a body as ``formats.body.extract`` does, straight from
     its bytes, and runs the given engine checks on every text it would extract."""

@@ -13,10 +13,19 @@ the literal's own edge character is a letter, digit or underscore, so ``c++`` st
 ``c++11`` while ``hack`` does not match in ``hacks``. ``match = "substring"`` reports every occurrence.
 
 Regexes (``is_regex = true``) are compiled once at build time with the ``regex`` module (IGNORECASE
-and FULLCASE when ``case_insensitive``), run on the same normalised text, and always with a time limit
-(``regex_timeout_ms``, per regex per call). A regex that runs out of time raises ``CheckError`` so the
+and FULLCASE when ``case_insensitive``) and run on the same normalised text. A regex inside the subset
+where the native engine's linear-time matcher (the Rust ``regex`` crate) provably gives the very same
+matches runs there instead (``_engine.classify_regex`` decides on a real parse: literal characters,
+``.``, plain bracketed classes of characters and ranges, ``? * + {n} {n,} {n,m}`` greedy or lazy,
+alternation, groups, a leading ``^``/``\\A``; ASCII only when ``case_insensitive``), with no time
+limit needed; so does its stream hold-back, unless it has a lazy repetition (the ``regex`` module's
+partial matching then sometimes holds back more, and keeps computing that regex's hold-back). Every
+other regex (look-around, back-references, ``$``, ``\\b``, ``\\w``/``\\d``/``\\s``, inline flags,
+possessive or atomic, anything the two syntaxes might read differently) falls back to the ``regex``
+module, always with a time limit (``regex_timeout_ms``, per regex per call); the build logs one WARNING
+per guardrail naming those regexes and why. A regex that runs out of time raises ``CheckError`` so the
 pipeline fails closed rather than let a catastrophic-backtracking pattern pass text unchecked. Word
-boundaries in regexes are the author's business (``\\b``).
+boundaries in regexes are the author's business (``\\b``, which keeps a regex off the native engine).
 
 Streams: ``holdback`` keeps back the longest tail that could still become a match: a suffix that is a
 prefix of some literal, a regex partial match, or a complete match touching the end (it might grow,
@@ -28,6 +37,7 @@ the end of the text are not treated as undecided.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,10 +45,11 @@ from typing import Any, Literal
 import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from guard_middleware._engine import Literals
+from guard_middleware._engine import Literals, UserRegexes, classify_regex
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import ConfigError
 from guard_middleware.text import (
+    OffsetMap,
     last_cluster_start,
     normalize,
     normalized_index,
@@ -48,6 +59,8 @@ from guard_middleware.text import (
 from guard_middleware.verdict import Match
 
 __all__ = ["BlocklistCheck", "BlocklistOptions", "PatternOptions", "build_blocklist", "pydantic_key"]
+
+log = logging.getLogger("guard_middleware")
 
 
 class PatternOptions(BaseModel):
@@ -107,6 +120,20 @@ def _tail_pattern(pattern: regex.Pattern[str]) -> regex.Pattern[str] | None:
     return tail if tail.flags == pattern.flags and tail.groups == pattern.groups else None
 
 
+def _flags(case_insensitive: bool) -> int:
+    return regex.IGNORECASE | regex.FULLCASE if case_insensitive else 0
+
+
+def native_refusal(pattern: regex.Pattern[str], *, case_insensitive: bool) -> str | None:
+    """Why ``pattern`` (compiled as ``build_blocklist`` does) cannot run on the native engine with the
+    very same matches, or None when it can."""
+    if pattern.flags != regex.compile("x", _flags(case_insensitive)).flags:
+        return "unsupported syntax (flags)"  # an inline flag, or a changed regex.DEFAULT_VERSION
+    if _SURROGATE.search(pattern.pattern) is not None:
+        return "unsupported syntax (lone surrogate)"
+    return classify_regex(pattern.pattern, casefold=case_insensitive)
+
+
 class BlocklistCheck:
     """Literal and regex patterns over normalised text. Build with ``build_blocklist``."""
 
@@ -126,6 +153,35 @@ class BlocklistCheck:
         self._timeout = timeout_s
         self._cap = max_holdback_chars
         self._regexes = tuple(regexes)
+        refusals = [native_refusal(p, case_insensitive=case_insensitive) for p, _ in self._regexes]
+        #: the regexes left to the ``regex`` module, and why
+        self.fallbacks: tuple[tuple[str, str], ...] = tuple(
+            (p.pattern, why) for (p, _), why in zip(self._regexes, refusals, strict=True) if why is not None
+        )
+        native: list[str] = []
+        index: list[int | None] = []
+        for (p, _), why in zip(self._regexes, refusals, strict=True):
+            index.append(None if why is not None else len(native))
+            if why is None:
+                native.append(p.pattern)
+        #: for regex k, its index in ``self._native`` (None: it runs on the ``regex`` module)
+        self._native_index: tuple[int | None, ...] = tuple(index)
+        self._native: UserRegexes | None = None
+        if native:
+            self._native = UserRegexes(
+                native, casefold=case_insensitive, max_holdback_chars=max_holdback_chars
+            )
+        #: the regexes the ``regex`` module runs
+        self._python = tuple(r for r, k in zip(self._regexes, self._native_index, strict=True) if k is None)
+        #: ... and those whose hold-back it computes: the native ones with a lazy repetition too (see
+        #: ``UserRegexes.native_hold``)
+        native_hold = [] if self._native is None else self._native.native_hold
+        self._native_holds = any(native_hold)
+        self._python_hold = tuple(
+            r
+            for r, k in zip(self._regexes, self._native_index, strict=True)
+            if k is None or not native_hold[k]
+        )
         grouped: dict[str, list[_Rule]] = {}
         for lit, rule in literals:
             grouped.setdefault(lit, []).append(rule)
@@ -138,7 +194,9 @@ class BlocklistCheck:
             )
         # Holdback runs each regex once over the tail (see ``NEVER_COMPLETE``), which finds the smallest
         # undecided start in one call instead of one fullmatch per position.
-        self._tails: tuple[regex.Pattern[str] | None, ...] = tuple(_tail_pattern(p) for p, _ in self._regexes)
+        self._tails: tuple[regex.Pattern[str] | None, ...] = tuple(
+            _tail_pattern(p) for p, _ in self._python_hold
+        )
 
     def find(self, text: str, pos: int = 0) -> list[Match]:
         out: list[Match] = []
@@ -148,9 +206,20 @@ class BlocklistCheck:
                 for rule in rules_of[k]:
                     out.append(Match(s, e, rule.category, rule.severity, rule.message))
         if self._regexes:
-            norm, omap = normalize(text, casefold=self._casefold)
-            npos = normalized_index(omap, pos)
-            for pattern, rule in self._regexes:
+            native: list[list[tuple[int, int]]] = []
+            if self._native is not None:
+                native = [[] for _ in range(len(self._regexes) - len(self._python))]
+                for s, e, k in self._native.find(text, pos):
+                    native[k].append((s, e))
+            norm_map: tuple[str, OffsetMap | None] | None = None
+            for (pattern, rule), j in zip(self._regexes, self._native_index, strict=True):
+                if j is not None:
+                    out.extend(Match(s, e, rule.category, rule.severity, rule.message) for s, e in native[j])
+                    continue
+                if norm_map is None:
+                    norm_map = normalize(text, casefold=self._casefold)
+                norm, omap = norm_map
+                npos = normalized_index(omap, pos)
                 try:
                     for m in pattern.finditer(norm, npos, timeout=self._timeout):
                         s, e = m.span()
@@ -171,19 +240,22 @@ class BlocklistCheck:
         if pos >= n_orig:
             return n_orig
         held = n_orig if self._literals is None else self._literals.holdback(text, pos)
-        if self._regexes:
-            # The engine's answer already includes the last cluster and the cap; the regexes' own
-            # smallest undecided start only ever lowers it.
+        # The engine's answers already include the last cluster and the cap; the regexes' own smallest
+        # undecided start only ever lowers them.
+        if self._native is not None and self._native_holds:
+            held = min(held, self._native.holdback(text, pos))
+        if self._python_hold:
             held = min(held, self._regex_hold(text, pos))
         return held
 
     def _regex_hold(self, text: str, pos: int) -> int:
+        """``holdback`` for the regexes whose hold-back the ``regex`` module computes."""
         n_orig = len(text)
         floor = max(pos, n_orig - self._cap)
         norm, omap = normalize(text, casefold=self._casefold)
         held = len(norm)
         lo = normalized_index(omap, floor)
-        for (pattern, _rule), tail in zip(self._regexes, self._tails, strict=True):
+        for (pattern, _rule), tail in zip(self._python_hold, self._tails, strict=True):
             if lo >= held:
                 break
             try:
@@ -209,7 +281,7 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
         raise pydantic_key(key, exc) from None
     literals: list[tuple[str, _Rule]] = []
     regexes: list[tuple[regex.Pattern[str], _Rule]] = []
-    flags = regex.IGNORECASE | regex.FULLCASE if opts.case_insensitive else 0
+    flags = _flags(opts.case_insensitive)
     if not opts.patterns:
         raise ConfigError(f"{key}.patterns", "at least one pattern is required")
     for i, p in enumerate(opts.patterns):
@@ -232,7 +304,7 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
             if _SURROGATE.search(lit) is not None:
                 raise ConfigError(where, "pattern contains a lone surrogate")
             literals.append((lit, rule))
-    return BlocklistCheck(
+    check = BlocklistCheck(
         name,
         literals=literals,
         regexes=regexes,
@@ -241,3 +313,13 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
         timeout_s=opts.regex_timeout_ms / 1000,
         max_holdback_chars=opts.max_holdback_chars,
     )
+    if check.fallbacks:
+        log.warning(
+            "guardrail %s: %d blocklist regex(es) not on the linear-time engine, run by the regex module "
+            "with a %d ms timeout instead: %s",
+            name,
+            len(check.fallbacks),
+            opts.regex_timeout_ms,
+            "; ".join(f"{p!r}: {why}" for p, why in check.fallbacks),
+        )
+    return check

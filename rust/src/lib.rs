@@ -10,6 +10,7 @@ pub mod pii;
 pub mod pii_holdback;
 pub mod stream_fast;
 pub mod unicode;
+pub mod user_regex;
 
 #[cfg(feature = "python")]
 mod py;

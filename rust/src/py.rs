@@ -15,6 +15,7 @@ use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
 use crate::stream_fast::{self, ChunkKind, EnvelopeRules, WindowCheck};
+use crate::user_regex::{self as core_user_regex, UserRegexes as CoreUserRegexes};
 
 /// Inputs at least this long are scanned with the GIL released, so other threads (the event loop,
 /// when the caller scans in a worker thread) keep running.
@@ -352,6 +353,65 @@ impl PiiScanner {
     }
 }
 
+/// Why a user regex cannot run natively (see `user_regex`), or None when it can. `casefold`: the
+/// blocklist is case-insensitive.
+#[pyfunction]
+#[pyo3(signature = (pattern, *, casefold))]
+fn classify_regex(pattern: &str, casefold: bool) -> Option<String> {
+    core_user_regex::classify(pattern, casefold)
+}
+
+/// A blocklist's native user regexes: `find` gives (start, end, regex index) in str indices.
+#[pyclass(frozen, module = "guard_middleware._engine")]
+struct UserRegexes {
+    core: CoreUserRegexes,
+}
+
+#[pymethods]
+impl UserRegexes {
+    #[new]
+    #[pyo3(signature = (patterns, *, casefold, max_holdback_chars))]
+    fn new(patterns: Vec<String>, casefold: bool, max_holdback_chars: usize) -> PyResult<Self> {
+        let core = CoreUserRegexes::new(&patterns, casefold, max_holdback_chars)
+            .map_err(PyValueError::new_err)?;
+        Ok(UserRegexes { core })
+    }
+
+    #[pyo3(signature = (text, pos = 0))]
+    fn find(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        pos: usize,
+    ) -> PyResult<Vec<(usize, usize, usize)>> {
+        spans(py, text, pos, |t, start| self.core.find(t, start))
+    }
+
+    /// For each regex, whether `holdback` covers it (False: keep its hold-back on the `regex` package).
+    #[getter]
+    fn native_hold(&self) -> Vec<bool> {
+        self.core.native_hold()
+    }
+
+    /// For tests: the matches in `text` taken as already normalised.
+    #[pyo3(signature = (text, pos = 0))]
+    fn find_normalized(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        pos: usize,
+    ) -> PyResult<Vec<(usize, usize, usize)>> {
+        spans(py, text, pos, |t, start| {
+            self.core.find_normalized(t, start)
+        })
+    }
+
+    #[pyo3(signature = (text, pos = 0))]
+    fn holdback(&self, py: Python<'_>, text: &Bound<'_, PyString>, pos: usize) -> PyResult<usize> {
+        hold(py, text, pos, |t, start| self.core.holdback(t, start))
+    }
+}
+
 /// Texts shorter than this are scanned each time: hashing one costs about what scanning it does.
 const MEMO_MIN_BYTES: usize = 32;
 /// Digests per memo generation (two generations: at most 2 x 65,536 x 16 bytes of digests).
@@ -638,5 +698,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PiiScanner>()?;
     m.add_class::<BodyScanner>()?;
     m.add_class::<StreamScanner>()?;
+    m.add_class::<UserRegexes>()?;
+    m.add_function(wrap_pyfunction!(classify_regex, m)?)?;
     Ok(())
 }
