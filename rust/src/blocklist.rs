@@ -4,7 +4,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use crate::normalize::{last_cluster_start, normalize};
+use crate::normalize::{chars_from_end, hold_on_normalized, normalize};
 use crate::unicode::is_word;
 
 /// Above this many literal bytes the automaton is a contiguous NFA instead of a DFA: the DFA is the
@@ -29,17 +29,6 @@ fn is_word_at(text: &str, at: usize) -> bool {
 
 fn is_word_before(text: &str, at: usize) -> bool {
     text[..at].chars().next_back().is_some_and(is_word)
-}
-
-/// Byte offset `chars` characters before the end of `text` (0 when it is shorter).
-fn chars_from_end(text: &str, chars: usize) -> usize {
-    if chars == 0 {
-        return text.len();
-    }
-    text.char_indices()
-        .rev()
-        .nth(chars - 1)
-        .map_or(0, |(i, _)| i)
 }
 
 impl Literals {
@@ -119,17 +108,9 @@ impl Literals {
     /// The smallest offset `i >= pos` from which the text could still become a literal match once more
     /// text arrives (the last character cluster always counts as undecided); `text.len()` if none.
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        if pos >= text.len() {
-            return text.len();
-        }
-        let floor = pos.max(chars_from_end(text, self.cap));
-        let norm = normalize(text, self.casefold);
-        let hay: &str = &norm.text;
-        let lo = norm.normalized_index(floor);
-        let held = self.literal_hold(hay, lo.max(chars_from_end(hay, self.max_chars)));
-        norm.original_index(held)
-            .min(last_cluster_start(text))
-            .max(floor)
+        hold_on_normalized(text, pos, self.cap, self.casefold, |hay, lo| {
+            self.literal_hold(hay, lo.max(chars_from_end(hay, self.max_chars)))
+        })
     }
 
     fn literal_hold(&self, norm: &str, start: usize) -> usize {

@@ -190,6 +190,39 @@ fn first_to_change(bytes: &[u8], casefold: bool) -> Option<usize> {
     None
 }
 
+/// Byte offset `chars` characters before the end of `text` (0 when it is shorter).
+pub fn chars_from_end(text: &str, chars: usize) -> usize {
+    if chars == 0 {
+        return text.len();
+    }
+    text.char_indices()
+        .rev()
+        .nth(chars - 1)
+        .map_or(0, |(i, _)| i)
+}
+
+/// A stream hold-back computed on the normalised text: `held(hay, lo)` gives the smallest undecided
+/// offset of the normalised text `hay` at or after `lo` (`hay.len()` if none); the answer is that
+/// offset in `text`, with the last character cluster always undecided and never below `pos` or the
+/// cap of `cap_chars` characters from the end; `text.len()` when `pos` is past it.
+pub fn hold_on_normalized(
+    text: &str,
+    pos: usize,
+    cap_chars: usize,
+    casefold: bool,
+    held: impl FnOnce(&str, usize) -> usize,
+) -> usize {
+    if pos >= text.len() {
+        return text.len();
+    }
+    let floor = pos.max(chars_from_end(text, cap_chars));
+    let norm = normalize(text, casefold);
+    let at = held(&norm.text, norm.normalized_index(floor));
+    norm.original_index(at)
+        .min(last_cluster_start(text))
+        .max(floor)
+}
+
 /// NFKC, optional full case folding (Python's `str.casefold`), format characters (Cf) removed.
 pub fn normalize(text: &str, casefold: bool) -> Normalized<'_> {
     let bytes = text.as_bytes();

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use crate::fastpath::{is_identifier, parse, Value};
 use crate::json_check;
+use crate::normalize::chars_from_end;
 
 /// One `data:` line followed by a blank line, LF-framed, after an `event: <name>` line when `event` is
 /// given: `payload` is the data, `end` where the next event starts. Anything else (other fields,
@@ -279,15 +280,7 @@ pub fn settle(
 
 /// The last `chars` characters of `text`.
 pub fn tail_chars(text: &str, chars: usize) -> &str {
-    if chars == 0 {
-        return "";
-    }
-    let at = text
-        .char_indices()
-        .rev()
-        .nth(chars - 1)
-        .map_or(0, |(b, _)| b);
-    &text[at..]
+    &text[chars_from_end(text, chars)..]
 }
 
 /// `text` as a JSON string literal the way Python's `json.dumps(..., ensure_ascii=False)` writes it.

@@ -43,7 +43,7 @@ use regex_automata::util::syntax;
 use regex_automata::{meta, Input};
 use regex_syntax::ast::{self, Ast, ClassSet, ClassSetItem, GroupKind, LiteralKind};
 
-use crate::normalize::{last_cluster_start, normalize};
+use crate::normalize::{hold_on_normalized, normalize};
 
 /// Why a pattern falls back to the `regex` package.
 pub const LOOK_AROUND: &str = "look-around";
@@ -421,17 +421,6 @@ pub struct UserRegexes {
     cap: usize,
 }
 
-/// Byte offset `chars` characters before the end of `text` (0 when it is shorter).
-fn chars_from_end(text: &str, chars: usize) -> usize {
-    if chars == 0 {
-        return text.len();
-    }
-    text.char_indices()
-        .rev()
-        .nth(chars - 1)
-        .map_or(0, |(i, _)| i)
-}
-
 impl UserRegexes {
     /// Every pattern must be one `classify` accepts (for the same `casefold`).
     pub fn new(
@@ -498,25 +487,18 @@ impl UserRegexes {
     /// the last character cluster always counting as undecided, never below the cap; `text.len()` if
     /// none (Python's `_regex_hold`).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        if pos >= text.len() {
-            return text.len();
-        }
-        let floor = pos.max(chars_from_end(text, self.cap));
-        let norm = normalize(text, self.casefold);
-        let hay: &str = &norm.text;
-        let lo = norm.normalized_index(floor);
-        let mut held = hay.len();
-        for c in self.compiled.iter().filter(|c| c.hold) {
-            if lo >= held {
-                break;
+        hold_on_normalized(text, pos, self.cap, self.casefold, |hay, lo| {
+            let mut held = hay.len();
+            for c in self.compiled.iter().filter(|c| c.hold) {
+                if lo >= held {
+                    break;
+                }
+                if let Some(at) = partial_start(&c.nfa, hay, lo, held) {
+                    held = at;
+                }
             }
-            if let Some(at) = partial_start(&c.nfa, hay, lo, held) {
-                held = at;
-            }
-        }
-        norm.original_index(held)
-            .min(last_cluster_start(text))
-            .max(floor)
+            held
+        })
     }
 }
 
