@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -326,22 +327,50 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+_COUNTER_AT = b'"content": "'
+
+
+def split_for_counter(body: bytes) -> tuple[bytes, bytes]:
+    """Where a per-request number goes, so that every request carries its own body and no memo or
+    cache can make a repeat look free: the start of the last message's text. ``(body, b"")`` when the
+    body has no such text (it is then sent as it is)."""
+    at = body.rfind(_COUNTER_AT)
+    if at < 0:
+        return body, b""
+    at += len(_COUNTER_AT)
+    return body[:at], body[at:]
+
+
+def numbered(pre: bytes, post: bytes, n: int) -> bytes:
+    return pre + b"%d " % n + post if post else pre
+
+
 _WRK_LUA = """
 local paths = {%s}
 local headers = {%s}
-local reqs = {}
+local pre, post = {}, {}
 local i = 0
+local function slurp(p)
+  local f = assert(io.open(p, "rb"))
+  local b = f:read("*a")
+  f:close()
+  return b
+end
 init = function(args)
   for n, p in ipairs(paths) do
-    local f = assert(io.open(p, "rb"))
-    local b = f:read("*a")
-    f:close()
-    reqs[n] = wrk.format("POST", "%s", headers, b)
+    pre[n] = slurp(p .. ".pre")
+    post[n] = slurp(p .. ".post")
   end
 end
+-- every request its own body: a request number at the start of the last message's text
 request = function()
-  i = i %% #reqs + 1
-  return reqs[i]
+  i = i + 1
+  local k = i %% #pre + 1
+  local body = pre[k]
+  if post[k] ~= "" then
+    body = pre[k] .. i .. " " .. post[k]
+  end
+  return wrk.format("POST", "%s", headers, body)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -353,7 +382,8 @@ end
 
 
 class WrkLoad:
-    """POSTs the given bodies (round robin) with ``wrk`` and a Lua script."""
+    """POSTs the given bodies (round robin, each request numbered: ``split_for_counter``) with ``wrk``
+    and a Lua script."""
 
     def __init__(
         self,
@@ -365,7 +395,9 @@ class WrkLoad:
         paths = []
         for n, body in enumerate(bodies):
             p = Path(self._dir.name) / f"body{n}.json"
-            p.write_bytes(body)
+            pre, post = split_for_counter(body)
+            Path(f"{p}.pre").write_bytes(pre)
+            Path(f"{p}.post").write_bytes(post)
             paths.append(json.dumps(str(p)))
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         lua_headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in hdrs.items())
@@ -417,7 +449,10 @@ class WrkLoad:
 async def aiohttp_load(
     url: str, bodies: Sequence[bytes], seconds: float, concurrency: int, path: str = "/v1/chat/completions"
 ) -> LoadResult:
-    """Fallback load generator: ``concurrency`` workers over one session, closed loop, for ``seconds``."""
+    """Fallback load generator: ``concurrency`` workers over one session, closed loop, for ``seconds``;
+    each request numbered (``split_for_counter``), so every one carries its own body."""
+    parts = [split_for_counter(b) for b in bodies]
+    numbers = itertools.count(1)
     latencies: list[float] = []
     errors = 0
     t_cpu = time.process_time()
@@ -431,7 +466,8 @@ async def aiohttp_load(
             nonlocal errors
             n = k
             while time.perf_counter() < deadline:
-                body = bodies[n % len(bodies)]
+                pre, post = parts[n % len(parts)]
+                body = numbered(pre, post, next(numbers))
                 n += 1
                 t0 = time.perf_counter()
                 try:
