@@ -158,7 +158,7 @@ def main() -> None:
         summary: list[list[object]] = []
         for size in sizes:
             print(f"\n== {size:,} B chat requests "
-                  "(8 prose bodies, ~10% of sentences with PII, each request numbered so every body differs) ==")
+                  "(8 prose bodies, ~10% of sentences with PII; every request numbered: no two alike) ==")
             rates = alternate(driver, [("bare", bare), ("guarded", guarded)], mock, size, bodies[size],
                               args.rounds, args.seconds)
             mb, mg = median(rates["bare"]), median(rates["guarded"])
