@@ -480,28 +480,45 @@ impl Walker<'_, '_> {
 /// clean one. Two generations of at most `cap` digests each: when the current one fills, the older
 /// is dropped, so memory is bounded and recently seen texts stay.
 pub struct CleanMemo {
-    keys: (u64, u64),
     current: HashSet<u128>,
     previous: HashSet<u128>,
     cap: usize,
 }
 
-impl CleanMemo {
-    pub fn new(cap: usize) -> CleanMemo {
+/// The memo's keyed digest of a text (the key is random per instance; computing it takes no lock).
+pub struct TextDigest {
+    keys: (u64, u64),
+}
+
+impl TextDigest {
+    pub fn new() -> TextDigest {
         use std::hash::BuildHasher;
         let random = std::collections::hash_map::RandomState::new();
-        CleanMemo {
+        TextDigest {
             keys: (random.hash_one(0x5eed_u64), random.hash_one(0xfeed_u64)),
+        }
+    }
+
+    pub fn of(&self, text: &str) -> u128 {
+        siphasher::sip128::SipHasher13::new_with_keys(self.keys.0, self.keys.1)
+            .hash(text.as_bytes())
+            .as_u128()
+    }
+}
+
+impl Default for TextDigest {
+    fn default() -> TextDigest {
+        TextDigest::new()
+    }
+}
+
+impl CleanMemo {
+    pub fn new(cap: usize) -> CleanMemo {
+        CleanMemo {
             current: HashSet::new(),
             previous: HashSet::new(),
             cap,
         }
-    }
-
-    pub fn digest(&self, text: &str) -> u128 {
-        siphasher::sip128::SipHasher13::new_with_keys(self.keys.0, self.keys.1)
-            .hash(text.as_bytes())
-            .as_u128()
     }
 
     pub fn contains(&mut self, digest: u128) -> bool {
@@ -555,9 +572,10 @@ mod tests {
     #[test]
     fn memo_remembers_two_generations() {
         let mut memo = CleanMemo::new(2);
+        let digest = TextDigest::new();
         let d: Vec<u128> = ["a", "b", "c", "d", "e"]
             .iter()
-            .map(|t| memo.digest(t))
+            .map(|t| digest.of(t))
             .collect();
         assert_ne!(d[0], d[1]);
         for &x in &d[..3] {

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::blocklist::Literals as CoreLiterals;
-use crate::fastpath::{self, CleanMemo, WalkRules};
+use crate::fastpath::{self, CleanMemo, TextDigest, WalkRules};
 use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
 use crate::pii::{PiiScanner as CorePii, PiiType};
@@ -421,10 +421,27 @@ const MEMO_CAP: usize = 65_536;
 /// checks would find anything in any text the exact path checks.
 #[pyclass(frozen, module = "guard_middleware._engine")]
 struct BodyScanner {
+    checks: EngineChecks,
+    rules: WalkRules,
+    digest: TextDigest,
+    memo: Mutex<CleanMemo>,
+}
+
+/// The engine checks of a set of guardrails, as the fast paths run them.
+struct EngineChecks {
     literals: Vec<Py<Literals>>,
     pii: Vec<Py<PiiScanner>>,
-    rules: WalkRules,
-    memo: Mutex<CleanMemo>,
+}
+
+impl EngineChecks {
+    fn all(&self) -> Vec<&dyn WindowCheck> {
+        let literals = self
+            .literals
+            .iter()
+            .map(|l| &l.get().core as &dyn WindowCheck);
+        let pii = self.pii.iter().map(|p| &p.get().core as &dyn WindowCheck);
+        literals.chain(pii).collect()
+    }
 }
 
 #[pymethods]
@@ -459,9 +476,9 @@ impl BodyScanner {
             )));
         }
         Ok(BodyScanner {
-            literals,
-            pii,
+            checks: EngineChecks { literals, pii },
             rules: walk,
+            digest: TextDigest::new(),
             memo: Mutex::new(CleanMemo::new(MEMO_CAP)),
         })
     }
@@ -483,39 +500,26 @@ impl BodyScanner {
     fn clean(&self, py: Python<'_>, raw: &Bound<'_, PyBytes>, max_int_digits: usize) -> bool {
         let bytes = raw.as_bytes();
         run(py, bytes.len(), || {
-            fastpath::walk_body(bytes, &self.rules, max_int_digits, &mut |t| self.finds(t)).is_ok()
+            let checks = self.checks.all();
+            fastpath::walk_body(bytes, &self.rules, max_int_digits, &mut |t| {
+                self.finds(&checks, t)
+            })
+            .is_ok()
         })
     }
 }
 
 impl BodyScanner {
     /// Whether any check finds anything in `text` (remembered when none does).
-    fn finds(&self, text: &str) -> bool {
-        let memo = |f: &mut dyn FnMut(&mut CleanMemo)| {
-            f(&mut self.memo.lock().unwrap_or_else(PoisonError::into_inner));
-        };
-        let mut digest = None;
-        if text.len() >= MEMO_MIN_BYTES {
-            let mut seen = false;
-            memo(&mut |m| {
-                let d = m.digest(text);
-                seen = m.contains(d);
-                digest = Some(d);
-            });
-            if seen {
-                return false;
-            }
+    fn finds(&self, checks: &[&dyn WindowCheck], text: &str) -> bool {
+        let memo = || self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        let digest = (text.len() >= MEMO_MIN_BYTES).then(|| self.digest.of(text));
+        if digest.is_some_and(|d| memo().contains(d)) {
+            return false;
         }
-        let found = self
-            .literals
-            .iter()
-            .any(|l| !l.get().core.find(text, 0).is_empty())
-            || self
-                .pii
-                .iter()
-                .any(|p| !p.get().core.find(text, 0).is_empty());
+        let found = checks.iter().any(|c| c.finds(text, 0));
         if let (false, Some(d)) = (found, digest) {
-            memo(&mut |m| m.insert(d));
+            memo().insert(d);
         }
         found
     }
@@ -526,8 +530,7 @@ impl BodyScanner {
 /// channel's `TextWindow` state, and says how far it got; the Python stream guard does the rest.
 #[pyclass(frozen, module = "guard_middleware._engine")]
 struct StreamScanner {
-    literals: Vec<Py<Literals>>,
-    pii: Vec<Py<PiiScanner>>,
+    checks: EngineChecks,
     structural: HashSet<String>,
     special: HashSet<String>,
     kind: ChunkKind,
@@ -557,8 +560,7 @@ impl StreamScanner {
             }
         };
         Ok(StreamScanner {
-            literals,
-            pii,
+            checks: EngineChecks { literals, pii },
             structural: structural.into_iter().collect(),
             special: special.into_iter().collect(),
             kind,
@@ -597,12 +599,7 @@ impl StreamScanner {
         let mut released_total: usize = window.getattr("_released_total")?.extract()?;
         let max_hold: usize = window.getattr("_max_hold")?.extract()?;
         let context_chars: usize = window.getattr("_context_chars")?.extract()?;
-        let checks: Vec<&dyn WindowCheck> = self
-            .literals
-            .iter()
-            .map(|l| &l.get().core as &dyn WindowCheck)
-            .chain(self.pii.iter().map(|p| &p.get().core as &dyn WindowCheck))
-            .collect();
+        let checks = self.checks.all();
         let structural = |k: &str| self.structural.contains(k);
         let special = |k: &str| self.special.contains(k);
         let rules = EnvelopeRules {
