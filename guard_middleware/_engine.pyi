@@ -1,5 +1,7 @@
 """The native scanning engine (Rust, ``rust/``). Offsets are ``str`` indices."""
 
+from typing import Literal
+
 __version__: str
 
 class OffsetMap:
@@ -10,8 +12,11 @@ class OffsetMap:
     def original_index(self, index: int) -> int: ...
     def normalized_index(self, orig_index: int) -> int: ...
 
-def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | None]:
-    """NFKC, optional case folding, format characters removed; the map is None when no index moved."""
+def normalize(
+    text: str, *, casefold: bool = True, fold: Literal["none", "pii", "blocklist"] = "none"
+) -> tuple[str, OffsetMap | None]:
+    """NFKC, optional case folding, format characters removed, and the fold ``fold`` names (see
+    ``guard_middleware.text``); the map is None when no index moved."""
 
 class JsonRefused(ValueError):
     """Why ``check_json`` refused a body: args are (reason, start, end), byte offsets; reason is one

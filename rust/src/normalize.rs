@@ -16,8 +16,48 @@ use std::borrow::Cow;
 use unicode_normalization::{is_nfkc, UnicodeNormalization};
 
 use crate::unicode::{
-    casefold as fold_char, continues_cluster, is_format, is_nfkc_inert, push_casefold,
+    casefold as fold_char, continues_cluster, fold_blocklist, fold_pii, is_format, is_nfkc_inert,
+    push_casefold,
 };
+
+/// What normalisation folds beyond NFKC, case folding and the removal of format characters. Each
+/// fold maps one character of the NFKC (and case folded) text to a fixed string and never changes
+/// ASCII, so pure ASCII keeps its fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    /// Nothing more (`normalize`).
+    None,
+    /// Every decimal digit (Nd) to its ASCII digit, every dash (Pd, U+2212) to `-`, every space
+    /// separator (Zs) to a space (`normalize_pii`; `unicode::fold_pii`).
+    Pii,
+    /// The `Pii` folds, nonspacing and enclosing marks and default-ignorable characters dropped,
+    /// and the look-alike skeleton (`normalize_blocklist`; `unicode::fold_blocklist`).
+    Blocklist,
+}
+
+impl Fold {
+    fn apply(self, c: char) -> Option<&'static str> {
+        match self {
+            Fold::None => None,
+            Fold::Pii => fold_pii(c),
+            Fold::Blocklist => fold_blocklist(c),
+        }
+    }
+}
+
+/// How `normalize_with` normalises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Full case folding (Python's `str.casefold`).
+    pub casefold: bool,
+    pub fold: Fold,
+}
+
+impl Options {
+    pub const fn new(casefold: bool, fold: Fold) -> Options {
+        Options { casefold, fold }
+    }
+}
 
 /// One piece of the map: normalised text from `norm` on came from original text from `orig` on.
 /// A linear segment advances both texts together (identical byte lengths: ASCII, or text that
@@ -212,11 +252,26 @@ pub fn hold_on_normalized(
     casefold: bool,
     held: impl FnOnce(&str, usize) -> usize,
 ) -> usize {
+    let options = Options::new(casefold, Fold::None);
+    hold_on_normalized_with(text, pos, cap_chars, options, held)
+}
+
+/// `hold_on_normalized` on the text normalised as `options` says. Sound for every fold: each folds
+/// the characters of one cluster's normalisation on their own, so only the last cluster (held) can
+/// still change, and a dropped character at the end leaves the normalised text as if it were not
+/// there (what follows it is glued to what precedes it, as the hold on the normalised text assumes).
+pub fn hold_on_normalized_with(
+    text: &str,
+    pos: usize,
+    cap_chars: usize,
+    options: Options,
+    held: impl FnOnce(&str, usize) -> usize,
+) -> usize {
     if pos >= text.len() {
         return text.len();
     }
     let floor = pos.max(chars_from_end(text, cap_chars));
-    let norm = normalize(text, casefold);
+    let norm = normalize_with(text, options);
     let at = held(&norm.text, norm.normalized_index(floor));
     norm.original_index(at)
         .min(last_cluster_start(text))
@@ -225,6 +280,32 @@ pub fn hold_on_normalized(
 
 /// NFKC, optional full case folding (Python's `str.casefold`), format characters (Cf) removed.
 pub fn normalize(text: &str, casefold: bool) -> Normalized<'_> {
+    normalize_with(text, Options::new(casefold, Fold::None))
+}
+
+/// The PII scanner's normalisation: `normalize(text, false)` plus `Fold::Pii` (every decimal digit
+/// to its ASCII digit, every dash to `-`, every space separator to a space). No case folding, no
+/// look-alikes, no marks dropped: PII values are written in ASCII digits and punctuation, and this
+/// keeps them cheap. Pure ASCII is borrowed, with no map.
+pub fn normalize_pii(text: &str) -> Normalized<'_> {
+    normalize_with(text, Options::new(false, Fold::Pii))
+}
+
+/// The blocklist's normalisation (literals and user regexes alike, and the patterns themselves):
+/// `normalize(text, casefold)` plus `Fold::Blocklist`, so what a reader cannot tell apart matches
+/// alike: every dash to `-`, every space separator to a space, decimal digits to ASCII digits,
+/// nonspacing and enclosing marks dropped (accents, strikethrough, zalgo: `c̶a̶t̶` and `café` are
+/// `cat` and `cafe`), default-ignorable characters dropped (variation selectors, the grapheme
+/// joiner, Hangul fillers), and non-ASCII letters, digits and punctuation that look like ASCII ones
+/// mapped to those (UTS #39 prototypes: Cyrillic `с`, Greek `ο`, dotless `ı`, small capitals).
+/// ASCII never changes.
+pub fn normalize_blocklist(text: &str, casefold: bool) -> Normalized<'_> {
+    normalize_with(text, Options::new(casefold, Fold::Blocklist))
+}
+
+/// Normalisation as `options` says (see `Fold`), with the map back to the original.
+pub fn normalize_with(text: &str, options: Options) -> Normalized<'_> {
+    let casefold = options.casefold;
     let bytes = text.as_bytes();
     // Until the first byte that needs work, the text is its own normalisation: pure ASCII without
     // uppercase (or with case folding off) is borrowed after this one scan.
@@ -264,8 +345,13 @@ pub fn normalize(text: &str, casefold: bool) -> Normalized<'_> {
             .iter()
             .position(u8::is_ascii)
             .map_or(text.len(), |p| run_start + p);
-        if !normalize_run_fast(text, rs, re, casefold, &mut out, &mut map) {
-            normalize_run(text, rs, re, casefold, &mut out, &mut map, &mut scratch);
+        let fast = if options.fold == Fold::None {
+            normalize_run_fast(text, rs, re, casefold, &mut out, &mut map)
+        } else {
+            fold_run_fast(text, rs, re, options, &mut out, &mut map)
+        };
+        if !fast {
+            normalize_run(text, rs, re, options, &mut out, &mut map, &mut scratch);
         }
         (done, pos) = (re, re);
     }
@@ -351,25 +437,122 @@ fn normalize_run_fast(
     true
 }
 
+/// `normalize_run_fast` with a fold: a run of NFKC-inert characters, none a format character, each
+/// case folding to one NFKC-inert character, is normalised character by character, and each
+/// character folds on its own. Appends it and its map (one segment per character that changed;
+/// none for a dropped one), or returns false with `out` and `map` untouched. A run with a character
+/// that continues a cluster (a combining mark, a Hangul vowel or final jamo) takes the cluster path,
+/// so a dropped mark belongs to its letter's cluster and a span ending on the letter covers it.
+fn fold_run_fast(
+    text: &str,
+    start: usize,
+    end: usize,
+    options: Options,
+    out: &mut String,
+    map: &mut OffsetMap,
+) -> bool {
+    let run = &text[start..end];
+    let at = out.len();
+    // `out` and `map` hold the run up to `copied`; unchanged characters are copied in slices.
+    let mut copied = 0;
+    let segments = map.segments.len();
+    let bail = |out: &mut String, map: &mut OffsetMap| {
+        out.truncate(at);
+        map.segments.truncate(segments);
+        false
+    };
+    for (i, c) in run.char_indices() {
+        if is_format(c) || !is_nfkc_inert(c) || continues_cluster(c) {
+            return bail(out, map);
+        }
+        let pre = options.fold.apply(c);
+        if pre.is_none() && !(options.casefold && fold_char(c).is_some()) {
+            continue; // unchanged
+        }
+        if i > copied {
+            map.push(out.len(), start + copied, start + i, true);
+            out.push_str(&run[copied..i]);
+        }
+        let norm = out.len();
+        let pushed = match pre {
+            Some(pre) => pre.chars().all(|x| push_case_folded(out, x, options)),
+            None => push_case_folded(out, c, options),
+        };
+        if !pushed {
+            return bail(out, map);
+        }
+        let next = i + c.len_utf8();
+        if out.len() > norm {
+            // A one-character result of the same length maps as a linear segment would.
+            let one = out[norm..].chars().nth(1).is_none();
+            let linear = one && out.len() - norm == c.len_utf8();
+            map.push(norm, start + i, start + next, linear);
+        }
+        copied = next;
+    }
+    if run.len() > copied {
+        map.push(out.len(), start + copied, end, true);
+        out.push_str(&run[copied..]);
+    }
+    true
+}
+
+/// Appends `x` (an NFKC-inert character the fold left or gave) case folded when `options` says so,
+/// and folded again: an uppercase look-alike folds before case folding (`Т`, Cyrillic, to `T`), a
+/// lowercase one after (`і` to `i`), and a letter that case folds to a look-alike (Cherokee small
+/// letters fold to capitals) after too. False when the case folding is not one NFKC-inert character
+/// (the cluster path then handles the run).
+fn push_case_folded(out: &mut String, x: char, options: Options) -> bool {
+    let mut y = x;
+    if options.casefold {
+        if x.is_ascii() {
+            out.push(x.to_ascii_lowercase());
+            return true;
+        }
+        if let Some(folded) = fold_char(x) {
+            let mut chars = folded.chars();
+            match (chars.next(), chars.next()) {
+                (Some(f), None) if is_nfkc_inert(f) => y = f,
+                _ => return false,
+            }
+        }
+    }
+    match options.fold.apply(y) {
+        None => out.push(y),
+        Some(folded) => {
+            let from = out.len();
+            out.push_str(folded);
+            if options.casefold {
+                out[from..].make_ascii_lowercase();
+            }
+        }
+    }
+    true
+}
+
 /// Reused buffers for the cluster-by-cluster path, so it allocates per text, not per cluster.
 #[derive(Default)]
 struct Scratch {
     cluster: String,
     nfkc: String,
+    prefolded: String,
     folded: String,
 }
 
 /// Normalises the run `text[start..end]` cluster by cluster (a starter plus its combining marks),
-/// so that each normalised character points back at the cluster that produced it.
+/// so that each normalised character points back at the cluster that produced it. The fold applies
+/// to each character of a cluster's normalisation; a cluster folded to nothing (a lone mark) has no
+/// segment, like a format character.
 fn normalize_run(
     text: &str,
     start: usize,
     end: usize,
-    casefold: bool,
+    options: Options,
     out: &mut String,
     map: &mut OffsetMap,
     scratch: &mut Scratch,
 ) {
+    let casefold = options.casefold;
     let run = &text[start..end];
     let mut chars = run.char_indices().peekable();
     while let Some((i, _)) = chars.next() {
@@ -396,6 +579,18 @@ fn normalize_run(
         } else {
             scratch.nfkc.extend(cluster.nfkc());
         }
+        if options.fold != Fold::None && casefold {
+            // Fold before case folding too, so an uppercase look-alike is its ASCII capital (see
+            // `push_case_folded`); the fold's results are NFKC-inert, so the text stays NFKC.
+            scratch.prefolded.clear();
+            for c in scratch.nfkc.chars() {
+                match options.fold.apply(c) {
+                    Some(folded) => scratch.prefolded.push_str(folded),
+                    None => scratch.prefolded.push(c),
+                }
+            }
+            std::mem::swap(&mut scratch.nfkc, &mut scratch.prefolded);
+        }
         let mut result = &scratch.nfkc;
         if casefold {
             scratch.folded.clear();
@@ -409,9 +604,20 @@ fn normalize_run(
                 result = &scratch.nfkc;
             }
         }
-        // Strip format characters NFKC itself may have produced.
+        // Strip format characters NFKC itself may have produced; fold what is left.
         let at = out.len();
-        out.extend(result.chars().filter(|&c| !is_format(c)));
+        for c in result.chars().filter(|&c| !is_format(c)) {
+            match options.fold.apply(c) {
+                None => out.push(c),
+                Some(folded) => {
+                    let from = out.len();
+                    out.push_str(folded);
+                    if casefold {
+                        out[from..].make_ascii_lowercase();
+                    }
+                }
+            }
+        }
         if out.len() > at {
             let linear = !stripped && out[at..] == *original;
             map.push(at, start + i, start + j, linear);
@@ -556,6 +762,195 @@ mod tests {
         let (_, map2) = norm("Grüe aus Köln, ça va");
         assert_eq!(map2.unwrap().segments.len(), 1);
         assert!(map.segments.len() <= 3);
+    }
+
+    fn folded(n: Normalized<'_>) -> (String, Option<OffsetMap>) {
+        (n.text.into_owned(), n.map)
+    }
+
+    #[test]
+    fn pii_ascii_is_borrowed_without_a_map() {
+        let n = normalize_pii("call 555-867-5309, SSN 123-45-6789");
+        assert!(matches!(n.text, Cow::Borrowed(_)) && n.map.is_none());
+        let n = normalize_pii("Hello");
+        assert!(matches!(n.text, Cow::Borrowed("Hello")) && n.map.is_none());
+    }
+
+    #[test]
+    fn pii_folds_digits_of_every_script_and_maps_back() {
+        // Arabic-Indic digits are 2 bytes, Devanagari 3, Thai 3
+        let (n, map) = folded(normalize_pii("\u{664}\u{661}\u{665}"));
+        let map = map.unwrap();
+        assert_eq!(n, "415");
+        assert_eq!(map.original_span(0, 3), (0, 6));
+        assert_eq!(map.original_span(1, 2), (2, 4));
+        assert_eq!(map.normalized_index(4), 2);
+        let (n, map) = folded(normalize_pii("pin \u{96A}\u{967}\u{96B}!"));
+        let map = map.unwrap();
+        assert_eq!(n, "pin 415!");
+        assert_eq!(map.original_span(4, 7), (4, 13));
+        assert_eq!(map.original_span(7, 8), (13, 14));
+        assert_eq!(folded(normalize_pii("\u{E51}\u{E52}")).0, "12");
+        assert_eq!(folded(normalize_pii("\u{FF11}\u{FF12}")).0, "12"); // NFKC does full width
+    }
+
+    #[test]
+    fn pii_folds_dashes_and_spaces() {
+        let text = "SSN 123\u{2013}45\u{2013}6789 ok";
+        let (n, map) = folded(normalize_pii(text));
+        let map = map.unwrap();
+        assert_eq!(n, "SSN 123-45-6789 ok");
+        assert_eq!(map.original_span(4, 15), (4, 19));
+        assert_eq!(map.original_span(7, 8), (7, 10));
+        assert_eq!(
+            &text[map.original_span(4, 15).0..map.original_span(4, 15).1],
+            "123\u{2013}45\u{2013}6789"
+        );
+        let (n, _) = folded(normalize_pii(
+            "1\u{2011}2\u{2212}3\u{2010}4\u{FE63}5\u{2014}6",
+        ));
+        assert_eq!(n, "1-2-3-4-5-6");
+        let text = "555\u{A0}867\u{3000}5309\u{1680}x\u{202F}y";
+        let (n, map) = folded(normalize_pii(text));
+        assert_eq!(n, "555 867 5309 x y");
+        let map = map.unwrap();
+        assert_eq!(map.original_span(0, 12), (0, 15));
+        assert_eq!(map.original_span(3, 4), (3, 5));
+        // mixed: Arabic-Indic digits, an en dash and a no-break space
+        let text = "\u{661}\u{662}\u{663}\u{2013}\u{664}\u{665}\u{A0}x";
+        let (n, map) = folded(normalize_pii(text));
+        let map = map.unwrap();
+        assert_eq!(n, "123-45 x");
+        assert_eq!(map.original_span(0, 6), (0, 13));
+        assert_eq!(map.original_index(7), text.len() - 1);
+    }
+
+    #[test]
+    fn pii_mode_does_nothing_else() {
+        // no case folding, marks kept (and composed), no look-alikes, format characters removed
+        assert_eq!(folded(normalize_pii("ＡB")).0, "AB");
+        assert_eq!(folded(normalize_pii("e\u{301}\u{336}")).0, "\u{E9}\u{336}");
+        assert_eq!(
+            folded(normalize_pii("\u{441}\u{3BF}\u{131}")).0,
+            "\u{441}\u{3BF}\u{131}"
+        );
+        assert_eq!(folded(normalize_pii("1\u{200B}2")).0, "12");
+        // and `normalize` is unchanged
+        assert_eq!(
+            folded(normalize("\u{664}\u{2013}\u{A0}", false)).0,
+            "\u{664}\u{2013} "
+        );
+    }
+
+    fn blocked(text: &str) -> (String, Option<OffsetMap>) {
+        folded(normalize_blocklist(text, true))
+    }
+
+    /// The original text behind the normalised span `[s, e)`.
+    fn behind<'t>(text: &'t str, map: &OffsetMap, s: usize, e: usize) -> &'t str {
+        let (os, oe) = map.original_span(s, e);
+        &text[os..oe]
+    }
+
+    #[test]
+    fn blocklist_folds_dashes_spaces_and_look_alikes() {
+        let text = "our competitor\u{2011}name wins";
+        let (n, map) = blocked(text);
+        let map = map.unwrap();
+        assert_eq!(n, "our competitor-name wins");
+        assert_eq!(behind(text, &map, 4, 19), "competitor\u{2011}name");
+        let text = "c\u{3BF}mpetitor"; // Greek omicron
+        let (n, map) = blocked(text);
+        assert_eq!(n, "competitor");
+        assert_eq!(behind(text, &map.unwrap(), 0, 10), text);
+        let text = "\u{421}\u{41E}MPETITOR"; // Cyrillic capitals, case folded
+        assert_eq!(blocked(text).0, "competitor");
+        let (n, _) = folded(normalize_blocklist(text, false));
+        assert_eq!(n, "COMPETITOR");
+        let text = "\u{1D04}\u{1D0F}\u{1D0D}\u{1D18}\u{1D07}\u{1D1B}\u{26A}\u{1D1B}\u{1D0F}\u{280}"; // small capitals
+        assert_eq!(blocked(text).0, "competitor");
+        assert_eq!(blocked("k\u{131}d").0, "kid");
+        assert_eq!(blocked("a\u{3000}b\u{2014}c\u{2212}1\u{663}").0, "a b-c-13");
+        // look-alikes of another class stay: the danda is no letter, the multiplication sign no x
+        assert_eq!(
+            blocked("\u{939}\u{964} 3\u{D7}4").0,
+            "\u{939}\u{964} 3\u{D7}4"
+        );
+        // Cyrillic letters that look like small capitals stay
+        assert_eq!(blocked("\u{432}\u{43E}\u{442}").0, "\u{432}o\u{442}");
+    }
+
+    #[test]
+    fn blocklist_drops_marks_with_their_letter_and_ignorables() {
+        let text = "c\u{336}o\u{336}m\u{336}p\u{336}";
+        let (n, map) = blocked(text);
+        let map = map.unwrap();
+        assert_eq!(n, "comp");
+        // the span covers the marks, the last one too: it belongs to the last letter's cluster
+        assert_eq!(behind(text, &map, 0, 4), text);
+        assert_eq!(behind(text, &map, 1, 2), "o\u{336}");
+        let text = "Caf\u{E9} cafe\u{301} na\u{EF}ve \u{1EBD}";
+        let (n, map) = blocked(text);
+        assert_eq!(n, "cafe cafe naive e");
+        assert_eq!(behind(text, &map.unwrap(), 5, 9), "cafe\u{301}");
+        let (n, _) = folded(normalize_blocklist("Caf\u{C9}", false));
+        assert_eq!(n, "CafE");
+        let text = "h\u{FE0F}a\u{34F}c\u{3164}k\u{E0100}!";
+        let (n, map) = blocked(text);
+        let map = map.unwrap();
+        assert_eq!(n, "hack!");
+        // dropped characters between mapped ones belong to the span, trailing ones do not
+        assert_eq!(behind(text, &map, 0, 4), &text[..text.len() - 5]);
+        assert_eq!(behind(text, &map, 4, 5), "!");
+        // zalgo
+        let text = "h\u{30B}\u{353}\u{34E}a\u{35B}\u{489}ck";
+        assert_eq!(blocked(text).0, "hack");
+        // a lone mark or ignorable folds to nothing
+        let (n, map) = blocked("\u{336}\u{FE0F}");
+        assert_eq!(n, "");
+        assert_eq!(map.unwrap().original_span(0, 0), (5, 5));
+    }
+
+    #[test]
+    fn blocklist_keeps_ascii_and_other_scripts() {
+        let n = normalize_blocklist("rn l I 1 0 O | _x_ hello", true);
+        assert_eq!(n.text, "rn l i 1 0 o | _x_ hello");
+        assert!(n.map.is_none());
+        let n = normalize_blocklist("plain ascii", false);
+        assert!(matches!(n.text, Cow::Borrowed("plain ascii")) && n.map.is_none());
+        for text in [
+            "\u{4E2D}\u{6587}",
+            "\u{D55C}\u{AD6D}\u{C5B4}",
+            "\u{5E9}\u{5DC}\u{5D5}\u{5DD}",
+        ] {
+            assert_eq!(blocked(text).0, text);
+        }
+    }
+
+    #[test]
+    fn blocklist_folding_is_idempotent_and_maps_every_character() {
+        let samples = [
+            "Ｃοｍｐｅｔｉｔｏｒ\u{2011}ｎａｍｅ",
+            "c\u{336}o\u{336}m\u{336}p\u{336} \u{E9}t\u{E9} \u{131}\u{130}",
+            "\u{201C}quoted\u{201D} don\u{2019}t \u{FB01}le Stra\u{DF}e",
+            "\u{1100}\u{1161}\u{11A8}\u{3164}x \u{663}\u{664} \u{A0}\u{2060}",
+            "\u{1D400}\u{1D401} \u{24B6} \u{2460} \u{2F00}",
+        ];
+        for text in samples {
+            for casefold in [true, false] {
+                let once = normalize_blocklist(text, casefold);
+                let twice = normalize_blocklist(&once.text, casefold);
+                assert_eq!(twice.text, once.text, "{text:?}");
+                let Some(map) = once.map else { continue };
+                let mut previous = 0;
+                for (i, c) in once.text.char_indices() {
+                    let (s, e) = map.original_span(i, i + c.len_utf8());
+                    assert!(previous <= s && s < e && e <= text.len(), "{text:?} {i}");
+                    assert!(text.is_char_boundary(s) && text.is_char_boundary(e));
+                    previous = s;
+                }
+            }
+        }
     }
 
     #[test]

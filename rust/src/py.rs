@@ -174,18 +174,26 @@ impl OffsetMap {
     }
 }
 
-/// NFKC, optional case folding and format characters removed; the map is None when every index is
-/// unchanged. Lone surrogates come back as themselves (the user's regexes may look for them), not as
-/// the U+FFFD the engine scans.
+/// NFKC, optional case folding and format characters removed, and the fold `fold` names ("none",
+/// "pii" or "blocklist", see `normalize::Fold`); the map is None when every index is unchanged. Lone
+/// surrogates come back as themselves (the user's regexes may look for them), not as the U+FFFD the
+/// engine scans (no fold changes U+FFFD).
 #[pyfunction]
-#[pyo3(signature = (text, *, casefold = true))]
+#[pyo3(signature = (text, *, casefold = true, fold = "none"))]
 fn normalize<'py>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
     casefold: bool,
+    fold: &str,
 ) -> PyResult<(Bound<'py, PyString>, Option<OffsetMap>)> {
+    let fold = match fold {
+        "none" => core_norm::Fold::None,
+        "pii" => core_norm::Fold::Pii,
+        "blocklist" => core_norm::Fold::Blocklist,
+        other => return Err(PyValueError::new_err(format!("unknown fold {other:?}"))),
+    };
     let original = utf8(text)?;
-    let n = core_norm::normalize(&original, casefold);
+    let n = core_norm::normalize_with(&original, core_norm::Options::new(casefold, fold));
     let Some(map) = n.map else {
         return Ok((PyString::new(py, &n.text), None));
     };

@@ -14,6 +14,13 @@ format character *between* them, so redacting it also removes the zero-width cha
 
 Normalisation works cluster by cluster (a starter plus its combining marks), which is what lets each
 output character point back at its source. Pure ASCII, the common case, takes a fast path with no map.
+
+``fold`` (``"pii"`` or ``"blocklist"``, see ``guard_middleware.text``) then folds each character of a
+cluster's normalisation on its own, before case folding and after (ASCII letters the fold gives are
+lowercased when case folding): Cyrillic ``Т`` is ``T`` and then ``t``, Cyrillic ``і`` is ``i``.
+The PII fold is spelled out here (``unicodedata``); the blocklist fold of one character is the
+engine's (its rules and tables live in the engine once; see ``rust/gen_unicode_tables.py``), and this
+reference checks how the engine clusters, folds and maps texts with it.
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import overload
+from functools import cache, lru_cache
+from typing import Literal, overload
 
 import regex
+
+from guard_middleware import _engine
+
+Fold = Literal["none", "pii", "blocklist"]
 
 __all__ = [
     "OffsetMap",
@@ -39,6 +50,29 @@ __all__ = [
 # composes with the character it follows, which may be ASCII ("e" + U+0301 is "é").
 _NON_ASCII_RUN = regex.compile(r"[^\x00-\x7f]+")
 _FORMAT_CHAR = regex.compile(r"\p{Cf}")
+
+
+@cache
+def fold_char(ch: str, fold: Fold, casefold: bool) -> str:
+    """The fold of one character of NFKC text."""
+    if ch.isascii() or fold == "none":
+        return ch
+    if unicodedata.category(ch) == "Pd" or ch == "\u2212":
+        return "-"
+    if unicodedata.category(ch) == "Zs":
+        return " "
+    if unicodedata.category(ch) == "Nd":
+        return str(unicodedata.decimal(ch))
+    if fold == "pii":
+        return ch
+    out = _engine.normalize(ch, casefold=False, fold="blocklist")[0]
+    return "".join(c.lower() if c.isascii() and casefold else c for c in out)
+
+
+def _fold(text: str, fold: Fold, casefold: bool) -> str:
+    if fold == "none":
+        return text
+    return "".join(fold_char(c, fold, casefold) for c in text)
 
 
 def _continues_cluster(ch: str) -> bool:
@@ -126,11 +160,11 @@ class OffsetMap(Sequence[int]):
 # change the map); a long text is remembered in one slot, enough for the checks of one request to share
 # it. Python caches a str's hash, so a repeated lookup costs one dict probe.
 _CACHE_MAX_CHARS = 4096
-_last_long: tuple[str, bool, tuple[str, OffsetMap | None]] | None = None
+_last_long: tuple[str, bool, Fold, tuple[str, OffsetMap | None]] | None = None
 
 
-def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | None]:
-    """NFKC, optional case folding and removal of format characters.
+def normalize(text: str, *, casefold: bool = True, fold: Fold = "none") -> tuple[str, OffsetMap | None]:
+    """NFKC, optional case folding and removal of format characters, then ``fold``.
 
     Returns the normalised text and the map from normalised to original indices, or None when every
     normalised index equals its original index (pure ASCII: only case changes). The map is shared
@@ -140,21 +174,21 @@ def normalize(text: str, *, casefold: bool = True) -> tuple[str, OffsetMap | Non
     if text.isascii():
         return (text.lower() if casefold else text), None
     if len(text) <= _CACHE_MAX_CHARS:
-        return _normalize_cached(text, casefold)
+        return _normalize_cached(text, casefold, fold)
     last = _last_long
-    if last is not None and last[1] is casefold and last[0] == text:
-        return last[2]
-    result = _normalize(text, casefold)
-    _last_long = (text, casefold, result)
+    if last is not None and last[1] is casefold and last[2] == fold and last[0] == text:
+        return last[3]
+    result = _normalize(text, casefold, fold)
+    _last_long = (text, casefold, fold, result)
     return result
 
 
 @lru_cache(maxsize=128)
-def _normalize_cached(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
-    return _normalize(text, casefold)
+def _normalize_cached(text: str, casefold: bool, fold: Fold = "none") -> tuple[str, OffsetMap | None]:
+    return _normalize(text, casefold, fold)
 
 
-def _normalize(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
+def _normalize(text: str, casefold: bool, fold: Fold = "none") -> tuple[str, OffsetMap | None]:
     pieces: list[str] = []
     omap = OffsetMap(0, len(text))
     n = 0  # normalised length so far
@@ -175,13 +209,17 @@ def _normalize(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
             and _FORMAT_CHAR.search(seg) is None
             and unicodedata.is_normalized("NFKC", folded)
             and unicodedata.is_normalized("NFKC", seg)
+            and _fold(folded, fold, casefold) == folded
+            and (not casefold or _fold(seg, fold, False) == seg)
+            # With a fold, marks map with their cluster (a mark the fold drops belongs to its letter).
+            and (fold == "none" or not any(_continues_cluster(c) for c in seg))
         ):
             # Already normal and case folding is one-to-one: identity map for the whole run.
             pieces.append(folded)
             omap._add(n, rs, re_, True)
             n += len(seg)
         else:
-            n = _normalize_run(text, rs, re_, casefold, pieces, omap, n)
+            n = _normalize_run(text, rs, re_, casefold, fold, pieces, omap, n)
         done = re_
     if done < len(text):
         chunk = text[done:]
@@ -193,7 +231,7 @@ def _normalize(text: str, casefold: bool) -> tuple[str, OffsetMap | None]:
 
 
 def _normalize_run(
-    text: str, start: int, end: int, casefold: bool, pieces: list[str], omap: OffsetMap, n: int
+    text: str, start: int, end: int, casefold: bool, fold: Fold, pieces: list[str], omap: OffsetMap, n: int
 ) -> int:
     i = start
     while i < end:
@@ -204,11 +242,13 @@ def _normalize_run(
         if cluster:
             out = unicodedata.normalize("NFKC", cluster)
             if casefold:
+                # Fold before case folding too: an uppercase look-alike is its ASCII capital.
+                out = _fold(out, fold, False)
                 out = out.casefold()
                 if not unicodedata.is_normalized("NFKC", out):
                     out = unicodedata.normalize("NFKC", out)
-            # Strip format characters NFKC itself may have produced.
-            out = _FORMAT_CHAR.sub("", out)
+            # Strip format characters NFKC itself may have produced; fold what is left.
+            out = _fold(_FORMAT_CHAR.sub("", out), fold, casefold)
             if out:
                 if out == cluster and j - i == len(out):
                     omap._add(n, i, j, True)
