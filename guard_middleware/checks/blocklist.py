@@ -1,26 +1,44 @@
+# ruff: noqa: RUF002  # the docstring shows the look-alike characters it folds
 """The ``blocklist`` provider: literal and regex patterns, matched locally. Pure.
 
-Matching runs on normalised text (``guard_middleware.text``: NFKC, format characters removed, case folded
-when ``case_insensitive``), so full-width letters, ligatures, zero-width characters or soft hyphens
-inside a word do not evade; spans are reported in the original text and cover the evasive characters.
+Matching runs on normalised text with the blocklist's folding (``guard_middleware.text``,
+``fold="blocklist"``): NFKC, format characters removed, case folded when ``case_insensitive``, and
+what a reader cannot tell apart folded together: every dash and hyphen is ``-`` (``competitor‑name``
+with U+2011), every space a space, nonspacing marks dropped (accents: ``café`` is ``cafe``;
+strikethrough and zalgo: ``c̶o̶m̶p̶e̶t̶i̶t̶o̶r̶``), variation selectors and other invisible characters
+dropped, decimal digits of every script ASCII digits, and look-alike letters and punctuation mapped to
+ASCII (a UTS #39 confusables skeleton: Cyrillic ``с``, Greek ``ο``, dotless ``ı``, small capitals,
+curly quotes). So full-width letters, ligatures, zero-width characters, soft hyphens, homoglyphs and
+combining overlays do not evade; spans are reported in the original text and cover exactly the
+evasive characters, so a redaction replaces the look-alike span whole. ASCII text is never changed by
+the folding (``rn`` is not ``m``; ``l``, ``I`` and ``1`` stay apart), and letters of scripts with their
+own body of text (right-to-left, East, South and Southeast Asian) are not mapped, so ordinary text
+gets no new matches. Literal patterns are normalised the same way when the check is built, so a pattern
+written with look-alikes or dashes matches plain text too.
 
 Literals (``is_regex = false``) all go into one Aho-Corasick automaton in the native engine
 (``guard_middleware._engine``; the Rust ``aho-corasick`` crate, a DFA up to 200 KB of literals): the
 scan costs about the same for 1,000 literals as for 10. ``match = "word"`` (our default, an extension
 of the seed) reports a literal only where it is not glued to letters or digits on either side, so
 ``ass`` does not fire inside ``class`` (the Scunthorpe problem); the rule applies at an edge only when
-the literal's own edge character is a letter, digit or underscore, so ``c++`` still matches in
-``c++11`` while ``hack`` does not match in ``hacks``. ``match = "substring"`` reports every occurrence.
+the literal's own edge character is a letter or digit, so ``c++`` still matches in ``c++11`` while
+``hack`` does not match in ``hacks``. ``_`` is a boundary, not a letter, so Markdown's
+``_competitor-name_`` and ``snake_case_hack`` match; digits are letters, so ``hack2`` does not (a
+number glued to a word mostly makes another name). ``match = "substring"`` reports every occurrence.
 
 Regexes (``is_regex = true``) are compiled once at build time with the ``regex`` module (IGNORECASE
-and FULLCASE when ``case_insensitive``) and run on the same normalised text. A regex inside the subset
-where the native engine's linear-time matcher (the Rust ``regex`` crate) provably gives the very same
-matches runs there instead (``_engine.classify_regex`` decides on a real parse: literal characters,
-``.``, plain bracketed classes of characters and ranges, ``? * + {n} {n,} {n,m}`` greedy or lazy,
-alternation, groups, a leading ``^``/``\\A``; ASCII only when ``case_insensitive``), with no time
-limit needed; so does its stream hold-back, unless it has a lazy repetition (the ``regex`` module's
-partial matching then sometimes holds back more, and keeps computing that regex's hold-back). Every
-other regex (look-around, back-references, ``$``, ``\\b``, ``\\w``/``\\d``/``\\s``, inline flags,
+and FULLCASE when ``case_insensitive``) and run on the same normalised (folded) text, so a regex is
+written against the folded text, in plain ASCII: ``competitor[- ]name`` also matches
+``cοmpetitor—name``, and a regex holding a character the folding changes (``é``, ``–``, Cyrillic
+letters) never sees it in the text: the build logs one WARNING per guardrail naming such regexes.
+A regex inside the subset where the native engine's linear-time matcher (the Rust ``regex`` crate)
+provably gives the very same matches runs there instead (``_engine.classify_regex`` decides on a real
+parse: literal characters, ``.``, plain bracketed classes of characters and ranges,
+``? * + {n} {n,} {n,m}`` greedy or lazy, alternation, groups, a leading ``^``/``\\A``; ASCII only when
+``case_insensitive``), with no time limit needed; so does its stream hold-back, unless it has a lazy
+repetition (the ``regex`` module's partial matching then sometimes holds back more, and keeps computing
+that regex's hold-back). Every other regex (look-around, back-references, ``$``, ``\\b``,
+``\\w``/``\\d``/``\\s``, inline flags,
 possessive or atomic, anything the two syntaxes might read differently) falls back to the ``regex``
 module, always with a time limit (``regex_timeout_ms``, per regex per call); the build logs one WARNING
 per guardrail naming those regexes and why. A regex that runs out of time raises ``CheckError`` so the
@@ -30,8 +48,11 @@ boundaries in regexes are the author's business (``\\b``, which keeps a regex of
 Streams: ``holdback`` keeps back the longest tail that could still become a match: a suffix that is a
 prefix of some literal, a regex partial match, or a complete match touching the end (it might grow,
 or stop being a word). The last character cluster is always kept back, since a combining mark in the
-next chunk can change it under NFKC. The hold is capped at ``max_holdback_chars`` (default 1024): a
-match longer than that which straddles stream chunks is not detected. Regex look-aheads that look past
+next chunk can change it under NFKC (or be dropped with it); the folding works on one character of
+a cluster's normalisation at a time, so nothing before the last cluster can change, and a dropped
+character at the end is as if it were not there (held with the match or prefix before it). The hold
+is capped at ``max_holdback_chars`` (default 1024): a match longer than that which straddles stream
+chunks is not detected. Regex look-aheads that look past
 the end of the text are not treated as undecided.
 """
 
@@ -217,7 +238,7 @@ class BlocklistCheck:
                     out.extend(Match(s, e, rule.category, rule.severity, rule.message) for s, e in native[j])
                     continue
                 if norm_map is None:
-                    norm_map = normalize(text, casefold=self._casefold)
+                    norm_map = normalize(text, casefold=self._casefold, fold="blocklist")
                 norm, omap = norm_map
                 npos = normalized_index(omap, pos)
                 try:
@@ -252,7 +273,7 @@ class BlocklistCheck:
         """``holdback`` for the regexes whose hold-back the ``regex`` module computes."""
         n_orig = len(text)
         floor = max(pos, n_orig - self._cap)
-        norm, omap = normalize(text, casefold=self._casefold)
+        norm, omap = normalize(text, casefold=self._casefold, fold="blocklist")
         held = len(norm)
         lo = normalized_index(omap, floor)
         for (pattern, _rule), tail in zip(self._python_hold, self._tails, strict=True):
@@ -273,6 +294,19 @@ class BlocklistCheck:
         return max(min(original_index(omap, held), last_cluster_start(text)), floor)
 
 
+def _folded_away(pattern: str, case_insensitive: bool) -> list[str]:
+    """The non-ASCII characters of a regex that the blocklist's folding changes (as ``U+XXXX``): the
+    normalised text never holds them, so the regex cannot match them there."""
+    out: list[str] = []
+    for ch in dict.fromkeys(pattern):
+        if ch.isascii() or _SURROGATE.match(ch) is not None:
+            continue
+        plain = normalize(ch, casefold=case_insensitive)[0]
+        if normalize(ch, casefold=case_insensitive, fold="blocklist")[0] != plain:
+            out.append(f"U+{ord(ch):04X}")
+    return out
+
+
 def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> BlocklistCheck:
     """Validate the ``blocklist`` provider options and compile every pattern once."""
     try:
@@ -282,6 +316,7 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
     literals: list[tuple[str, _Rule]] = []
     regexes: list[tuple[regex.Pattern[str], _Rule]] = []
     flags = _flags(opts.case_insensitive)
+    unseen: list[str] = []
     if not opts.patterns:
         raise ConfigError(f"{key}.patterns", "at least one pattern is required")
     for i, p in enumerate(opts.patterns):
@@ -297,8 +332,11 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
             if compiled.fullmatch("") is not None:
                 raise ConfigError(where, f"regex {p.pattern!r} matches the empty string")
             regexes.append((compiled, rule))
+            folded = _folded_away(p.pattern, opts.case_insensitive)
+            if folded:
+                unseen.append(f"{p.pattern!r} ({' '.join(folded)})")
         else:
-            lit, _ = normalize(p.pattern, casefold=opts.case_insensitive)
+            lit, _ = normalize(p.pattern, casefold=opts.case_insensitive, fold="blocklist")
             if not lit:
                 raise ConfigError(where, "pattern is empty after normalisation")
             if _SURROGATE.search(lit) is not None:
@@ -313,6 +351,13 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
         timeout_s=opts.regex_timeout_ms / 1000,
         max_holdback_chars=opts.max_holdback_chars,
     )
+    if unseen:
+        log.warning(
+            "guardrail %s: blocklist regex(es) with characters the text never holds after normalisation "
+            "(write them as the folded text has them, e.g. plain ASCII): %s",
+            name,
+            "; ".join(unseen),
+        )
     if check.fallbacks:
         log.warning(
             "guardrail %s: %d blocklist regex(es) not on the linear-time engine, run by the regex module "

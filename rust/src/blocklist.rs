@@ -1,11 +1,22 @@
 //! Blocklist literals (the literal half of `checks/blocklist.py`): one Aho-Corasick automaton over the
 //! normalised literals, word mode, and the stream hold-back. Offsets are UTF-8 byte offsets into the
 //! original text; the hold-back cap counts characters, as Python's did.
+//!
+//! Texts are normalised with the blocklist's folding (`normalize::normalize_blocklist`: NFKC, case
+//! folding when case-insensitive, format characters, marks and default-ignorables dropped, dashes,
+//! spaces and digits folded, look-alikes mapped to ASCII), the literals the same way when the check is
+//! built, so `competitor‑name` (U+2011), `cοmpetitor` (Greek omicron) and `c̶o̶m̶p̶e̶t̶i̶t̶o̶r̶` are all
+//! `competitor-name` or `competitor`, and a match maps back to exactly the original characters.
+//!
+//! Word mode: a literal whose edge character is a word character does not match where that edge is
+//! glued to another word character. Word characters are letters and digits (Python's `str.isalnum`);
+//! `_` is a boundary, so Markdown's `_competitor_` matches, while `competitor2` and `2competitor` do
+//! not (digits stay word characters: a number glued to a word usually makes another name).
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use crate::normalize::{chars_from_end, hold_on_normalized, normalize};
-use crate::unicode::is_word;
+use crate::normalize::{chars_from_end, hold_on_normalized_with, normalize_with, Fold, Options};
+use crate::unicode::is_word as is_python_word;
 
 /// Above this many literal bytes the automaton is a contiguous NFA instead of a DFA: the DFA is the
 /// fastest to scan and stays small for thousands of literals, beyond that memory wins.
@@ -23,6 +34,11 @@ pub struct Literals {
     cap: usize,
 }
 
+/// A word character for word mode: a letter or digit; `_` separates words (see the module doc).
+fn is_word(c: char) -> bool {
+    c != '_' && is_python_word(c)
+}
+
 fn is_word_at(text: &str, at: usize) -> bool {
     text[at..].chars().next().is_some_and(is_word)
 }
@@ -32,8 +48,8 @@ fn is_word_before(text: &str, at: usize) -> bool {
 }
 
 impl Literals {
-    /// `literals` are already normalised the way texts will be (`casefold` says how); index `k` of a
-    /// match is the literal's index here.
+    /// `literals` are already normalised the way texts will be (`normalize_blocklist` with `casefold`);
+    /// index `k` of a match is the literal's index here.
     pub fn new(
         literals: &[String],
         word: bool,
@@ -72,6 +88,10 @@ impl Literals {
         })
     }
 
+    fn options(&self) -> Options {
+        Options::new(self.casefold, Fold::Blocklist)
+    }
+
     /// In word mode a literal whose edge character is a word character must not continue a word there.
     fn word_ok(&self, norm: &str, start: usize, end: usize) -> bool {
         if !self.word {
@@ -85,7 +105,7 @@ impl Literals {
     /// Every (overlapping) literal occurrence starting at or after `pos`, as (start, end, literal
     /// index) sorted by (start, end); `text[..pos]` is context for the word rule only.
     pub fn find(&self, text: &str, pos: usize) -> Vec<(usize, usize, usize)> {
-        let norm = normalize(text, self.casefold);
+        let norm = normalize_with(text, self.options());
         let npos = norm.normalized_index(pos);
         let hay: &str = &norm.text;
         let mut out = Vec::new();
@@ -108,7 +128,7 @@ impl Literals {
     /// The smallest offset `i >= pos` from which the text could still become a literal match once more
     /// text arrives (the last character cluster always counts as undecided); `text.len()` if none.
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        hold_on_normalized(text, pos, self.cap, self.casefold, |hay, lo| {
+        hold_on_normalized_with(text, pos, self.cap, self.options(), |hay, lo| {
             self.literal_hold(hay, lo.max(chars_from_end(hay, self.max_chars)))
         })
     }
@@ -133,9 +153,94 @@ impl Literals {
 mod tests {
     use super::*;
 
+    use crate::normalize::normalize_blocklist;
+
+    /// The literals normalised as `checks/blocklist.py` does before building.
     fn lits(words: &[&str], word: bool) -> Literals {
-        let owned: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        let owned: Vec<String> = words
+            .iter()
+            .map(|w| normalize_blocklist(w, true).text.into_owned())
+            .collect();
         Literals::new(&owned, word, true, 1024).unwrap()
+    }
+
+    /// The original text of every match.
+    fn found<'t>(l: &Literals, text: &'t str) -> Vec<&'t str> {
+        l.find(text, 0)
+            .iter()
+            .map(|&(s, e, _)| &text[s..e])
+            .collect()
+    }
+
+    #[test]
+    fn look_alikes_dashes_and_marks_are_found_with_their_original_span() {
+        let l = lits(&["competitor-name"], true);
+        for evasion in [
+            "competitor\u{2011}name",      // non-breaking hyphen
+            "competitor\u{2013}name",      // en dash
+            "competitor\u{2212}name",      // minus sign
+            "c\u{3BF}mpetitor-name",       // Greek omicron
+            "\u{441}omp\u{435}titor-name", // Cyrillic es and ie
+            "\u{421}OMPETITOR-NAME",       // Cyrillic capital es
+            "compet\u{131}tor-name",       // dotless i
+            "\u{1D04}\u{1D0F}\u{1D0D}\u{1D18}\u{1D07}\u{1D1B}\u{26A}\u{1D1B}\u{1D0F}\u{280}-name", // small capitals
+            "c\u{336}o\u{336}m\u{336}p\u{336}e\u{336}t\u{336}i\u{336}t\u{336}o\u{336}r\u{336}-name",
+            "comp\u{E9}titor-name",           // an accent
+            "competitor\u{FE0F}-\u{34F}name", // variation selector, grapheme joiner
+        ] {
+            let text = format!("we beat {evasion}, again");
+            assert_eq!(found(&l, &text), vec![evasion], "{evasion:?}");
+        }
+        // the span ends with the last letter's marks
+        let l = lits(&["competitor"], true);
+        let text =
+            "c\u{336}o\u{336}m\u{336}p\u{336}e\u{336}t\u{336}i\u{336}t\u{336}o\u{336}r\u{336} x";
+        assert_eq!(found(&l, text), vec![&text[..text.len() - 2]]);
+    }
+
+    #[test]
+    fn a_literal_written_with_look_alikes_matches_plain_text() {
+        let l = lits(&["\u{441}omp\u{435}titor\u{2011}name"], true);
+        assert_eq!(
+            found(&l, "ask competitor-name now"),
+            vec!["competitor-name"]
+        );
+    }
+
+    #[test]
+    fn underscore_is_a_word_boundary_and_digits_are_not() {
+        let l = lits(&["competitor-name", "hack"], true);
+        assert_eq!(
+            found(&l, "see _competitor-name_ here"),
+            vec!["competitor-name"]
+        );
+        assert_eq!(found(&l, "snake_hack_case"), vec!["hack"]);
+        assert!(found(&l, "competitor-name2 2hack hacks").is_empty());
+    }
+
+    #[test]
+    fn ordinary_text_has_no_new_matches() {
+        let l = lits(&["rn", "l1", "mod", "cafe"], true);
+        // ASCII is never folded: `m` is not `rn`, `I` and `1` are not `l`
+        assert!(found(&l, "the modern mode, I11 and ll").is_empty());
+        // letters of other scripts stay themselves
+        assert!(found(
+            &l,
+            "\u{432}\u{43E}\u{442} \u{5DB}\u{5D5}\u{5DC} \u{E21}\u{E2D}\u{E14}"
+        )
+        .is_empty());
+        assert_eq!(found(&l, "un caf\u{E9}"), vec!["caf\u{E9}"]);
+    }
+
+    #[test]
+    fn holdback_keeps_characters_that_may_still_fold_or_combine() {
+        let l = lits(&["hack"], true);
+        // a trailing look-alike prefix is held, and so is a complete match behind a dropped character
+        assert_eq!(l.holdback("say h\u{430}c", 0), 4);
+        assert_eq!(l.holdback("a hack\u{FE0F}", 0), 2);
+        assert_eq!(l.holdback("a h\u{336}a\u{336}", 0), 2);
+        // the last letter is held: a mark may follow it
+        assert_eq!(l.holdback("nothing x", 0), 8);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! `\s` and friends (their Unicode tables differ between the engines), inline flags, look-around,
 //! back-references, and every construct the two parsers might read differently.
 //!
-//! Texts: matching is on the normalised text (`normalize`), as in Python. A lone surrogate in a
+//! Texts: matching is on the normalised text with the blocklist's folding (`normalize_blocklist`:
+//! dashes, spaces and look-alikes folded, marks dropped), as in Python, so a regex written in plain
+//! ASCII matches text written with look-alikes. A lone surrogate in a
 //! Python str reaches the engine as U+FFFD (one code point for one), so a pattern whose characters or
 //! ranges touch U+FFFD or the surrogates falls back. Case-insensitive patterns (`IGNORECASE |
 //! FULLCASE` there) must be ASCII only, and get Python's case rule spelled out in explicit classes
@@ -43,7 +45,7 @@ use regex_automata::util::syntax;
 use regex_automata::{meta, Input};
 use regex_syntax::ast::{self, Ast, ClassSet, ClassSetItem, GroupKind, LiteralKind};
 
-use crate::normalize::{hold_on_normalized, normalize};
+use crate::normalize::{hold_on_normalized_with, normalize_with, Fold, Options};
 
 /// Why a pattern falls back to the `regex` package.
 pub const LOOK_AROUND: &str = "look-around";
@@ -466,7 +468,7 @@ impl UserRegexes {
     /// Every match starting at or after `pos` (original offsets), regex by regex in order, each
     /// regex's matches in text order, as `checks/blocklist.py` lists them before sorting.
     pub fn find(&self, text: &str, pos: usize) -> Vec<(usize, usize, usize)> {
-        let norm = normalize(text, self.casefold);
+        let norm = normalize_with(text, self.options());
         let npos = norm.normalized_index(pos);
         self.find_normalized(&norm.text, npos)
             .into_iter()
@@ -475,6 +477,11 @@ impl UserRegexes {
                 (os, oe, k)
             })
             .collect()
+    }
+
+    /// How texts are normalised: the blocklist's folding, as for the literals.
+    fn options(&self) -> Options {
+        Options::new(self.casefold, Fold::Blocklist)
     }
 
     /// For each regex, whether `holdback` covers it (see `exact_hold`).
@@ -487,7 +494,7 @@ impl UserRegexes {
     /// the last character cluster always counting as undecided, never below the cap; `text.len()` if
     /// none (Python's `_regex_hold`).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
-        hold_on_normalized(text, pos, self.cap, self.casefold, |hay, lo| {
+        hold_on_normalized_with(text, pos, self.cap, self.options(), |hay, lo| {
             let mut held = hay.len();
             for c in self.compiled.iter().filter(|c| c.hold) {
                 if lo >= held {

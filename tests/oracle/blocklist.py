@@ -1,8 +1,10 @@
 """The ``blocklist`` provider: literal and regex patterns, matched locally. Pure.
 
-Matching runs on normalised text (``guard_middleware.text``: NFKC, format characters removed, case folded
-when ``case_insensitive``), so full-width letters, ligatures, zero-width characters or soft hyphens
-inside a word do not evade; spans are reported in the original text and cover the evasive characters.
+Matching runs on normalised text (``tests.oracle.text`` with ``fold="blocklist"``: NFKC, format
+characters removed, case folded when ``case_insensitive``, dashes, spaces and digits folded, marks and
+invisible characters dropped, look-alikes mapped to ASCII), so full-width letters, ligatures,
+zero-width characters, soft hyphens, homoglyphs or strikethrough inside a word do not evade; spans are
+reported in the original text and cover the evasive characters.
 
 Literals (``is_regex = false``) all go into one Aho-Corasick automaton (``ahocorasick_rs``, the Rust
 ``aho-corasick`` crate, built as a DFA with its prefilters): the scan costs about the same for 1,000
@@ -10,8 +12,9 @@ literals as for 10 (pyahocorasick slowed down by 40% at 1,000, since its automat
 almost every character). ``match = "word"`` (our default, an extension of the seed) reports a
 literal only where it is not glued to letters or digits on either side, so ``ass`` does not fire inside
 ``class`` (the Scunthorpe problem); the rule applies at an edge only when the literal's own edge
-character is a letter, digit or underscore, so ``c++`` still matches in ``c++11`` while ``hack`` does
-not match in ``hacks``. ``match = "substring"`` reports every occurrence.
+character is a letter or digit, so ``c++`` still matches in ``c++11`` while ``hack`` does not match
+in ``hacks``; ``_`` is a boundary (``_hack_`` matches). ``match = "substring"`` reports every
+occurrence.
 
 Regexes (``is_regex = true``) are compiled once at build time with the ``regex`` module (IGNORECASE
 and FULLCASE when ``case_insensitive``), run on the same normalised text, and always with a time limit
@@ -95,7 +98,7 @@ def _tail_pattern(pattern: regex.Pattern[str]) -> regex.Pattern[str] | None:
 
 
 def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+    return ch.isalnum()
 
 
 class BlocklistCheck:
@@ -157,7 +160,7 @@ class BlocklistCheck:
         return not (end < len(norm) and _is_word(norm[end - 1]) and _is_word(norm[end]))
 
     def find(self, text: str, pos: int = 0) -> list[Match]:
-        norm, omap = normalize(text, casefold=self._casefold)
+        norm, omap = normalize(text, casefold=self._casefold, fold="blocklist")
         npos = normalized_index(omap, pos)
         out: list[Match] = []
         if self._automaton is not None and npos < len(norm):
@@ -187,7 +190,7 @@ class BlocklistCheck:
         if pos >= n_orig:
             return n_orig
         floor = max(pos, n_orig - self._cap)
-        norm, omap = normalize(text, casefold=self._casefold)
+        norm, omap = normalize(text, casefold=self._casefold, fold="blocklist")
         n = len(norm)
         lo = normalized_index(omap, floor)
         held = n
@@ -237,7 +240,7 @@ def build_blocklist(options: Mapping[str, Any], *, name: str, key: str) -> Block
                 raise ConfigError(where, f"regex {p.pattern!r} matches the empty string")
             regexes.append((compiled, rule))
         else:
-            lit, _ = normalize(p.pattern, casefold=opts.case_insensitive)
+            lit, _ = normalize(p.pattern, casefold=opts.case_insensitive, fold="blocklist")
             if not lit:
                 raise ConfigError(where, "pattern is empty after normalisation")
             if _SURROGATE.search(lit) is not None:
