@@ -7,6 +7,23 @@
 //! offsets, covering every original character that produced it and the removed format characters
 //! between them.
 //!
+//! Folds (`Fold`, `normalize_with`) go further, one character of a cluster's normalisation at a time,
+//! never changing ASCII (so pure ASCII keeps its fast path: borrowed, or lowercased, with no map):
+//!
+//! * `normalize_pii`: every decimal digit (Nd) to its ASCII digit, every dash (Pd, U+2212) to `-`,
+//!   every space separator (Zs) to a space. Nothing else: PII values are ASCII digits and punctuation.
+//! * `normalize_blocklist`: those, and what a reader cannot tell apart: nonspacing and enclosing marks
+//!   dropped (after NFKC, so precomposed letters lose their accents too: `café` is `cafe`,
+//!   `c̶a̶t̶` is `cat`), default-ignorable characters dropped (variation selectors, U+034F, Hangul
+//!   fillers), and non-ASCII letters, digits and punctuation that look like ASCII ones mapped to those
+//!   (a UTS #39 skeleton restricted so ordinary text does not fold: see `unicode::fold_blocklist` and
+//!   the generator). With case folding, the fold applies before it too (Cyrillic `Т` is `T`, then `t`)
+//!   and ASCII it gives is lowercased.
+//!
+//! A character a fold drops maps like a removed format character: it belongs to a span when it lies
+//! between the span's characters, and a dropped mark belongs to its letter's cluster, so a span that
+//! ends on the letter covers the mark too.
+//!
 //! All offsets are UTF-8 byte offsets into `&str`s. The map's semantics are `text.py`'s in code
 //! points; they carry over to bytes because every offset crossing the API is a character boundary
 //! and a linear segment is only ever built where normalised and original bytes advance together.
