@@ -8,6 +8,7 @@ pub mod json_check;
 pub mod normalize;
 pub mod pii;
 pub mod pii_holdback;
+pub mod secret;
 pub mod stream_fast;
 pub mod unicode;
 pub mod user_regex;
