@@ -44,7 +44,14 @@ class Literals:
 class PiiScanner:
     """Every built-in PII type of ``types`` (names as in ``checks.pii.PII_TYPES``)."""
 
-    def __init__(self, types: list[str], *, max_holdback_chars: int) -> None: ...
+    def __init__(
+        self,
+        types: list[str],
+        *,
+        max_holdback_chars: int,
+        ip_exclude_special: bool = True,
+        ip_exclude_versions: bool = True,
+    ) -> None: ...
     def find(self, text: str, pos: int = 0) -> list[tuple[int, int, str]]:
         """Every match starting at or after ``pos``: (start, end, type), sorted, no duplicates."""
     def holdback(self, text: str, pos: int = 0) -> int:

@@ -213,7 +213,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
         phases = {"input": {Phase.INPUT}, "output": {Phase.OUTPUT}, "both": {Phase.INPUT, Phase.OUTPUT}}[
             pii.apply_to
         ]
-        check = PiiCheck.for_types(pii.types, name="pii", key="pii.types")
+        check = PiiCheck.for_types(pii.types, name="pii", key="pii.types", ip_rules=pii.ip_address)
         add(
             Guardrail(
                 name="pii" if "pii" not in guardrails else "pii_section",

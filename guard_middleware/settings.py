@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from guard_middleware.checks.pii import IpAddressRules
 from guard_middleware.errors import ConfigError
 from guard_middleware.formats import DEFAULT_ROUTES
 
@@ -74,6 +75,8 @@ class PiiSettings(_Section):
     apply_to: Literal["input", "output", "both"] = "both"
     types: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_TYPES))
     provider: dict[str, Any] = Field(default_factory=lambda: {"type": "regex"})
+    # the debatable IP_ADDRESS families (`ip_address = {exclude_special = false}`)
+    ip_address: IpAddressRules = Field(default_factory=IpAddressRules)
 
 
 class AuditSettings(_Section):

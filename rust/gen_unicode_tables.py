@@ -285,7 +285,17 @@ def skeleton_table(
             ):
                 return ascii_of_same_kind(c, proto)
         small_capital = SMALL_CAPITAL.fullmatch(unicodedata.name(c, ""))
-        return small_capital.group(1).lower() if small_capital else None
+        if small_capital:
+            return small_capital.group(1).lower()
+        # A Greek small letter whose capital looks like an ASCII capital (ε: Ε, κ: Κ, τ: Τ, χ: Χ):
+        # the capital is folded to the small letter before this table applies, so the small letter
+        # stands for it. Not Cyrillic: its small т, н, м look like small capitals (see above).
+        upper = c.upper()
+        if unicodedata.name(c, "").startswith("GREEK SMALL LETTER") and len(upper) == 1 and upper != c:
+            proto = confusables.get(upper)
+            if proto is not None and len(proto) == 1 and proto.isascii() and proto.isalpha():
+                return proto.lower()
+        return None
 
     table = {}
     for cp in code_points():

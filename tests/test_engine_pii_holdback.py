@@ -1,7 +1,9 @@
-"""The Rust PII hold-back against the Python oracle (``tests/oracle/pii.py``), result for result.
+"""The PII stream hold-back's safety property, on generated texts.
 
-Equality is the requirement; ``engine <= oracle`` is asserted separately because it is the safety
-property (a larger index releases text the oracle would still hold).
+Text before ``holdback(prefix)`` is released to the client, so nothing released may later turn out
+to be part of a value: every match of the whole text that starts before the hold-back must already be
+a match of the prefix (same span, same type). The rules live in the engine once; these tests cut
+values of every type, shape and script anywhere and check that property at every cut.
 """
 
 from __future__ import annotations
@@ -13,15 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guard_middleware import _engine
-from tests.oracle.pii import PII_TYPES, PiiCheck
+from guard_middleware.checks.pii import PII_TYPES
 
 TYPE_SETS: list[tuple[str, ...]] = [tuple(PII_TYPES), *((t,) for t in PII_TYPES)]
 CAPS = [1, 2, 5, 12, 40, 1024]
-
-
-@cache
-def oracle(types: tuple[str, ...], cap: int) -> PiiCheck:
-    return PiiCheck("pii", types, max_holdback_chars=cap)
 
 
 @cache
@@ -29,15 +26,58 @@ def engine(types: tuple[str, ...], cap: int) -> _engine.PiiScanner:
     return _engine.PiiScanner(list(types), max_holdback_chars=cap)
 
 
+def check_bounds(text: str, pos: int, types: tuple[str, ...], cap: int) -> int:
+    h = engine(types, cap).holdback(text, pos)
+    assert min(pos, len(text)) <= h <= len(text)
+    assert h >= len(text) - cap or h >= pos
+    return h
+
+
+def check_sound(full: str, k: int, types: tuple[str, ...]) -> None:
+    """Releasing ``full[:k]`` up to its hold-back loses no match of ``full``."""
+    scanner = engine(types, 1024)
+    prefix = full[:k]
+    h = scanner.holdback(prefix)
+    before = {m for m in scanner.find(prefix) if m[0] < h}
+    after = {m for m in scanner.find(full) if m[0] < h}
+    assert after <= before, (prefix, full[k:], h, after - before)
+
+
 def check(text: str, pos: int, types: tuple[str, ...], cap: int) -> None:
-    want = oracle(types, cap).holdback(text, pos)
-    got = engine(types, cap).holdback(text, pos)
-    assert got <= want, f"engine releases more: {got} > {want}"
-    assert got == want
+    check_bounds(text, pos, types, cap)
+    for k in range(len(text) + 1):
+        check_sound(text, k, types)
 
 
 # Complete values (and context phrases) of every type; the strategies cut them anywhere.
 VALUES = [
+    "090-5932-3979",
+    "0161 496 0280",
+    "(06423) 081375",
+    "+33 (0)1 48 08 04 12",
+    "82 2460-7104",
+    "001-623-258-4553",
+    "(591)341-7776x41586",
+    "206.269.0743 ext. 12",
+    "8 (066) 907-43-91",
+    "\u7535\u8bdd15191417776",
+    "tel: 3420837783",
+    "\u0664\u0661\u0665-\u0665\u0665\u0665-\u0660\u0661\u0663\u0662",
+    "4111.1111.1111.1111",
+    "4000 0000 0000 0000 006",
+    "2200000000000004",
+    "123.45.6789",
+    "123\u201345\u20136789",
+    "HTTPS://EXAMPLE.COM/a",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "postgres://user:s3cr3tPa55@db.example.com/x",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7Mhgw\n"
+    "-----END RSA PRIVATE KEY-----",
+    "API_TOKEN=Zx8k2LmQ9vTq4RwY7nBc3JdF",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+    "PASSWORD=S3cr3t!x",
     "bob.smith+x@mail.example.co.uk",
     "a@b.co",
     "x_y%z@sub-domain.example.museum",
@@ -128,7 +168,7 @@ CAP = st.sampled_from(CAPS)
 
 @settings(max_examples=2000, deadline=None)
 @given(TEXT, TYPES, CAP, st.data())
-def test_ascii_holdback_equals_the_oracle(
+def test_ascii_holdback_is_sound(
     text: str, types: tuple[str, ...], cap: int, data: st.DataObject
 ) -> None:
     pos = data.draw(st.integers(0, len(text) + 1))
@@ -186,7 +226,7 @@ UNICODE_TEXT = st.tuples(
 
 @settings(max_examples=1500, deadline=None)
 @given(UNICODE_TEXT, TYPES, CAP, st.data())
-def test_unicode_holdback_equals_the_oracle(
+def test_unicode_holdback_is_sound(
     text: str, types: tuple[str, ...], cap: int, data: st.DataObject
 ) -> None:
     pos = data.draw(st.integers(0, len(text) + 1))
@@ -219,7 +259,7 @@ ALPHABET = st.sampled_from([*"0123456789 -.@ab:SN", "com", "ssn ", "born ", "+1 
 @given(st.lists(ALPHABET, max_size=25).map("".join), st.data())
 def test_the_settled_text_alphabet_of_test_pii(text: str, data: st.DataObject) -> None:
     k = data.draw(st.integers(0, len(text)))
-    check(text[:k], 0, tuple(PII_TYPES), 1024)
+    check_sound(text, k, tuple(PII_TYPES))
 
 
 @pytest.mark.parametrize(
@@ -247,11 +287,15 @@ def test_the_settled_text_alphabet_of_test_pii(text: str, data: st.DataObject) -
         "password is x",
     ],
 )
-@pytest.mark.parametrize("types", [tuple(PII_TYPES), ("URL",), ("EMAIL",), ("AWS_SECRET_KEY",)])
+@pytest.mark.parametrize("types", [tuple(PII_TYPES), ("URL",), ("EMAIL",), ("AWS_SECRET_KEY",), ("PHONE",)])
 @pytest.mark.parametrize("cap", [40, 1024, 5000])
 def test_long_and_boundary_tails(text: str, types: tuple[str, ...], cap: int) -> None:
     for pos in (0, len(text) // 2, len(text) - 1):
-        check(text, pos, types, cap)
+        check_bounds(text, pos, types, cap)
+    # Past the cap (1,024 characters) a value is reported only in part, as documented.
+    if len(text) < 1000:
+        for k in (len(text) // 2, len(text) - 3, len(text) - 1):
+            check_sound(text, k, types)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +319,7 @@ def test_long_and_boundary_tails(text: str, types: tuple[str, ...], cap: int) ->
         "aws/ab",
     ],
 )
-def test_review_cases_equal_the_oracle(text: str) -> None:
+def test_review_cases_are_sound(text: str) -> None:
     for types in TYPE_SETS:
         for pos in range(len(text) + 1):
             check(text, pos, types, 1024)

@@ -44,6 +44,8 @@ EVASIONS = [
     "competitor\u2212name",  # minus sign
     "competitor\ufe63name",  # small hyphen-minus (NFKC)
     "c\u03bfmpetitor-name",  # Greek omicron
+    "comp\u03b5\u03c4itor-name",  # Greek epsilon, tau
+    "COMPE\u03a4ITOR-NAME",  # Greek capital tau (case-folded to small tau first)
     "\u0441\u043emp\u0435titor-name",  # Cyrillic es, o, ie
     "\u0421\u041e\u041c\u0420\u0415\u0422\u0406\u0422\u041eR-NAME",  # Cyrillic capitals (Р is P)
     "compet\u0131tor-name",  # dotless i

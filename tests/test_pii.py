@@ -39,12 +39,12 @@ def kinds(text: str) -> set[str]:
         ("jcb 3530111333300000 ok", ("CREDIT_CARD", "3530111333300000")),
         ("diners 3056 930902 5904 ok", ("CREDIT_CARD", "3056 930902 5904")),
         ("host 192.168.0.1 up", ("IP_ADDRESS", "192.168.0.1")),
-        ("loopback ::1 up", ("IP_ADDRESS", "::1")),
+        ("compressed 2a00:1450::1 up", ("IP_ADDRESS", "2a00:1450::1")),
         ("link fe80::1 up", ("IP_ADDRESS", "fe80::1")),
-        ("v6 2001:db8::8a2e:370:7334 up", ("IP_ADDRESS", "2001:db8::8a2e:370:7334")),
+        ("v6 2a00:1450::8a2e:370:7334 up", ("IP_ADDRESS", "2a00:1450::8a2e:370:7334")),
         (
-            "full 2001:0db8:85a3:0000:0000:8a2e:0370:7334 up",
-            ("IP_ADDRESS", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+            "full 2a00:0db8:85a3:0000:0000:8a2e:0370:7334 up",
+            ("IP_ADDRESS", "2a00:0db8:85a3:0000:0000:8a2e:0370:7334"),
         ),
         ("I was born on 1990-01-02 in Leeds", ("DATE_OF_BIRTH", "1990-01-02")),
         ("DOB: 02/03/1985", ("DATE_OF_BIRTH", "02/03/1985")),
@@ -207,3 +207,34 @@ def test_holdback_keeps_a_partial_context_word_and_a_partial_url_prefix() -> Non
 def test_find_after_pos_keeps_finditer_semantics_for_trigger_led_types() -> None:
     text = "go https://a.example/x https://b.example/y"
     assert [text[m.start : m.end] for m in ALL.find(text, pos=5)] == ["https://b.example/y"]
+
+
+_ADDRESSES = "bind 0.0.0.0 and ::1, docs use 2001:db8::7 and 192.0.2.7; urllib3-1.19.5.145; host 10.1.2.3"
+
+
+def _addresses(check: object) -> list[str]:
+    assert isinstance(check, PiiCheck)
+    return [_ADDRESSES[m.start : m.end] for m in check.find(_ADDRESSES) if m.category == "IP_ADDRESS"]
+
+
+def test_special_purpose_addresses_and_versions_are_not_pii_by_default() -> None:
+    assert _addresses(build_pii_regex({}, name="pii", key="g")) == ["10.1.2.3"]
+
+
+def test_the_ip_address_table_turns_each_family_back_on() -> None:
+    special = build_pii_regex({"ip_address": {"exclude_special": False}}, name="pii", key="g")
+    assert _addresses(special) == ["0.0.0.0", "::1", "2001:db8::7", "192.0.2.7", "10.1.2.3"]
+    versions = build_pii_regex({"ip_address": {"exclude_versions": False}}, name="pii", key="g")
+    assert _addresses(versions) == ["1.19.5.145", "10.1.2.3"]
+    assert "IP_ADDRESS" not in build_pii_regex({"ip_address": False}, name="pii", key="g").types
+    with pytest.raises(ConfigError) as info:
+        build_pii_regex({"ip_address": {"exclude_loopback": True}}, name="pii", key="g")
+    assert info.value.key.startswith("g.ip_address")
+
+
+def test_the_pii_section_takes_the_same_ip_address_table() -> None:
+    from guard_middleware import GuardMiddleware, GuardSettings
+
+    settings = GuardSettings.load(pii={"types": ["IP_ADDRESS"], "ip_address": {"exclude_special": False}})
+    check = GuardMiddleware(settings).policy.guardrails["pii"].text_check
+    assert _addresses(check) == ["0.0.0.0", "::1", "2001:db8::7", "192.0.2.7", "10.1.2.3"]

@@ -1,46 +1,58 @@
 """The ``pii_regex`` provider and the ``[pii]`` section's regex provider: PII found locally. Pure.
 
-Only the types a regex plus a checksum can find reliably are offered; ``Match.category`` is the type:
+Only the types rules plus a checksum can find reliably are offered; ``Match.category`` is the type. The
+rules live once, in the native engine (``rust/src/pii.rs``, ``pii/numeric.rs``, ``secret.rs``); the
+README has the full table with recall and false-positive figures (``tests/bench_detection.py``).
 
-* EMAIL; URL (``http(s)://``, ``ftp://``, ``www.``; trailing punctuation is not part of it)
-* PHONE: North American with separators (``555-123-4567``, ``(555) 123-4567``, ``+1 555 123 4567``) and
-  international with a ``+`` country code (8 to 15 digits). Never inside a longer digit run; a bare
-  10-digit run is not a phone number.
-* SSN: ``AAA-GG-SSSS`` or with spaces, area not 000/666/9xx, group not 00, serial not 0000. A bare
-  9-digit run counts only when preceded (within 30 characters) by ``SSN`` or ``social security``.
-* CREDIT_CARD: 13-19 digits, optionally grouped by spaces or dashes (4-4-4-4, Amex 4-6-5, Diners 4-6-4),
-  passing Luhn and a known issuer prefix/length (Visa, Mastercard 51-55 and 2221-2720, Amex, Discover,
-  JCB, Diners).
-* IP_ADDRESS: IPv4 (octets up to 255) and IPv6 in every textual form ``ipaddress`` accepts (``::1``,
-  ``fe80::1``, ``2001:db8::8a2e:370:7334``).
-* DATE_OF_BIRTH: a date preceded by ``born``, ``DOB``, ``birthday``, ``birth date``, ``date of birth``;
-  the span is the date only. A date on its own is not a birth date.
-* MAC_ADDRESS (``:`` or ``-`` separated); IBAN (mod-97 checksum); AWS_ACCESS_KEY (``AKIA``/``ASIA``/...
-  plus 16); AWS_SECRET_KEY (40 base64 characters after ``aws``/``secret``); API_KEY (OpenAI ``sk-``/
-  ``sk-proj-``, Anthropic ``sk-ant-``, GitHub ``ghp_``/``gho_``/``github_pat_``, Slack ``xox?-``, Google
-  ``AIza``, Stripe ``sk_live_``/``rk_live_``); PASSWORD (after ``password:``/``pwd=``/``passwd is``; the
-  span is the value only).
+* EMAIL: local parts of ASCII or of any script (not mixing a script written without spaces with
+  another: ``メールはgsato@…`` is ``gsato@…``), IDN domains, punycode and native top-level domains.
+* PHONE: digit groups parsed by hand: ``+`` or ``00`` and a country code (E.164), North American
+  ``(NPA) NXX-XXXX``, national numbers with a trunk 0 (``0161 496 0280``, ``090-5932-3979``,
+  ``(06423) 081375``), Russian ``8 (912) …``, Brazilian ``82 2460-7104``, Chinese mobiles; extensions
+  (``x1234``) belong to the span. A bare run of digits is a phone number only after a phone word
+  (``tel``, ``Telefon``, ``电话``, ...) or in a mobile shape (CN ``1[3-9]…``, RU ``89…``).
+* SSN: ``AAA-GG-SSSS`` with one of ``-``, space or ``.`` twice; area not 000/666/9xx, group not 00,
+  serial not 0000. A bare 9-digit run counts only after ``SSN`` or ``social security``.
+* CREDIT_CARD: 12-19 digits, ungrouped or in fours (last group 1-5), Amex 4-6-5, Diners 4-6-4, with
+  spaces, dashes or dots (mixed too), passing Luhn and the issuer table (Visa, Mastercard, Amex,
+  Discover, JCB, Diners, Maestro, UnionPay, Mir, RuPay, Troy).
+* IP_ADDRESS: IPv4 and every textual IPv6 form. Versions with a suffix (``2.1.0.4-rc1``) are never
+  addresses; by default (``ip_address = {exclude_special, exclude_versions}``) neither are
+  special-purpose addresses (``0.0.0.0``, ``127.0.0.1``, ``::1``, documentation ranges) nor four-part
+  versions (``urllib3-1.19.5.145``, ``version 2.28.9.178``, ``==1.2.3.4``).
+* DATE_OF_BIRTH: a date within 24 characters after a birth word in twelve languages (``born``,
+  ``geboren``, ``né``, ``nacido``, ``nato``, ``nascido``, ``родился``, ``生年月日``, ``出生``,
+  ``ولد``, ``जन्म`` ...); numeric, month-name (English, German, French, Spanish, Italian, Portuguese,
+  Russian) and ``1990年1月12日`` forms. The span is the date only; a date alone is not a birth date.
+* MAC_ADDRESS (``:`` or ``-`` separated, Cisco ``0011.2233.44ab``); URL (``http(s)://``, ``ftp://``,
+  ``www.`` in any case; trailing punctuation is not part of it); IBAN (either case, grouped by spaces
+  or dashes, country length and mod-97 checked).
+* The ``SECRET`` family (``types = ["SECRET"]`` expands to all of them): AWS_ACCESS_KEY, AWS_SECRET_KEY
+  (env, JSON, INI and YAML shapes), API_KEY (OpenAI, Anthropic, GitHub, GitLab, Slack, Stripe live and
+  test, Google, Hugging Face, npm, PyPI, SendGrid, Azure keys and SAS signatures, ...), PRIVATE_KEY (the
+  whole PEM block), JWT, URL_CREDENTIALS (the password of ``scheme://user:password@host``),
+  GENERIC_SECRET (``*_KEY=``/``*_TOKEN=``/``*_SECRET=`` with a high-entropy value) and PASSWORD (a
+  value that looks like one after ``password``/``pwd``/``passwd``).
 
-Context words (SSN, DATE_OF_BIRTH, AWS_SECRET_KEY, PASSWORD) must come *before* the value, so a stream
-can settle text without waiting for what follows.
+Boundaries: a value may not be glued to ASCII letters and digits that would make it part of a longer
+token (hashes, ids, ``0.4201…``), but letters of scripts written without spaces may touch it on either
+side (``电话415-555-0132``, ``卡号4111111111111111的``), and a word of letters only may precede a number
+(``tel415-555-0132``).
 
-NAME, ADDRESS, USERNAME, DRIVERS_LICENSE, PASSPORT and BANK_ACCOUNT are refused at build time: regexes
+Context words come *before* the value, so a stream can settle text without waiting for what follows.
+
+NAME, ADDRESS, USERNAME, DRIVERS_LICENSE, PASSPORT and BANK_ACCOUNT are refused at build time: rules
 cannot find them without drowning in false positives. Bedrock ``ApplyGuardrail`` (NAME, ADDRESS,
 USERNAME, DRIVER_ID, US_PASSPORT_NUMBER, US_BANK_ACCOUNT_NUMBER) or Lakera (``pii/address``, ...) can.
 
-The rules live in the native engine (``guard_middleware._engine``, ``rust/src/pii.rs``): text is scanned
-with cheap anchors first ('@' for emails, runs of digits and separators for the numeric types, ``:``/``-``
-for IPv6/MAC, and one Aho-Corasick pass for every context word and literal prefix such as ``https://``,
-``AKIA``, ``sk-``); the full patterns (linear-time automata, no backtracking) run only around those
+Text is scanned with cheap anchors first ('@', runs of digits and separators, ``:``/``-`` for
+IPv6/MAC, one pass for every context word and literal prefix); the full rules run only around those
 anchors, and validators only on candidates. No input of any shape costs more than a small constant per
-character.
+character. Matching runs on normalised text (NFKC, format characters removed, digits of every script
+folded to ASCII, every dash to ``-``); spans are mapped back to the original text.
 
-Matching runs on NFKC text with format characters removed (no case folding), so full-width digits and
-zero-width characters do not evade; spans are mapped back to the original text.
-
-Streams: ``holdback`` keeps back every tail position where a pattern has a partial match or a complete
-match touching the end (it may grow), plus the last character cluster; each type looks only at the
-trailing run of the characters it can contain, context types only from their context words. It is
+Streams: ``holdback`` keeps back every tail position where a rule could still match once more text
+arrives (a superset where that is cheaper: holding more is safe), plus the last character cluster. It is
 capped at ``max_holdback_chars`` (1024); a longer URL straddling stream chunks is reported only in part.
 """
 
@@ -56,7 +68,7 @@ from guard_middleware.checks.blocklist import pydantic_key
 from guard_middleware.errors import ConfigError
 from guard_middleware.verdict import Match
 
-__all__ = ["PII_TYPES", "REMOTE_ONLY_TYPES", "PiiCheck", "PiiRegexOptions", "build_pii_regex"]
+__all__ = ["FAMILIES", "PII_TYPES", "REMOTE_ONLY_TYPES", "PiiCheck", "PiiRegexOptions", "build_pii_regex"]
 
 #: every type this check can find
 PII_TYPES: tuple[str, ...] = (
@@ -73,7 +85,25 @@ PII_TYPES: tuple[str, ...] = (
     "AWS_SECRET_KEY",
     "API_KEY",
     "PASSWORD",
+    "PRIVATE_KEY",
+    "JWT",
+    "URL_CREDENTIALS",
+    "GENERIC_SECRET",
 )
+
+#: type families a ``types`` list may name: each stands for its members
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "SECRET": (
+        "AWS_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "API_KEY",
+        "PRIVATE_KEY",
+        "JWT",
+        "URL_CREDENTIALS",
+        "GENERIC_SECRET",
+        "PASSWORD",
+    ),
+}
 
 #: types only a remote provider can find, and which
 REMOTE_ONLY_TYPES: dict[str, str] = {
@@ -86,6 +116,17 @@ REMOTE_ONLY_TYPES: dict[str, str] = {
 }
 
 
+class IpAddressRules(BaseModel):
+    """The debatable IP_ADDRESS families, as policy: both are left out by default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # 0.0.0.0/8, 127.0.0.0/8, 255.255.255.255, the documentation ranges, ::, ::1, 2001:db8::/32
+    exclude_special: bool = True
+    # four-part versions: `urllib3-1.19.5.145`, `version 2.28.9.178`, `==1.2.3.4`
+    exclude_versions: bool = True
+
+
 class PiiRegexOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -95,7 +136,8 @@ class PiiRegexOptions(BaseModel):
     phone: bool = True
     ssn: bool = True
     credit_card: bool = True
-    ip_address: bool = True
+    # `true`/`false`, or a table of `IpAddressRules` (which switches the type on)
+    ip_address: bool | IpAddressRules = True
     date_of_birth: bool = True
     types: list[str] = Field(default_factory=list)
     max_holdback_chars: int = Field(default=1024, ge=1)
@@ -104,14 +146,33 @@ class PiiRegexOptions(BaseModel):
 class PiiCheck:
     """Built-in PII detection. Build with ``build_pii_regex`` or ``PiiCheck.for_types``."""
 
-    def __init__(self, name: str, types: Iterable[str], *, max_holdback_chars: int = 1024) -> None:
+    def __init__(
+        self,
+        name: str,
+        types: Iterable[str],
+        *,
+        max_holdback_chars: int = 1024,
+        ip_rules: IpAddressRules | None = None,
+    ) -> None:
         self.name = name
         self.types: tuple[str, ...] = tuple(dict.fromkeys(types))
-        self._scanner = PiiScanner(list(self.types), max_holdback_chars=max_holdback_chars)
+        rules = ip_rules or IpAddressRules()
+        self._scanner = PiiScanner(
+            list(self.types),
+            max_holdback_chars=max_holdback_chars,
+            ip_exclude_special=rules.exclude_special,
+            ip_exclude_versions=rules.exclude_versions,
+        )
 
     @classmethod
     def for_types(
-        cls, types: Sequence[str], *, name: str, key: str, max_holdback_chars: int = 1024
+        cls,
+        types: Sequence[str],
+        *,
+        name: str,
+        key: str,
+        max_holdback_chars: int = 1024,
+        ip_rules: IpAddressRules | None = None,
     ) -> PiiCheck:
         """The ``[pii]`` section's ``types`` list; names match case-insensitively."""
         if isinstance(types, str):
@@ -127,12 +188,16 @@ class PiiCheck:
                     f"{t} cannot be detected reliably by regex; "
                     f"use a remote provider: {REMOTE_ONLY_TYPES[t]}",
                 )
+            if t in FAMILIES:
+                wanted.extend(FAMILIES[t])
+                continue
             if t not in PII_TYPES:
                 raise ConfigError(
-                    f"{key}[{i}]", f"unknown PII type {raw!r}; valid types: {', '.join(PII_TYPES)}"
+                    f"{key}[{i}]",
+                    f"unknown PII type {raw!r}; valid types: {', '.join((*PII_TYPES, *FAMILIES))}",
                 )
             wanted.append(t)
-        return cls(name, wanted, max_holdback_chars=max_holdback_chars)
+        return cls(name, wanted, max_holdback_chars=max_holdback_chars, ip_rules=ip_rules)
 
     def find(self, text: str, pos: int = 0) -> list[Match]:
         return [Match(s, e, category) for s, e, category in self._scanner.find(text, pos)]
@@ -157,7 +222,7 @@ def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCh
             ("PHONE", opts.phone),
             ("SSN", opts.ssn),
             ("CREDIT_CARD", opts.credit_card),
-            ("IP_ADDRESS", opts.ip_address),
+            ("IP_ADDRESS", opts.ip_address is not False),
             ("DATE_OF_BIRTH", opts.date_of_birth),
         )
         if on
@@ -166,4 +231,5 @@ def build_pii_regex(options: Mapping[str, Any], *, name: str, key: str) -> PiiCh
     types = [*chosen, *extra]
     if not types:
         raise ConfigError(key, "every PII type is switched off")
-    return PiiCheck(name, types, max_holdback_chars=opts.max_holdback_chars)
+    ip_rules = opts.ip_address if isinstance(opts.ip_address, IpAddressRules) else None
+    return PiiCheck(name, types, max_holdback_chars=opts.max_holdback_chars, ip_rules=ip_rules)

@@ -12,14 +12,23 @@
 //! (`context.rs`, and the URL, MAC and AWS key scanners here). Every full pattern is bounded in
 //! length and runs only at an anchor, so each input character costs a bounded amount of work.
 
-mod context;
+pub(crate) mod context;
+mod numeric;
 mod validate;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
-use crate::normalize::normalize;
-use crate::unicode::{is_space, is_word};
+use crate::normalize::normalize_pii;
+use crate::secret::{SecretScanner, SecretType};
+use crate::unicode::is_space;
+
+/// The letters, digits and `_` of ASCII: what glues a value to its neighbours. Letters of other
+/// scripts never do, so a value written straight after CJK or Thai text is found.
+fn ascii_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PiiType {
@@ -36,10 +45,14 @@ pub enum PiiType {
     AwsSecretKey,
     ApiKey,
     Password,
+    PrivateKey,
+    Jwt,
+    UrlCredentials,
+    GenericSecret,
 }
 
 impl PiiType {
-    pub const ALL: [PiiType; 13] = [
+    pub const ALL: [PiiType; 17] = [
         PiiType::Email,
         PiiType::Phone,
         PiiType::Ssn,
@@ -53,6 +66,10 @@ impl PiiType {
         PiiType::AwsSecretKey,
         PiiType::ApiKey,
         PiiType::Password,
+        PiiType::PrivateKey,
+        PiiType::Jwt,
+        PiiType::UrlCredentials,
+        PiiType::GenericSecret,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,7 +87,20 @@ impl PiiType {
             PiiType::AwsSecretKey => "AWS_SECRET_KEY",
             PiiType::ApiKey => "API_KEY",
             PiiType::Password => "PASSWORD",
+            PiiType::PrivateKey => "PRIVATE_KEY",
+            PiiType::Jwt => "JWT",
+            PiiType::UrlCredentials => "URL_CREDENTIALS",
+            PiiType::GenericSecret => "GENERIC_SECRET",
         }
+    }
+
+    /// The SECRET family's types are found by `crate::secret`.
+    pub fn secret(self) -> Option<SecretType> {
+        SecretType::from_name(self.name())
+    }
+
+    fn of_secret(t: SecretType) -> PiiType {
+        PiiType::from_name(t.name()).expect("every secret type is a PII type")
     }
 
     pub fn from_name(name: &str) -> Option<PiiType> {
@@ -83,10 +113,6 @@ impl PiiType {
 enum Edge {
     /// EMAIL: `[A-Za-z0-9._%+-]` before, `[A-Za-z0-9-]` after
     Email,
-    /// PHONE: `[\w+]` before, `[0-9]` after
-    Phone,
-    /// SSN, CREDIT_CARD: `[\w-]` on both sides
-    Group,
     /// IPv4: `[\w.]` before, `[\w]|\.[0-9]` after
     Ipv4,
     /// IPv6: `[\w:]` on both sides
@@ -95,24 +121,19 @@ enum Edge {
     Mac,
     /// URL: `[\w@./]` before, anything after
     Url,
-    /// IBAN, AWS_ACCESS_KEY: `[A-Za-z0-9]` on both sides
+    /// IBAN: `[A-Za-z0-9]` on both sides
     Alnum,
-    /// API_KEY: `[A-Za-z0-9_-]` on both sides
-    ApiKey,
 }
 
 impl Edge {
     fn lead_blocked(self, c: char) -> bool {
         match self {
             Edge::Email => c.is_ascii_alphanumeric() || "._%+-".contains(c),
-            Edge::Phone => is_word(c) || c == '+',
-            Edge::Group => is_word(c) || c == '-',
-            Edge::Ipv4 => is_word(c) || c == '.',
-            Edge::Ipv6 => is_word(c) || c == ':',
-            Edge::Mac => is_word(c) || c == ':' || c == '-',
-            Edge::Url => is_word(c) || "@./".contains(c),
+            Edge::Ipv4 => ascii_word(c) || c == '.',
+            Edge::Ipv6 => ascii_word(c) || c == ':',
+            Edge::Mac => ascii_word(c) || c == ':' || c == '-' || c == '.',
+            Edge::Url => ascii_word(c) || "@./".contains(c),
             Edge::Alnum => c.is_ascii_alphanumeric(),
-            Edge::ApiKey => c.is_ascii_alphanumeric() || c == '_' || c == '-',
         }
     }
 
@@ -122,23 +143,42 @@ impl Edge {
         };
         match self {
             Edge::Email => c.is_ascii_alphanumeric() || c == '-',
-            Edge::Phone => c.is_ascii_digit(),
             Edge::Ipv4 => {
-                is_word(c)
-                    || (c == '.' && s.as_bytes().get(end + 1).is_some_and(u8::is_ascii_digit))
+                let next = s.as_bytes().get(end + 1).copied();
+                // `2.1.0.4-rc1`, `1.2.3.4+build` are versions; `10.0.0.1-10.0.0.9` a range.
+                ascii_word(c)
+                    || (c == '.' && next.is_some_and(|n| n.is_ascii_digit()))
+                    || (c == '-' && next.is_some_and(|n| n.is_ascii_alphabetic()))
+                    || c == '+'
             }
             Edge::Url => false,
+            // `a[4-1::-1]` is a slice.
+            Edge::Ipv6 => {
+                let next = s.as_bytes().get(end + 1).copied();
+                self.lead_blocked(c) || (c == '-' && next.is_some_and(|n| n.is_ascii_digit()))
+            }
+            // A sentence's full stop or a list's dash may follow an address; another group may not.
+            Edge::Mac => {
+                let next = s.as_bytes().get(end + 1).copied();
+                ascii_word(c) || (matches!(c, ':' | '-' | '.') && next.is_some_and(is_hex))
+            }
             _ => self.lead_blocked(c),
         }
     }
 
     /// `_Compiled.edges_ok`.
     fn ok(self, s: &str, start: usize, end: usize) -> bool {
-        !s[..start]
-            .chars()
-            .next_back()
-            .is_some_and(|c| self.lead_blocked(c))
-            && !self.trail_blocked(s, end)
+        let mut before = s[..start].chars().rev();
+        let lead_blocked = match (self, before.next()) {
+            (_, None) => false,
+            // `IP:2001:db8::1`, `アドレス:82:44:…`: a label's colon, not a group of the address.
+            (Edge::Ipv6, Some(':')) => before.next().is_some_and(|c| is_hex_char(c) || c == ':'),
+            (Edge::Mac, Some(':')) => before
+                .next()
+                .is_some_and(|c| is_hex_char(c) || matches!(c, ':' | '-' | '.')),
+            (_, Some(c)) => self.lead_blocked(c),
+        };
+        !lead_blocked && !self.trail_blocked(s, end)
     }
 }
 
@@ -171,6 +211,10 @@ fn next_digit(b: &[u8], from: usize) -> Option<usize> {
         .iter()
         .position(u8::is_ascii_digit)
         .map(|k| i + k)
+}
+
+fn is_hex_char(c: char) -> bool {
+    c.is_ascii_hexdigit()
 }
 
 fn is_hex(b: u8) -> bool {
@@ -219,40 +263,6 @@ struct DigitType {
     re: Regex,
     edge: Edge,
     validate: fn(&str) -> bool,
-    needs: Needs,
-}
-
-/// What a digit run must hold for a type's pattern to match anywhere in it, checked before the
-/// pattern's pass over the run: runs of separators with short digit groups (`1-1-1-…`, `::1:…`)
-/// hold none of these, and each would otherwise cost every type a full pass.
-#[derive(Debug, Clone, Copy)]
-enum Needs {
-    /// `[0-9]{4}`, in every SSN and card branch
-    FourDigits,
-    /// the North American phone's `[0-9]{4}`, or the `\+` the international one starts with
-    FourDigitsOrPlus,
-    /// IPv4's three `\.`
-    ThreeDots,
-}
-
-impl Needs {
-    /// `four_digits` is asked at most once per run, however many types need it.
-    fn met(self, run: &[u8], four_digits: &mut Option<bool>) -> bool {
-        let mut four = || {
-            *four_digits.get_or_insert_with(|| {
-                let mut digits = 0;
-                run.iter().any(|c| {
-                    digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
-                    digits == 4
-                })
-            })
-        };
-        match self {
-            Needs::FourDigits => four(),
-            Needs::FourDigitsOrPlus => memchr::memchr(b'+', run).is_some() || four(),
-            Needs::ThreeDots => memchr::memchr_iter(b'.', run).nth(2).is_some(),
-        }
-    }
 }
 
 /// What a trigger-automaton hit can start.
@@ -260,24 +270,18 @@ impl Needs {
 enum Trigger {
     Ssn,
     DateOfBirth,
-    AwsSecret,
-    Password,
     Url,
-    AwsAccess,
-    ApiKey,
 }
 
-const TRIGGER_KINDS: usize = 7;
+const TRIGGER_KINDS: usize = 3;
 
 impl Trigger {
     /// The context words (lower-case; matched in every ASCII case) of a context type.
     fn context_words(self) -> &'static [&'static str] {
         match self {
             Trigger::Ssn => &["ssn", "social"],
-            Trigger::DateOfBirth => &["born", "dob", "d.o.b", "birth"],
-            Trigger::AwsSecret => &["aws", "secret"],
-            Trigger::Password => &["pass", "pwd"],
-            Trigger::Url | Trigger::AwsAccess | Trigger::ApiKey => &[],
+            Trigger::DateOfBirth => &context::DOB_WORDS,
+            Trigger::Url => &[],
         }
     }
 
@@ -286,9 +290,7 @@ impl Trigger {
         match self {
             Trigger::Ssn => Some(60),
             Trigger::DateOfBirth => Some(80),
-            Trigger::AwsSecret => Some(90),
-            Trigger::Password => Some(150),
-            Trigger::Url | Trigger::AwsAccess | Trigger::ApiKey => None,
+            Trigger::Url => None,
         }
     }
 
@@ -296,70 +298,56 @@ impl Trigger {
         match kind {
             PiiType::Ssn => Some(Trigger::Ssn),
             PiiType::DateOfBirth => Some(Trigger::DateOfBirth),
-            PiiType::AwsSecretKey => Some(Trigger::AwsSecret),
-            PiiType::Password => Some(Trigger::Password),
             PiiType::Url => Some(Trigger::Url),
-            PiiType::AwsAccessKey => Some(Trigger::AwsAccess),
-            PiiType::ApiKey => Some(Trigger::ApiKey),
             _ => None,
         }
     }
 }
 
-const AWS_PREFIXES: [&[u8]; 8] = [
-    b"AKIA", b"ASIA", b"AIDA", b"AROA", b"AGPA", b"ANPA", b"ANVA", b"AIPA",
-];
-
-/// Where the context and prefix-led patterns can start: the reference's trigger automaton (every
-/// ASCII case variant of the context words, and the exact literal prefixes), found with cheaper
-/// scans. Context words are looked for only where a word starts: every context type rejects a match
-/// glued to a letter before it (`lead` = `[A-Za-z]`), and each context hit is tried on its own, so
-/// the hits this skips could never yield a match. Prefix hits all count (a rejected match still
-/// hides the hits inside it), so each prefix is found wherever it occurs, through a byte it must
-/// contain: "://" or "www." for URLs, 'A' for AWS keys and "AIza", '-' or '_' for the other API keys.
+/// Where the context and prefix-led patterns can start: context words (every context type rejects a
+/// match glued to a letter before it, so only word starts count) and the literal prefixes of URLs.
 struct Triggers {
-    /// the enabled context types' words, with their type
-    words: Vec<(&'static str, Trigger)>,
-    /// a non-letter followed by one of those words (ASCII case folded): a lazy DFA finds the few
-    /// word starts at memory speed, where a byte loop branching at every word boundary cannot
-    starts: Option<Regex>,
-    /// the first bytes of those words, in both cases, for the byte-by-byte stretches
-    first: [bool; 256],
+    /// the enabled context types' words, and the capitalised spelling of those beyond ASCII
+    /// (`Né`, `Родился`), with their type; compared in every ASCII case
+    words: Vec<(String, Trigger)>,
+    /// those words, in every ASCII case
+    finder: Option<AhoCorasick>,
     /// the largest `context_back` of the enabled context types
     context_back: usize,
     url: bool,
-    aws_access: bool,
-    api_key: bool,
 }
 
 type Hits = [Vec<usize>; TRIGGER_KINDS];
-
-/// How many bytes without a context word end a byte-by-byte stretch.
-const QUIET: usize = 64;
 
 impl Triggers {
     fn new(enabled: &[Trigger]) -> Option<Triggers> {
         if enabled.is_empty() {
             return None;
         }
-        let words: Vec<(&'static str, Trigger)> = enabled
-            .iter()
-            .flat_map(|&t| t.context_words().iter().map(move |&w| (w, t)))
-            .collect();
-        let starts = (!words.is_empty()).then(|| {
-            let alternation: Vec<String> =
-                words.iter().map(|(w, _)| w.replace('.', "\\.")).collect();
-            Regex::builder()
-                .syntax(regex_automata::util::syntax::Config::new().utf8(false))
-                .build(&format!("(?i-u)[^a-zA-Z](?:{})", alternation.join("|")))
-                .expect("the context-word pattern compiles")
-        });
-        let mut first = [false; 256];
-        for (w, _) in &words {
-            let c = w.as_bytes()[0];
-            first[usize::from(c.to_ascii_lowercase())] = true;
-            first[usize::from(c.to_ascii_uppercase())] = true;
+        let mut words: Vec<(String, Trigger)> = Vec::new();
+        for &t in enabled {
+            for &w in t.context_words() {
+                words.push((w.to_string(), t));
+                let mut chars = w.chars();
+                let capital: String = chars
+                    .next()
+                    .into_iter()
+                    .flat_map(char::to_uppercase)
+                    .chain(chars)
+                    .collect();
+                if !w.is_ascii() && capital != w {
+                    words.push((capital, t));
+                }
+            }
         }
+        let finder = (!words.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostFirst)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(words.iter().map(|(w, _)| w))
+                .expect("the context words build an automaton")
+        });
         let context_back = enabled
             .iter()
             .filter_map(|t| t.context_back())
@@ -368,54 +356,54 @@ impl Triggers {
         let on = |t: Trigger| enabled.iter().any(|&e| e as usize == t as usize);
         Some(Triggers {
             words,
-            starts,
-            first,
+            finder,
             context_back,
             url: on(Trigger::Url),
-            aws_access: on(Trigger::AwsAccess),
-            api_key: on(Trigger::ApiKey),
         })
     }
 
-    /// Context-word starts at or after `lo` that are not glued to a letter before them.
-    fn context_hits(&self, b: &[u8], lo: usize, hits: &mut Hits) {
-        let Some(starts) = &self.starts else {
+    /// Context-word starts in the windows where a context type's value can be: the value of each
+    /// (nine digits after `ssn`, a date after `born`) holds a digit within `context_back`
+    /// characters of its word's start, so words are looked for only in the `context_back`
+    /// characters before each digit at or after `npos` (in prose, a small part of the text).
+    fn context_hits_near_digits(&self, s: &str, lo: usize, npos: usize, hits: &mut Hits) {
+        let Some(finder) = &self.finder else {
             return;
         };
-        let mut word_at = |i: usize| {
-            let mut hit = false;
-            for &(w, t) in &self.words {
-                if b[i..].len() >= w.len() && b[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes()) {
-                    hits[t as usize].push(i);
-                    hit = true;
+        let b = s.as_bytes();
+        let back = self.context_back;
+        let mut i = npos;
+        while let Some(d) = next_digit(b, i) {
+            let wlo = chars_back(s, d, back).max(lo);
+            // Digits closer together than `back` bytes share one window.
+            let mut last = d;
+            let mut j = d + 1;
+            while j < b.len() && j - last <= back {
+                if b[j].is_ascii_digit() {
+                    last = j;
+                }
+                j += 1;
+            }
+            // Words starting before the last digit; the longest spans 21 bytes (`जन्मदिन`).
+            let end = (last + 32).min(b.len());
+            for m in finder.find_iter(&b[wlo..end]) {
+                let at = wlo + m.start();
+                if at >= last {
+                    break;
+                }
+                if at > 0 && b[at - 1].is_ascii_alphabetic() {
+                    continue;
+                }
+                // Every word starting here (`birth` and `birthday`, `né` and `née`).
+                for (w, t) in &self.words {
+                    if b[at..].len() >= w.len()
+                        && b[at..at + w.len()].eq_ignore_ascii_case(w.as_bytes())
+                    {
+                        hits[*t as usize].push(at);
+                    }
                 }
             }
-            hit
-        };
-        if lo == 0 || !b[lo - 1].is_ascii_alphabetic() {
-            word_at(lo);
-        }
-        // Every position below `i` has been looked at as a word start.
-        let mut i = lo + 1;
-        while let Some(m) = starts.search(&Input::new(b).range(i - 1..)) {
-            let first = m.start() + 1;
-            word_at(first);
-            // Where words are dense, each search would cost more than it skips: go byte by byte
-            // until a stretch without any passes, then search again.
-            let mut quiet_until = first + QUIET;
-            let mut prev_letter = true;
-            i = first + 1;
-            while i < b.len() && i < quiet_until {
-                let c = b[i];
-                if self.first[usize::from(c)] & !prev_letter && word_at(i) {
-                    quiet_until = i + QUIET;
-                }
-                prev_letter = c.is_ascii_alphabetic();
-                i += 1;
-            }
-            if i >= b.len() {
-                break;
-            }
+            i = last + 1;
         }
     }
 
@@ -426,71 +414,197 @@ impl Triggers {
             for j in memchr::memmem::find_iter(&b[npos..], b"://").map(|k| npos + k) {
                 let scheme = [&b"https"[..], b"http", b"ftp"]
                     .into_iter()
-                    .find(|p| j >= npos + p.len() && b[..j].ends_with(p));
+                    .find(|p| j >= npos + p.len() && b[j - p.len()..j].eq_ignore_ascii_case(p));
                 urls.extend(scheme.map(|p| j - p.len()));
             }
-            urls.extend(memchr::memmem::find_iter(&b[npos..], b"www.").map(|k| npos + k));
-        }
-        if !(self.aws_access || self.api_key) {
-            return;
-        }
-        for j in memchr::memchr3_iter(b'A', b'-', b'_', &b[npos..]).map(|k| npos + k) {
-            let rest = &b[j..];
-            let before = |n: usize| (j >= npos + n).then(|| &b[j - n..]);
-            match b[j] {
-                b'A' => {
-                    if self.aws_access && AWS_PREFIXES.iter().any(|p| rest.starts_with(p)) {
-                        hits[Trigger::AwsAccess as usize].push(j);
-                    }
-                    if self.api_key && rest.starts_with(b"AIza") {
-                        hits[Trigger::ApiKey as usize].push(j);
-                    }
+            // Schemes and `www.` in any case (`HTTPS://`, `WWW.`).
+            for dot in memchr::memchr_iter(b'.', &b[npos..]).map(|k| npos + k) {
+                if dot >= npos + 3 && b[dot - 3..dot].eq_ignore_ascii_case(b"www") {
+                    urls.push(dot - 3);
                 }
-                b'-' if self.api_key => {
-                    let keys = &mut hits[Trigger::ApiKey as usize];
-                    if before(2).is_some_and(|p| p.starts_with(b"sk-")) {
-                        keys.push(j - 2);
-                    }
-                    if before(4).is_some_and(|p| p.starts_with(b"xox") && b"abposr".contains(&p[3]))
-                    {
-                        keys.push(j - 4);
-                    }
-                }
-                b'_' if self.api_key => {
-                    let keys = &mut hits[Trigger::ApiKey as usize];
-                    if before(2)
-                        .is_some_and(|p| p.starts_with(b"sk_live_") || p.starts_with(b"rk_live_"))
-                    {
-                        keys.push(j - 2);
-                    }
-                    if before(3).is_some_and(|p| p.starts_with(b"gh") && b"pousr".contains(&p[2])) {
-                        keys.push(j - 3);
-                    }
-                    if before(6).is_some_and(|p| p.starts_with(b"github_pat_")) {
-                        keys.push(j - 6);
-                    }
-                }
-                _ => {}
             }
+            urls.sort_unstable();
         }
     }
 }
 
 /// A compiled set of PII types. Built once at start-up; shared by concurrent scans.
+/// The policy knobs of the debatable IP_ADDRESS families (both on by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PiiOptions {
+    /// Special-purpose addresses (`0.0.0.0`, `127.0.0.1`, `::1`, documentation ranges) are not PII.
+    pub ip_exclude_special: bool,
+    /// A four-part number written as a version (`urllib3-1.19.5.145`, `version 2.28.9.178`,
+    /// `==1.2.3.4`) is not an address.
+    pub ip_exclude_versions: bool,
+}
+
+impl Default for PiiOptions {
+    fn default() -> PiiOptions {
+        PiiOptions {
+            ip_exclude_special: true,
+            ip_exclude_versions: true,
+        }
+    }
+}
+
+/// Whether the IPv4-shaped value at `start` is written as a version: glued to a name by `-`
+/// (`urllib3-1.19.5.145`), after a version specifier (`==`, `>=`, `~=`…), or after a version word
+/// (`version 2.28.9.178`, `build: 2.17.8.201`).
+fn ipv4_is_version(s: &str, start: usize) -> bool {
+    let before = &s.as_bytes()[..start];
+    if let [.., c, b'-'] = before {
+        if c.is_ascii_alphanumeric() {
+            return true;
+        }
+    }
+    if [&b"=="[..], b">=", b"<=", b"~=", b"!=", b"^", b"~"]
+        .iter()
+        .any(|op| before.ends_with(op))
+    {
+        return true;
+    }
+    let trimmed = before.trim_ascii_end();
+    let trimmed = trimmed
+        .strip_suffix(b":")
+        .or_else(|| trimmed.strip_suffix(b"="))
+        .unwrap_or(trimmed)
+        .trim_ascii_end();
+    let word_len = trimmed
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let word = &trimmed[trimmed.len() - word_len..];
+    [
+        "version", "ver", "v", "build", "release", "rev", "revision", "firmware", "fw",
+    ]
+    .iter()
+    .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+}
+
 pub struct PiiScanner {
     types: Vec<PiiType>,
+    options: PiiOptions,
+    phone: bool,
+    ssn: bool,
+    card: bool,
+    /// the SECRET family (`crate::secret`)
+    secret: Option<SecretScanner>,
     hold: crate::pii_holdback::PiiHoldback,
     digit: Vec<DigitType>,
     /// EMAIL's domain half, matched at each '@' (the local part is scanned back from it)
-    email: Option<Regex>,
+    email: bool,
     ipv6: bool,
     mac: bool,
     iban: Option<Regex>,
-    api_key: Option<Regex>,
     /// DATE_OF_BIRTH's date, see `context::date_regex`
     date: Option<Regex>,
     triggers: Option<Triggers>,
 }
+
+/// The longest e-mail domain (DNS: at most 253 characters).
+pub(crate) const EMAIL_DOMAIN_MAX: usize = 253;
+
+/// What a character is to an e-mail domain label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LabelChar {
+    Letter,
+    Digit,
+    Mark,
+    Dash,
+}
+
+/// Letters, digits and marks of every script (IDN) and the dash; ASCII by table, the rest by
+/// Unicode general category (rare in a domain, so a small regex per character is cheap enough).
+fn label_char(c: char) -> Option<LabelChar> {
+    use std::sync::OnceLock;
+    static CLASSES: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    match c {
+        'a'..='z' | 'A'..='Z' => return Some(LabelChar::Letter),
+        '0'..='9' => return Some(LabelChar::Digit),
+        '-' => return Some(LabelChar::Dash),
+        _ if c.is_ascii() => return None,
+        _ => {}
+    }
+    let [letter, digit, mark] = CLASSES.get_or_init(|| {
+        [r"^\p{L}$", r"^\p{N}$", r"^\p{M}$"]
+            .map(|p| regex::Regex::new(p).expect("a class compiles"))
+    });
+    let one = c.encode_utf8(&mut [0; 4]).to_owned();
+    [
+        (letter, LabelChar::Letter),
+        (digit, LabelChar::Digit),
+        (mark, LabelChar::Mark),
+    ]
+    .into_iter()
+    .find(|(re, _)| re.is_match(&one))
+    .map(|(_, kind)| kind)
+}
+
+/// The end of the e-mail domain after the `@` at `at`, if there is one: labels of letters, marks
+/// and digits of any script and `-` (IDN; 1 to 63 characters, starting with a letter or digit, not
+/// ending with `-`), joined by single dots, at least two; the last one a top-level domain: ASCII
+/// letters, punycode (`xn--`) or letters of another script (`.рф`). Where the last label cannot be
+/// a top-level domain the domain ends at the last one that can (`a@b.com.x1` is `a@b.com`).
+fn email_domain_end(s: &str, at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    let mut labels = 0;
+    let mut domain_chars = 0;
+    let mut best = None;
+    let mut kinds = Vec::new();
+    loop {
+        kinds.clear();
+        let mut end = i;
+        let mut script = None;
+        for (k, c) in s[i..].char_indices() {
+            let Some(kind) = label_char(c) else { break };
+            if *script.get_or_insert(spaceless(c)) != spaceless(c) {
+                break;
+            }
+            kinds.push(kind);
+            end = i + k + c.len_utf8();
+            if kinds.len() > 63 {
+                return best;
+            }
+        }
+        let (Some(&first), Some(&last)) = (kinds.first(), kinds.last()) else {
+            return best;
+        };
+        domain_chars += kinds.len() + usize::from(labels > 0);
+        if domain_chars > EMAIL_DOMAIN_MAX
+            || !matches!(first, LabelChar::Letter | LabelChar::Digit)
+            || last == LabelChar::Dash
+        {
+            return best;
+        }
+        labels += 1;
+        if labels >= 2 && is_tld(&s[i..end], &kinds) {
+            best = Some(end);
+        }
+        if s.as_bytes().get(end) != Some(&b'.') {
+            return best;
+        }
+        i = end + 1;
+    }
+}
+
+/// A top-level domain: 2 to 63 ASCII letters, `xn--` and punycode, or a letter of any script
+/// followed by letters and marks.
+fn is_tld(label: &str, kinds: &[LabelChar]) -> bool {
+    if let Some(puny) = label.strip_prefix("xn--") {
+        return !puny.is_empty() && puny.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    }
+    kinds.len() >= 2
+        && kinds[0] == LabelChar::Letter
+        && kinds[1..]
+            .iter()
+            .all(|&k| matches!(k, LabelChar::Letter | LabelChar::Mark))
+}
+
+/// An IBAN in either case, grouped by spaces or dashes (checked by `validate::iban`).
+pub(crate) const IBAN: &str =
+    r"[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?";
 
 fn compile(pattern: &str) -> Regex {
     Regex::new(pattern).expect("a built-in PII pattern compiles")
@@ -508,6 +622,14 @@ fn compile_digit(pattern: &str) -> Regex {
 
 impl PiiScanner {
     pub fn new(types: &[PiiType], max_holdback_chars: usize) -> PiiScanner {
+        PiiScanner::with_options(types, max_holdback_chars, PiiOptions::default())
+    }
+
+    pub fn with_options(
+        types: &[PiiType],
+        max_holdback_chars: usize,
+        options: PiiOptions,
+    ) -> PiiScanner {
         let mut unique: Vec<PiiType> = Vec::new();
         for &t in types {
             if !unique.contains(&t) {
@@ -516,76 +638,31 @@ impl PiiScanner {
         }
         let on = |t: PiiType| unique.contains(&t);
         let mut digit = Vec::new();
-        if on(PiiType::Phone) {
-            digit.push(DigitType {
-                kind: PiiType::Phone,
-                re: compile_digit(
-                    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}",
-                ),
-                edge: Edge::Phone,
-                validate: validate::phone,
-                needs: Needs::FourDigitsOrPlus,
-            });
-        }
-        if on(PiiType::Ssn) {
-            // `(?P<ssn_sep>[- ])...(?P=ssn_sep)`: the character after the area picks the branch.
-            digit.push(DigitType {
-                kind: PiiType::Ssn,
-                re: compile_digit(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"),
-                edge: Edge::Group,
-                validate: validate::ssn,
-                needs: Needs::FourDigits,
-            });
-        }
-        if on(PiiType::CreditCard) {
-            // `(?P<cc_a>[ -]?)` with its back-references: the character after the first group
-            // picks the separator (the empty one only when it is a digit), in the reference's
-            // priority order.
-            digit.push(DigitType {
-                kind: PiiType::CreditCard,
-                re: compile_digit(concat!(
-                    r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{1,7}|[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{1,7}",
-                    r"|[0-9]{4}[0-9]{4}[0-9]{4}[0-9]{1,7}",
-                    r"|[0-9]{4} [0-9]{6} [0-9]{4,5}|[0-9]{4}-[0-9]{6}-[0-9]{4,5}|[0-9]{4}[0-9]{6}[0-9]{4,5}",
-                )),
-                edge: Edge::Group,
-                validate: validate::card,
-                needs: Needs::FourDigits,
-            });
-        }
         if on(PiiType::IpAddress) {
             digit.push(DigitType {
                 kind: PiiType::IpAddress,
                 re: compile_digit(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"),
                 edge: Edge::Ipv4,
                 validate: validate::ipv4,
-                needs: Needs::ThreeDots,
             });
         }
         let triggers: Vec<Trigger> = unique.iter().filter_map(|&t| Trigger::of(t)).collect();
+        let secrets: Vec<SecretType> = unique.iter().filter_map(|t| t.secret()).collect();
         PiiScanner {
             hold: crate::pii_holdback::PiiHoldback::new(types, max_holdback_chars),
+            phone: on(PiiType::Phone),
+            ssn: on(PiiType::Ssn),
+            card: on(PiiType::CreditCard),
+            secret: (!secrets.is_empty()).then(|| SecretScanner::new(&secrets)),
             digit,
-            email: on(PiiType::Email).then(|| {
-                compile(
-                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
-                )
-            }),
+            email: on(PiiType::Email),
             ipv6: on(PiiType::IpAddress),
             mac: on(PiiType::MacAddress),
-            iban: on(PiiType::Iban).then(|| {
-                compile(r"[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?")
-            }),
-            api_key: on(PiiType::ApiKey).then(|| {
-                compile(concat!(
-                    r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}",
-                    r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}",
-                    r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}",
-                ))
-            }),
+            iban: on(PiiType::Iban).then(|| compile(IBAN)),
             date: on(PiiType::DateOfBirth).then(context::date_regex),
             triggers: Triggers::new(&triggers),
             types: unique,
+            options,
         }
     }
 
@@ -596,27 +673,46 @@ impl PiiScanner {
     /// Every match starting at or after `pos` (byte offsets into `text`), sorted by (start, end,
     /// type name) of the normalised text, without duplicates: exactly `PiiCheck.find`.
     pub fn find(&self, text: &str, pos: usize) -> Vec<(usize, usize, PiiType)> {
-        let norm = normalize(text, false);
+        let norm = normalize_pii(text);
         let s: &str = &norm.text;
         let npos = norm.normalized_index(pos);
         let mut found = Found::new();
-        if !self.digit.is_empty() && npos < s.len() {
+        if let Some(secret) = &self.secret {
+            let mut secrets = Vec::new();
+            secret.find(s, npos, &mut secrets);
+            found.extend(
+                secrets
+                    .into_iter()
+                    .map(|(a, b, t)| (a, b, PiiType::of_secret(t))),
+            );
+        }
+        let numeric = self.phone || self.ssn || self.card;
+        if (numeric || !self.digit.is_empty()) && npos < s.len() {
             self.find_digits(s, npos, &mut found);
         }
-        if let Some(domain) = &self.email {
-            find_email(domain, s, npos, &mut found);
+        if self.email {
+            find_email(s, npos, &mut found);
         }
         if self.ipv6 {
             find_ipv6(s, npos, &mut found);
         }
         if self.mac {
             find_mac(s, npos, &mut found);
+            find_mac_dotted(s, npos, &mut found);
         }
         if let Some(iban) = &self.iban {
             find_iban(iban, s, npos, &mut found);
         }
         if let Some(triggers) = &self.triggers {
             self.find_triggered(triggers, s, npos, &mut found);
+        }
+        if self.options
+            != (PiiOptions {
+                ip_exclude_special: false,
+                ip_exclude_versions: false,
+            })
+        {
+            found.retain(|&(a, z, kind)| kind != PiiType::IpAddress || !self.ip_excluded(s, a, z));
         }
         found.sort_unstable_by(|a, b| (a.0, a.1, a.2.name()).cmp(&(b.0, b.1, b.2.name())));
         found.dedup();
@@ -629,6 +725,13 @@ impl PiiScanner {
             .collect()
     }
 
+    /// Whether the options drop the address at `s[a..z]` (normalised text).
+    fn ip_excluded(&self, s: &str, a: usize, z: usize) -> bool {
+        let value = &s[a..z];
+        (self.options.ip_exclude_special && validate::ip_special(value))
+            || (self.options.ip_exclude_versions && !value.contains(':') && ipv4_is_version(s, a))
+    }
+
     /// Exactly `PiiCheck.holdback`, in byte offsets (the cap counts characters).
     pub fn holdback(&self, text: &str, pos: usize) -> usize {
         self.hold.holdback(text, pos)
@@ -638,6 +741,9 @@ impl PiiScanner {
     /// character before it, where a phone number's "+" or "(" may sit).
     fn find_digits(&self, s: &str, npos: usize, found: &mut Found) {
         let b = s.as_bytes();
+        let mut groups = Vec::new();
+        let mut digits = Vec::new();
+        // Context words and a phone's `(` or `+` sit before `npos`; values are kept from it on.
         let mut i = chars_back(s, npos, 1);
         while let Some(d) = next_digit(b, i) {
             let end = d
@@ -646,20 +752,47 @@ impl PiiScanner {
                     .iter()
                     .take_while(|&&c| digit_run_byte(c))
                     .count();
-            // A shorter run, or any suffix of it, cannot hold a match: skip it whole.
-            if end - d >= 7 {
+            // A run with fewer than seven digits (the shortest phone number; an IPv4 address has
+            // at least seven characters, four of them digits), or any suffix of it, cannot hold a
+            // match: skip it whole. Code indents with runs of spaces that hold a digit or two.
+            let run_digits = b[d..end].iter().filter(|c| c.is_ascii_digit()).count();
+            let enough = run_digits >= 7 || (run_digits >= 4 && !self.digit.is_empty());
+            if end - d >= 7 && enough {
                 let lo = chars_back(s, d, 1);
-                let mut four_digits = None;
-                let run = &b[lo..end];
-                for t in self
-                    .digit
-                    .iter()
-                    .filter(|t| t.needs.met(run, &mut four_digits))
-                {
+                // IPv4's three dots: a run of short groups holds none.
+                let dots = memchr::memchr_iter(b'.', &b[lo..end]).nth(2).is_some();
+                for t in self.digit.iter().filter(|_| dots) {
                     for m in t.re.find_iter(Input::new(s).range(lo..end)) {
                         let span = (m.start(), m.end());
                         accept(found, s, span, npos, t.kind, t.edge, Some(t.validate));
                     }
+                }
+                numeric::groups_of(b, d, end, &mut groups);
+                // A value starting before `npos` was reported before: it is consumed, not kept.
+                let keep = |found: &mut Found, start: usize, end: usize, kind: PiiType| {
+                    if start >= npos {
+                        found.push((start, end, kind));
+                    }
+                    true
+                };
+                if self.phone {
+                    numeric::find_phone(
+                        b,
+                        &groups,
+                        &mut digits,
+                        |at| numeric::phone_context(s, at),
+                        |a, z| keep(found, a, z, PiiType::Phone),
+                    );
+                }
+                if self.ssn {
+                    numeric::find_ssn(b, &groups, |a, z| {
+                        validate::ssn(&s[a..z]) && keep(found, a, z, PiiType::Ssn)
+                    });
+                }
+                if self.card {
+                    numeric::find_card(b, &groups, &mut digits, |a, z| {
+                        keep(found, a, z, PiiType::CreditCard)
+                    });
                 }
             }
             i = end;
@@ -673,17 +806,9 @@ impl PiiScanner {
         let lo = chars_back(s, npos, triggers.context_back);
         let mut hits = Hits::default();
         let mut scans = context::Scans::new();
-        triggers.context_hits(b, lo, &mut hits);
+        triggers.context_hits_near_digits(s, lo, npos, &mut hits);
         triggers.prefix_hits(b, npos, &mut hits);
-        for &target in &[
-            Trigger::Ssn,
-            Trigger::DateOfBirth,
-            Trigger::AwsSecret,
-            Trigger::Password,
-            Trigger::Url,
-            Trigger::AwsAccess,
-            Trigger::ApiKey,
-        ] {
+        for &target in &[Trigger::Ssn, Trigger::DateOfBirth, Trigger::Url] {
             let hits = &mut hits[target as usize];
             if hits.is_empty() {
                 continue;
@@ -703,19 +828,8 @@ impl PiiScanner {
                 if h < done {
                     continue;
                 }
-                let (kind, edge, end) = match target {
-                    Trigger::Url => (PiiType::Url, Edge::Url, url_end(s, h)),
-                    Trigger::AwsAccess => {
-                        (PiiType::AwsAccessKey, Edge::Alnum, aws_access_end(b, h))
-                    }
-                    _ => (
-                        PiiType::ApiKey,
-                        Edge::ApiKey,
-                        self.api_key.as_ref().and_then(|re| anchored(re, s, h)),
-                    ),
-                };
-                if let Some(end) = end {
-                    accept(found, s, (h, end), npos, kind, edge, None);
+                if let Some(end) = url_end(s, h) {
+                    accept(found, s, (h, end), npos, PiiType::Url, Edge::Url, None);
                     done = end.max(h + 1);
                 }
             }
@@ -748,12 +862,7 @@ impl PiiScanner {
                     .and_then(|d| context::date_of_birth(s, h, d, scans)),
                 Some(validate::date),
             ),
-            Trigger::AwsSecret => (
-                PiiType::AwsSecretKey,
-                context::aws_secret(s, h, scans),
-                Some(validate::secret),
-            ),
-            _ => (PiiType::Password, context::password(s, h, scans), None),
+            Trigger::Url => return,
         };
         if let Some((start, end)) = value {
             if start >= npos && validate.is_none_or(|valid| valid(&s[start..end])) {
@@ -763,29 +872,51 @@ impl PiiScanner {
     }
 }
 
+/// The start of the e-mail local part before the `@` at `at`: 1 to 64 characters of
+/// `[A-Za-z0-9._%+-]` and letters, marks and digits of other scripts (SMTPUTF8), not crossing from
+/// a script written without spaces into another one (`メールはgsato@…`, `连络我example@…`).
+fn email_local_start(s: &str, at: usize) -> Option<usize> {
+    let mut local = at;
+    let mut script = None;
+    for (n, c) in s[..at].chars().rev().enumerate() {
+        let ok = if c.is_ascii() {
+            email_local_byte(c as u8)
+        } else {
+            label_char(c).is_some_and(|k| k != LabelChar::Dash)
+        };
+        if !ok || *script.get_or_insert(spaceless(c)) != spaceless(c) {
+            break;
+        }
+        if n == 64 {
+            return None;
+        }
+        local -= c.len_utf8();
+    }
+    (local < at).then_some(local)
+}
+
 /// `_find_email`: the local part scanned back from each '@', the domain matched from it.
-fn find_email(domain: &Regex, s: &str, npos: usize, found: &mut Found) {
+fn find_email(s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
     let mut last_end = 0;
     for at in memchr::memchr_iter(b'@', &b[npos..]).map(|k| npos + k) {
-        let mut local = at;
-        while local > 0 && at - local <= 64 && email_local_byte(b[local - 1]) {
-            local -= 1;
-        }
-        if !(1..=64).contains(&(at - local)) || local < last_end || local < npos {
+        let Some(local) = email_local_start(s, at) else {
+            continue;
+        };
+        if local < last_end || local < npos {
             continue;
         }
         // The first label is the whole run of label characters after the '@' and ends in a '.':
         // where it cannot, the domain pattern need not run (dense '@'s, `a@a@…`).
         let label = b[at + 1..]
             .iter()
-            .take(64)
-            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-')
+            .take(253)
+            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-' || c >= 0x80)
             .count();
-        if !(1..=63).contains(&label) || b.get(at + 1 + label) != Some(&b'.') {
+        if !(1..=252).contains(&label) || b.get(at + 1 + label) != Some(&b'.') {
             continue;
         }
-        if let Some(end) = anchored(domain, s, at) {
+        if let Some(end) = email_domain_end(s, at) {
             if Edge::Email.ok(s, local, end) {
                 found.push((local, end, PiiType::Email));
                 last_end = end;
@@ -826,10 +957,16 @@ fn find_ipv6(s: &str, npos: usize, found: &mut Found) {
         }
         run_end = a;
         // The back-scan only crosses ASCII, so 39 characters are 39 bytes.
-        let start = run_start.max(a.saturating_sub(39));
+        let mut start = run_start.max(a.saturating_sub(39));
+        // `IP:2001:…`: the run starts with a label's colon (a single one, after a non-hex letter).
+        let label_colon = b[start] == b':'
+            && b.get(start + 1) != Some(&b':')
+            && start > 0
+            && !token(b[start - 1]);
+        start += usize::from(label_colon);
         // A hex digit or colon before the start blocks the lead edge (`[\w:]`) whatever matches:
         // inside a long run of them only the anchors near its start need the pattern.
-        if start > 0 && token(b[start - 1]) {
+        if start > 0 && token(b[start - 1]) && !label_colon {
             continue;
         }
         if let Some(end) = ipv6_end(b, start) {
@@ -904,9 +1041,13 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
             run_start = run_end + q + 1;
         }
         run_end = a;
-        let start = run_start.max(a.saturating_sub(17));
+        let mut start = run_start.max(a.saturating_sub(17));
+        // As in `find_ipv6`: a label's colon (`アドレス:82:44:…`) before the first group.
+        let label_colon =
+            b[start] == b':' && start > 0 && !token(b[start - 1]) && b[start - 1] != b'.';
+        start += usize::from(label_colon);
         // A token before the start blocks the lead edge (`[\w:-]`) whatever matches.
-        if start > 0 && token(b[start - 1]) {
+        if start > 0 && token(b[start - 1]) && !label_colon {
             continue;
         }
         if let Some(end) = mac_at(b, start) {
@@ -925,6 +1066,37 @@ fn find_mac(s: &str, npos: usize, found: &mut Found) {
     }
 }
 
+/// Cisco's dotted MAC_ADDRESS, `0011.2233.44ab`: three groups of four hex digits, at least one of
+/// them a letter (twelve decimal digits in dotted fours are a number, not an address).
+fn find_mac_dotted(s: &str, npos: usize, found: &mut Found) {
+    let b = s.as_bytes();
+    let hex4 = |i: usize| {
+        b.get(i..i + 4)
+            .is_some_and(|w| w.iter().all(|&c| is_hex(c)))
+    };
+    for dot in memchr::memchr_iter(b'.', b).filter(|&d| d >= 4) {
+        let start = dot - 4;
+        let end = start + 14;
+        let ok = start >= npos
+            && b.get(dot + 5) == Some(&b'.')
+            && hex4(start)
+            && hex4(dot + 1)
+            && hex4(dot + 6)
+            && b[start..end].iter().any(u8::is_ascii_alphabetic);
+        if ok {
+            accept(
+                found,
+                s,
+                (start, end),
+                npos,
+                PiiType::MacAddress,
+                Edge::Mac,
+                None,
+            );
+        }
+    }
+}
+
 /// IBAN: `finditer` from `npos`. A match starts with two capitals and two digits, so the pattern
 /// runs only where those four are (found from the digits, rare in prose), leftmost first.
 fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
@@ -935,8 +1107,8 @@ fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
         digit = j + 1;
         let four = j + 1 < b.len()
             && b[j + 1].is_ascii_digit()
-            && b[j - 2].is_ascii_uppercase()
-            && b[j - 1].is_ascii_uppercase();
+            && b[j - 2].is_ascii_alphabetic()
+            && b[j - 1].is_ascii_alphabetic();
         if !four {
             continue;
         }
@@ -957,16 +1129,35 @@ fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
     }
 }
 
+/// Letters of the scripts written without spaces between words (Han, kana, Hangul, Thai, Lao,
+/// Khmer, Myanmar): a value glued to them ends or starts where the script changes.
+fn spaceless(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1100..=0x11FF | 0x1780..=0x17FF | 0x2E80..=0x2FDF
+        | 0x3040..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7FF
+        | 0xF900..=0xFAFF | 0xFF66..=0xFFDC | 0x20000..=0x3FFFF)
+}
+
+/// Punctuation that ends a URL though it is not a space: CJK and full-width punctuation and
+/// Arabic punctuation.
+fn url_stop(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303F | 0xFF00..=0xFF65 | 0xFFE0..=0xFFEF | 0x060C | 0x061B | 0x061F | 0x06D4)
+}
+
 /// `(?:https?://|ftp://|www\.)[^\s<>"'`]{0,2046}[^\s<>"'`.,;:!?)\]}]` at a trigger: the greedy run
 /// gives back characters until it ends in one that may end a URL.
 fn url_end(s: &str, h: usize) -> Option<usize> {
     let rest = &s[h..];
     let prefix = ["https://", "http://", "ftp://", "www."]
         .into_iter()
-        .find(|p| rest.starts_with(p))?;
+        .find(|p| {
+            rest.len() >= p.len() && rest.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        })?;
     let b = s.as_bytes();
     let mut i = h + prefix.len();
     let mut end = None;
+    let mut prev = '/';
     // Up to 2047 characters, classified with `matches!` rather than substring searches: a match
     // spans thousands of characters, and dense triggers make one per few characters of input.
     for _ in 0..2047 {
@@ -975,23 +1166,21 @@ fn url_end(s: &str, h: usize) -> Option<usize> {
             Some(&a) if a.is_ascii() => char::from(a),
             Some(_) => s[i..].chars().next().expect("a character starts here"),
         };
-        if is_space(c) || matches!(c, '<' | '>' | '"' | '\'' | '`') {
+        if is_space(c) || matches!(c, '<' | '>' | '"' | '\'' | '`') || url_stop(c) {
             break;
         }
+        // Japanese or Chinese straight after a URL (`…/listです`) is not part of it; inside one
+        // it starts after a delimiter (`//山田.jp`, `?q=それ&`, `/pub/再現する.docx`, `#持つ`).
+        if spaceless(c) && !spaceless(prev) && !matches!(prev, '/' | '=' | '#' | '?' | '&') {
+            break;
+        }
+        prev = c;
         i += c.len_utf8();
         if !matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}') {
             end = Some(i);
         }
     }
     end
-}
-
-/// `A(?:KIA|SIA|...)[A-Z0-9]{16}` at a trigger.
-fn aws_access_end(b: &[u8], h: usize) -> Option<usize> {
-    let key = b.get(h + 4..h + 20)?;
-    key.iter()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        .then_some(h + 20)
 }
 
 #[cfg(test)]
@@ -1027,9 +1216,9 @@ mod tests {
                 "3782 822463 10005",
             ),
             (
-                "v6 2001:db8::8a2e:370:7334 up",
+                "v6 2a00:1450::8a2e:370:7334 up",
                 "IP_ADDRESS",
-                "2001:db8::8a2e:370:7334",
+                "2a00:1450::8a2e:370:7334",
             ),
             (
                 "date of birth: 3rd of May 1970",
@@ -1065,6 +1254,43 @@ mod tests {
         ] {
             assert!(all(text).contains(&(kind, value.to_string())), "{text}");
         }
+    }
+
+    #[test]
+    fn special_addresses_and_versions_are_options() {
+        let text = "bind 0.0.0.0 or 127.0.0.1, ::1, 2001:db8::1, 192.0.2.7; \
+                    urllib3-1.19.5.145, version 2.28.9.178, pin ==1.2.3.4; host 10.1.2.3";
+        let ips = |options| -> Vec<String> {
+            PiiScanner::with_options(&[PiiType::IpAddress], 1024, options)
+                .find(text, 0)
+                .into_iter()
+                .map(|(a, z, _)| text[a..z].to_string())
+                .collect()
+        };
+        assert_eq!(ips(PiiOptions::default()), ["10.1.2.3"]);
+        let versions = PiiOptions {
+            ip_exclude_special: true,
+            ip_exclude_versions: false,
+        };
+        assert_eq!(
+            ips(versions),
+            ["1.19.5.145", "2.28.9.178", "1.2.3.4", "10.1.2.3"]
+        );
+        let special = PiiOptions {
+            ip_exclude_special: false,
+            ip_exclude_versions: true,
+        };
+        assert_eq!(
+            ips(special),
+            [
+                "0.0.0.0",
+                "127.0.0.1",
+                "::1",
+                "2001:db8::1",
+                "192.0.2.7",
+                "10.1.2.3"
+            ]
+        );
     }
 
     #[test]

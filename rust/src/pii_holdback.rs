@@ -27,8 +27,9 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, MatchKind};
 
-use crate::normalize::{last_cluster_start, normalize};
+use crate::normalize::{last_cluster_start, normalize_pii};
 use crate::pii::PiiType;
+use crate::secret::{SecretScanner, SecretType};
 
 /// One character class as the oracle's `regex` module reads it. `\w` and `\s` are the same
 /// definitions in both engines (UTS #18 word characters, `White_Space`), so the class is compiled
@@ -158,6 +159,10 @@ const URL_PREFIXES: [&str; 4] = ["http://", "https://", "ftp://", "www."];
 /// How many characters the URL body's repetition takes; one more (not one of `URL_NO_END`) ends it.
 const URL_GAP: usize = 2046;
 /// The characters a URL cannot end with, beyond those its class already excludes.
+/// What a URL may hold: `pii::url_stop` in a class. Letters of scripts written without spaces
+/// stay in it: the scanner takes them after a delimiter (`/再现`), so holding them is sound.
+const URL_CLASS: &str = r#"[^\s<>"'`\x{3000}-\x{303F}\x{FF00}-\x{FF65}\x{FFE0}-\x{FFEF}\x{060C}\x{061B}\x{061F}\x{06D4}]"#;
+
 const URL_NO_END: &str = ".,;:!?)]}";
 
 /// A twin: the body plus the class that must not precede a start.
@@ -279,11 +284,14 @@ impl Twin {
                 continue;
             }
             let rest = &text[i..];
+            // Schemes and `www.` in any case, as `pii::url_end` reads them.
+            let r = rest.as_bytes();
             for p in URL_PREFIXES {
-                if p.starts_with(rest) {
+                let p = p.as_bytes();
+                if r.len() <= p.len() && p[..r.len()].eq_ignore_ascii_case(r) {
                     return Some(i); // still inside the prefix
                 }
-                if rest.starts_with(p) {
+                if r.len() > p.len() && r[..p.len()].eq_ignore_ascii_case(p) {
                     let k = total - ci - p.len();
                     if k <= URL_GAP || (k == URL_GAP + 1 && ends_ok) {
                         return Some(i);
@@ -302,12 +310,18 @@ struct Group {
     twins: Vec<Twin>,
 }
 
+/// `pii::spaceless` as a class body: the scripts written without spaces between words.
+const SPACELESS: &str = r"\x{0E00}-\x{0EFF}\x{1000}-\x{109F}\x{1100}-\x{11FF}\x{1780}-\x{17FF}\x{2E80}-\x{2FDF}\x{3040}-\x{31FF}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{A960}-\x{A97F}\x{AC00}-\x{D7FF}\x{F900}-\x{FAFF}\x{FF66}-\x{FFDC}\x{20000}-\x{3FFFF}";
+
+/// The characters a numeric value and its extension are written with.
+const NUMERIC_CLASS: &str = r"[0-9 ().+/:#A-Za-z-]";
+
+/// Every phone number `pii/numeric.rs` accepts, and more: digits and separators, then an extension.
+const PHONE_BODY: &str =
+    r"[(+]{0,2}[0-9][0-9 ().+/-]{0,40}(?:[ ]?(?i:x|ext\.?|extension|#)[ ]?[0-9]{0,6})?";
+
 /// Hex digit, as the oracle's `_H`.
 const H: &str = "[0-9A-Fa-f]";
-
-/// The oracle's `_MONTH` (case-insensitive month names, optional dot), with `[iİ]` for `i` (see
-/// `context_spec`).
-const MONTH: &str = r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:[iİ]l)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?";
 
 /// A class type's body: a pattern with `{S}` for a repeated separator and the separators the
 /// back-reference can repeat, or the URL (see `Body::Url`).
@@ -317,131 +331,83 @@ enum Pattern {
 }
 
 /// A type with a character class: (class, body, lead, max_len), from the oracle's `_TYPES`.
-type ClassSpec = (&'static str, Pattern, &'static str, usize);
+type ClassSpec = (&'static str, Pattern, String, usize);
 
 fn class_specs(t: PiiType) -> Vec<ClassSpec> {
     let re = |body: &str, seps: &'static [&'static str]| Pattern::Regex(body.to_string(), seps);
     match t {
-        PiiType::Email => vec![(
-            "[A-Za-z0-9._%+@-]",
-            re(
-                r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}",
-                &[],
-            ),
-            "[A-Za-z0-9._%+-]",
-            700,
-        )],
-        PiiType::Phone => vec![(
-            r"[0-9 ().+-]",
-            re(
-                concat!(
-                    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}",
-                    r"|\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){1,5}"
+        // More than the scanner's local parts and labels (any run of their characters): holding
+        // a little more is sound, and one DFA state per label position is not needed. A local
+        // part does not mix scripts written without spaces with others (`pii::email_local_start`),
+        // so the two kinds are two twins, each with its own lead: `电话415-55` holds `415-55` only.
+        PiiType::Email => {
+            let domain = r"@[\p{L}\p{M}\p{N}.-]*";
+            let spaced = format!(r"[A-Za-z0-9._%+[\p{{L}}\p{{M}}\p{{N}}--{SPACELESS}]-]");
+            let spaceless = format!("[{SPACELESS}]");
+            let max_len = 65 + crate::pii::EMAIL_DOMAIN_MAX;
+            let class = r"[A-Za-z0-9._%+@\p{L}\p{M}\p{N}-]";
+            vec![
+                (
+                    class,
+                    re(&format!("{spaced}{{1,64}}{domain}"), &[]),
+                    spaced,
+                    max_len,
                 ),
-                &[],
-            ),
-            r"[\w+]",
-            39,
-        )],
-        PiiType::Ssn => vec![(
-            "[0-9 -]",
-            re("[0-9]{3}{S}[0-9]{2}{S}[0-9]{4}", &["-", "[ ]"]),
-            r"[\w-]",
-            11,
-        )],
-        // The oracle's one alternation with two back-references, as two twins.
-        PiiType::CreditCard => vec![
-            (
-                "[0-9 -]",
-                re(
-                    "[0-9]{4}{S}[0-9]{4}{S}[0-9]{4}{S}[0-9]{1,7}",
-                    &["", "[ ]", "-"],
+                (
+                    class,
+                    re(&format!("{spaceless}{{1,64}}{domain}"), &[]),
+                    spaceless,
+                    max_len,
                 ),
-                r"[\w-]",
-                25,
-            ),
-            (
-                "[0-9 -]",
-                re("[0-9]{4}{S}[0-9]{6}{S}[0-9]{4,5}", &["", "[ ]", "-"]),
-                r"[\w-]",
-                25,
-            ),
-        ],
+            ]
+        }
+        // PHONE, SSN and CREDIT_CARD are parsed by hand (`pii/numeric.rs`): held as every run of
+        // digits and separators that could still become one, from a start not glued to a digit
+        // (the parser's lead condition only adds letter words before, so this holds more).
+        PiiType::Phone => vec![(NUMERIC_CLASS, re(PHONE_BODY, &[]), "[0-9]".into(), 48)],
+        PiiType::Ssn | PiiType::CreditCard => {
+            vec![(
+                NUMERIC_CLASS,
+                re("[0-9][0-9 .-]{0,30}", &[]),
+                "[0-9]".into(),
+                31,
+            )]
+        }
         PiiType::IpAddress => vec![
             (
                 "[0-9.]",
                 re(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", &[]),
-                r"[\w.]",
+                r"[A-Za-z0-9_.]".into(),
                 15,
             ),
             (
                 "[0-9A-Fa-f:]",
                 re(&format!("(?:{H}{{0,4}}:){{2,7}}{H}{{0,4}}"), &[]),
-                r"[\w:]",
+                r"[A-Za-z0-9_:]".into(),
                 39,
             ),
         ],
         PiiType::MacAddress => vec![(
-            "[0-9A-Fa-f:-]",
+            "[0-9A-Fa-f:.-]",
             re(
-                &format!("{H}{{2}}{{S}}(?:{H}{{2}}{{S}}){{4}}{H}{{2}}"),
+                &format!(
+                    "{H}{{2}}{{S}}(?:{H}{{2}}{{S}}){{4}}{H}{{2}}|{H}{{4}}[.]{H}{{4}}[.]{H}{{4}}"
+                ),
                 &[":", "-"],
             ),
-            r"[\w:-]",
+            r"[A-Za-z0-9_:.-]".into(),
             17,
         )],
-        PiiType::Url => vec![(r#"[^\s<>"'`]"#, Pattern::Url, r"[\w@./]", 2054)],
+        PiiType::Url => vec![(URL_CLASS, Pattern::Url, r"[A-Za-z0-9_@./]".into(), 2054)],
         PiiType::Iban => vec![(
-            "[A-Z0-9 ]",
-            re(
-                "[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?",
-                &[],
-            ),
-            "[A-Za-z0-9]",
+            "[A-Za-z0-9 -]",
+            re(crate::pii::IBAN, &[]),
+            "[A-Za-z0-9]".into(),
             43,
         )],
-        PiiType::AwsAccessKey => vec![(
-            "[A-Z0-9]",
-            re("A(?:KIA|SIA|IDA|ROA|GPA|NPA|NVA|IPA)[A-Z0-9]{16}", &[]),
-            "[A-Za-z0-9]",
-            20,
-        )],
-        PiiType::ApiKey => vec![(
-            "[A-Za-z0-9_-]",
-            re(
-                concat!(
-                    r"sk-(?:proj-|ant-(?:api[0-9]{2}-)?)?[A-Za-z0-9_-]{20,200}|[sr]k_live_[A-Za-z0-9]{16,200}",
-                    r"|gh[pousr]_[A-Za-z0-9]{36,40}|github_pat_[A-Za-z0-9_]{22,255}",
-                    r"|xox[abposr]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}"
-                ),
-                &[],
-            ),
-            "[A-Za-z0-9_-]",
-            270,
-        )],
-        PiiType::DateOfBirth | PiiType::AwsSecretKey | PiiType::Password => vec![],
+        // Context-led, or the SECRET family (`crate::secret` holds its own).
+        _ => vec![],
     }
-}
-
-/// The oracle's `_DATE`, one alternative at a time, and whether it starts with a digit.
-fn dates() -> [(String, bool); 4] {
-    [
-        (r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".into(), true),
-        (
-            r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".into(),
-            true,
-        ),
-        (
-            format!(
-                r"[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{MONTH},?[ ]{{1,3}}[0-9]{{4}}"
-            ),
-            true,
-        ),
-        (
-            format!(r"{MONTH}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}}"),
-            false,
-        ),
-    ]
 }
 
 /// A context type's twin bodies (lead `[A-Za-z]`) and max_len; several bodies are alternatives of one
@@ -467,47 +433,39 @@ fn dates() -> [(String, bool); 4] {
 /// key, so that is still safe; `AWS_SECRET_END` restricts the starts to exactly those ends.
 fn context_spec(t: PiiType) -> Option<(Vec<String>, usize)> {
     match t {
-        PiiType::Ssn => Some((vec![
-            r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}".into()],
+        PiiType::Ssn => Some((
+            vec![
+                r"(?i:ssns?|social[ ]{1,3}secur[iİ]ty)(?:[^0-9\nA-Za-z][^0-9\n]{0,29})?[0-9]{9}"
+                    .into(),
+            ],
             60,
         )),
         PiiType::DateOfBirth => Some((
-            dates()
+            {
+                // Every context word, in any case (more than the scanner's cases: sound).
+                let words: Vec<String> = crate::pii::context::DOB_WORDS
+                    .iter()
+                    .map(|w| regex_syntax::escape(w))
+                    .collect();
+                let words = format!(r"(?i:{}|d\.o\.b\.|birth[ ]?date|birthday)", words.join("|"));
+                // Any word for a month name: the names' trie after a gap of any letters would
+                // multiply the DFA's states (seconds to build); holding more is sound.
+                crate::pii::context::date_alternatives(
+                    r"[A-Za-z\u{C0}-\u{FF}\u{130}\u{131}\u{17F}\u{400}-\u{45F}]{3,12}\.?",
+                )
                 .into_iter()
                 .map(|(date, digit_first)| {
                     // A date that starts with a digit may follow the word directly.
                     let gap = if digit_first { "?" } else { "" };
-                    format!(
-                        r"(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}){gap}{date}"
-                    )
+                    format!(r"{words}(?:[^0-9\nA-Za-z][^0-9\n]{{0,23}}){gap}{date}")
                 })
-                .collect(),
+                .collect()
+            },
             80,
-        )),
-        PiiType::AwsSecretKey => Some((vec![
-            r"(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{40}"
-                .into()],
-            90,
-        )),
-        PiiType::Password => Some((vec![
-            concat!(
-                // `(?![A-Za-z])[ ]{0,3}(?i:is)`: without a space only an İ can start "is".
-                r"(?i:password|passwd|passphrase|pwd)(?:[ ]{1,3}(?i:[iİ]s)[ ]{1,3}|İ(?i:s)[ ]{1,3}|[ ]{0,3}[:=][ ]{0,3})",
-                r#"["']?[^\s"',;]{1,128}"#
-            )
-            .into()],
-            150,
         )),
         _ => None,
     }
 }
-
-/// The ends at which the AWS secret twin counts as partial (see `context_spec`): a prefix of a context
-/// word, or a gap that a key may follow and at most a whole key.
-const AWS_SECRET_END: &str = concat!(
-    r"^(?:(?i:a|aw|aws|s|se|sec|secr|secre|secret)",
-    r"|(?i:aws|secret)(?:[^\nA-Za-z0-9/+=]|[^\nA-Za-z][^\n]{0,38}[^\nA-Za-z0-9/+=])[A-Za-z0-9/+]{0,40})$"
-);
 
 /// `body` with `{S}` replaced by each separator in turn, as one alternation (a back-reference
 /// repeats the separator the first group captured).
@@ -524,6 +482,8 @@ pub struct PiiHoldback {
     /// Context twins with their type's longest match in characters (starts further back are not
     /// tried).
     context: Vec<(Twin, usize)>,
+    /// the SECRET family's own hold-back
+    secret: Option<SecretScanner>,
     max_holdback_chars: usize,
 }
 
@@ -543,7 +503,7 @@ impl PiiHoldback {
                     Pattern::Regex(body, seps) => Twin::dfa(&expand(&body, seps)),
                     Pattern::Url => Body::Url,
                 };
-                let mut twin = Twin::new(body, lead);
+                let mut twin = Twin::new(body, &lead);
                 twin.dot_digit_trail = t == PiiType::IpAddress && class == "[0-9.]";
                 match groups.iter_mut().find(|(c, _)| *c == class) {
                     Some((_, g)) => {
@@ -562,15 +522,14 @@ impl PiiHoldback {
             }
             if let Some((bodies, max_len)) = context_spec(t) {
                 for body in bodies {
-                    let mut twin = Twin::new(Twin::dfa(&body), "[A-Za-z]");
-                    if t == PiiType::AwsSecretKey {
-                        twin.end = Some(Regex::new(AWS_SECRET_END).expect("a valid pattern"));
-                    }
+                    let twin = Twin::new(Twin::dfa(&body), "[A-Za-z]");
                     context.push((twin, max_len));
                 }
             }
         }
+        let secrets: Vec<SecretType> = unique.iter().filter_map(|t| t.secret()).collect();
         PiiHoldback {
+            secret: (!secrets.is_empty()).then(|| SecretScanner::new(&secrets)),
             groups: groups.into_iter().map(|(_, g)| g).collect(),
             context,
             max_holdback_chars,
@@ -583,7 +542,7 @@ impl PiiHoldback {
             return text.len();
         }
         let floor = pos.max(back_chars(text, self.max_holdback_chars));
-        let norm = normalize(text, false);
+        let norm = normalize_pii(text);
         let s: &str = &norm.text;
         let n = s.len();
         let lo = norm.normalized_index(floor);
@@ -620,6 +579,9 @@ impl PiiHoldback {
             if let Some(h) = twin.earliest_live(s, from, held) {
                 held = h;
             }
+        }
+        if let Some(secret) = &self.secret {
+            held = held.min(secret.holdback(s, lo));
         }
         norm.original_index(held)
             .min(last_cluster_start(text))
@@ -667,8 +629,10 @@ mod tests {
             h.holdback("call \u{ff15}\u{ff15}\u{ff15}-\u{ff11}\u{ff12}", 0),
             5
         );
-        // é is a word character: no phone number starts right after it.
-        assert_eq!(h.holdback("\u{e9}+1 555", 0), 5);
+        // é does not glue: a phone number may start right after it, as after CJK text.
+        assert_eq!(h.holdback("\u{e9}+1 555", 0), 2);
+        assert_eq!(h.holdback("\u{7535}\u{8bdd}415-55", 0), 6);
+        assert_eq!(h.holdback("x \u{664}\u{661}\u{665}-55", 0), 2);
         assert_eq!(h.holdback("-+1 555", 0), 1);
         assert_eq!(h.holdback("ssn\u{200b} 12", 0), 0);
     }
@@ -703,27 +667,13 @@ mod tests {
     #[test]
     fn context_words_hold_from_the_word() {
         let h = all(1024);
-        assert_eq!(h.holdback("my passw", 0), 3);
-        assert_eq!(h.holdback("my password is hun", 0), 3);
         assert_eq!(h.holdback("date of bi", 0), 8);
         assert_eq!(h.holdback("my ss", 0), 3);
-        // "passwordis" fails the look-ahead after the word.
-        assert_eq!(h.holdback("passwordis x", 0), 11);
-    }
-
-    #[test]
-    fn a_complete_match_followed_by_more_of_its_class_is_not_held() {
-        let h = PiiHoldback::new(&[PiiType::AwsSecretKey], 1024);
-        let value = "A".repeat(40);
-        assert_eq!(h.holdback(&format!("aws x{}", &value[1..]), 0), 0);
-        // 41 value characters: the DFA's delayed match state is not dead, but nothing can match.
-        assert_eq!(h.holdback(&format!("aws x{value}"), 0), 44);
     }
 
     #[test]
     fn dotted_capital_i_matches_i_after_the_context_word_only() {
-        let h = PiiHoldback::new(&[PiiType::Password, PiiType::Ssn], 1024);
-        assert_eq!(h.holdback("password \u{130}s x", 0), 0);
+        let h = PiiHoldback::new(&[PiiType::Ssn], 1024);
         assert_eq!(h.holdback("my social secur\u{130}ty 1", 0), 3);
         // Only the digits wait (an SSN may start there); İ is two bytes.
         assert_eq!(h.holdback("x soc\u{130}al security 12", 0), 19);

@@ -13,7 +13,7 @@ use crate::blocklist::Literals as CoreLiterals;
 use crate::fastpath::{self, CleanMemo, TextDigest, WalkRules};
 use crate::json_check::{self, JsonError};
 use crate::normalize::{self as core_norm, OffsetMap as CoreOffsetMap};
-use crate::pii::{PiiScanner as CorePii, PiiType};
+use crate::pii::{PiiOptions, PiiScanner as CorePii, PiiType};
 use crate::stream_fast::{self, ChunkKind, EnvelopeRules, WindowCheck};
 use crate::user_regex::{self as core_user_regex, UserRegexes as CoreUserRegexes};
 
@@ -327,8 +327,13 @@ struct PiiScanner {
 #[pymethods]
 impl PiiScanner {
     #[new]
-    #[pyo3(signature = (types, *, max_holdback_chars))]
-    fn new(types: Vec<String>, max_holdback_chars: usize) -> PyResult<Self> {
+    #[pyo3(signature = (types, *, max_holdback_chars, ip_exclude_special = true, ip_exclude_versions = true))]
+    fn new(
+        types: Vec<String>,
+        max_holdback_chars: usize,
+        ip_exclude_special: bool,
+        ip_exclude_versions: bool,
+    ) -> PyResult<Self> {
         let parsed = types
             .iter()
             .map(|t| {
@@ -337,7 +342,14 @@ impl PiiScanner {
             })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PiiScanner {
-            core: CorePii::new(&parsed, max_holdback_chars),
+            core: CorePii::with_options(
+                &parsed,
+                max_holdback_chars,
+                PiiOptions {
+                    ip_exclude_special,
+                    ip_exclude_versions,
+                },
+            ),
         })
     }
 

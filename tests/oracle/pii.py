@@ -1,4 +1,8 @@
-"""The ``pii_regex`` provider and the ``[pii]`` section's regex provider: PII found locally. Pure.
+"""Historical baseline: the pure-Python PII check the engine was ported from (before issue 9). The rules
+now live in the engine only and differ from these; this module is kept as the benchmarks' Python
+baseline for speed, not as a reference for results.
+
+The ``pii_regex`` provider and the ``[pii]`` section's regex provider: PII found locally. Pure.
 
 Only the types a regex plus a checksum can find reliably are offered; ``Match.category`` is the type:
 

@@ -9,8 +9,6 @@
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
-use crate::unicode::is_space;
-
 /// `c` matches pattern letter `w` under Python `re`'s IGNORECASE (Unicode): ASCII case, plus the
 /// extra characters sre folds together with `i`, `s` and `k`.
 fn ci_char(c: char, w: u8) -> bool {
@@ -26,12 +24,20 @@ fn ci_char(c: char, w: u8) -> bool {
         }
 }
 
-/// The end of `word` (lower-case ASCII) matched case-insensitively at `at`, if it does.
+/// The end of `word` (lower-case) matched at `at`, if it does: its ASCII letters in any case, its
+/// other letters as written or in their simple upper case (`Né`, `Родился`).
 fn word_at(s: &str, at: usize, word: &str) -> Option<usize> {
     let mut chars = s[at..].char_indices();
-    for w in word.bytes() {
+    for w in word.chars() {
+        let same = |c: char| {
+            if w.is_ascii() {
+                ci_char(c, w as u8)
+            } else {
+                c == w || c.to_lowercase().eq(std::iter::once(w))
+            }
+        };
         match chars.next() {
-            Some((_, c)) if ci_char(c, w) => {}
+            Some((_, c)) if same(c) => {}
             _ => return None,
         }
     }
@@ -69,24 +75,57 @@ fn ci_pattern(pattern: &str) -> String {
         .collect()
 }
 
-/// The `_DATE` pattern followed by the `(?![0-9])` of DATE_OF_BIRTH, the look-ahead consumed as a
-/// non-digit or the end: the accepted paths and their priority are the same, and a date always
-/// ends in a digit, so whether a character was consumed after it shows in the match.
+/// Month names (lower case; ASCII letters match in any case) in English, German, French, Spanish,
+/// Italian and Portuguese, and Russian in the genitive a date uses. Longer spellings first.
+pub(crate) const MONTHS: &str =
+    "jan(?:uary|uar|eiro)?|feb(?:ruary|ruar|braio)?|mar(?:ch|zo|ço)?|märz|mars\
+    |apr(?:il|ile)?|avril|abril|may(?:o)?|mai(?:o)?|maggio|jun(?:e|i|io|ho)?|juin|giugno\
+    |jul(?:y|i|io|ho)?|juillet|luglio|aug(?:ust)?|août|agosto|sep(?:t(?:ember)?)?|septembre\
+    |septiembre|setiembre|settembre|setembro|oct(?:ober)?|okt(?:ober)?|octobre|octubre|ottobre\
+    |outubro|nov(?:ember|embre|iembre|embro)?|dec(?:ember)?|dez(?:ember|embro)?|décembre\
+    |dic(?:iembre|embre)?|janvier|février|enero|febrero|gennaio|fevereiro\
+    |января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря";
+
+/// The date forms a DATE_OF_BIRTH value takes (on normalised text: digits of every script are
+/// ASCII), one alternative each, with whether it starts with a digit: ISO and numeric day/month
+/// orders with `-`, `/` or `.`; a day, a month name and a year (`3rd of May 1970`, `8. Juni 1994`,
+/// `26 de noviembre de 1939`, `12 января 1990`); a month name first (`March 3rd, 1990`); and the
+/// CJK `1990年1月12日`. `month` is the pattern of a month name (`month_pattern`, or a superset).
+pub(crate) fn date_alternatives(month: &str) -> Vec<(String, bool)> {
+    let ordinal = ci_pattern("st|nd|rd|th");
+    let of = ci_pattern("of|de");
+    vec![
+        (r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}".into(), true),
+        (
+            r"[0-9]{1,2}[-/.][0-9]{1,2}[-/.](?:[0-9]{4}|[0-9]{2})".into(),
+            true,
+        ),
+        (
+            format!(
+                r"[0-9]{{1,2}}(?:{ordinal}|\.)?[ ]{{1,3}}(?:(?:{of})[ ]{{1,3}})?{month},?[ ]{{1,3}}(?:(?:{of})[ ]{{1,3}})?[0-9]{{4}}"
+            ),
+            true,
+        ),
+        (
+            format!(r"{month}[ ]{{1,3}}[0-9]{{1,2}}(?:{ordinal})?,?[ ]{{1,3}}[0-9]{{4}}"),
+            false,
+        ),
+        (r"[0-9]{4}年[0-9]{1,2}月[0-9]{1,2}日".into(), true),
+    ]
+}
+
+/// A month name of `MONTHS`, with an optional dot.
+fn month_pattern() -> String {
+    format!(r"(?:{})\.?", ci_pattern(MONTHS))
+}
+
+/// Every date form, anchored where a date may start (`date_at` checks what follows it).
 pub(super) fn date_regex() -> Regex {
-    let month = format!(
-        "(?:{})\\.?",
-        ci_pattern(
-            "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?\
-             |sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-        )
-    );
-    let date = format!(
-        "(?:[0-9]{{4}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,2}}\
-         |[0-9]{{1,2}}[-/.][0-9]{{1,2}}[-/.](?:[0-9]{{4}}|[0-9]{{2}})\
-         |[0-9]{{1,2}}(?:st|nd|rd|th)?[ ]{{1,3}}(?:of[ ]{{1,3}})?{month},?[ ]{{1,3}}[0-9]{{4}}\
-         |{month}[ ]{{1,3}}[0-9]{{1,2}}(?:st|nd|rd|th)?,?[ ]{{1,3}}[0-9]{{4}})"
-    );
-    Regex::new(&format!("{date}(?:[^0-9]|\\z)")).expect("the date pattern compiles")
+    let alternatives: Vec<String> = date_alternatives(&month_pattern())
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    Regex::new(&format!("(?:{})", alternatives.join("|"))).expect("the date pattern compiles")
 }
 
 fn next_char(s: &str, i: usize) -> Option<char> {
@@ -211,10 +250,6 @@ pub(super) struct Scans {
     ssn_cap: CharCap,
     dob_gap: NextStop<Option<usize>>,
     dob_cap: CharCap,
-    secret_key: NextStop<()>,
-    secret_cap: CharCap,
-    value_end: NextStop<()>,
-    value_cap: CharCap,
 }
 
 impl Scans {
@@ -224,10 +259,6 @@ impl Scans {
             ssn_cap: CharCap::new(SSN_GAP),
             dob_gap: NextStop::new(),
             dob_cap: CharCap::new(DOB_GAP),
-            secret_key: NextStop::new(),
-            secret_cap: CharCap::new(SECRET_GAP),
-            value_end: NextStop::new(),
-            value_cap: CharCap::new(VALUE_LEN),
         }
     }
 }
@@ -239,8 +270,6 @@ const fn window(n: usize) -> usize {
 
 const SSN_GAP: usize = 30;
 const DOB_GAP: usize = 24;
-const SECRET_GAP: usize = 40;
-const VALUE_LEN: usize = 128;
 
 /// `(?i:ssns?|social[ ]{1,3}security)(?![A-Za-z])[^0-9\n]{0,30}(?P<v>[0-9]{9})(?![0-9])`
 pub(super) fn ssn(s: &str, h: usize, scans: &mut Scans) -> Option<(usize, usize)> {
@@ -276,25 +305,58 @@ pub(super) fn ssn(s: &str, h: usize, scans: &mut Scans) -> Option<(usize, usize)
         })
 }
 
-/// A date starts with a digit or a month name, whose first three letters every spelling has.
+/// A date starts with a digit or a month name: a cheap test before the date pattern runs.
 fn could_start_date(s: &str, p: usize) -> bool {
-    let b = s.as_bytes()[p];
-    let months: &[&str] = match b.to_ascii_lowercase() {
-        b'0'..=b'9' => return true,
-        b'j' => &["jan", "jun", "jul"],
-        b'f' => &["feb"],
-        b'm' => &["mar", "may"],
-        b'a' => &["apr", "aug"],
-        b'o' => &["oct"],
-        b'n' => &["nov"],
-        b'd' => &["dec"],
-        // 's' is the one month initial with a non-ASCII spelling (U+017F).
-        b's' => &["sep"],
-        _ if !b.is_ascii() => &["sep"],
-        _ => return false,
+    let Some(c) = next_char(s, p) else {
+        return false;
     };
-    months.iter().any(|m| word_at(s, p, m).is_some())
+    // The first letters of `MONTHS`, and U+017F (long s) that `ci_pattern` lets stand for `s`.
+    const INITIALS: &str = "jfmasondgle\u{17f}яфмаисонд";
+    c.is_ascii_digit()
+        || c.to_lowercase()
+            .next()
+            .is_some_and(|l| INITIALS.contains(l))
 }
+
+/// The words that announce a date of birth (lower case; see `word_at` for case): English first
+/// (`date_of_birth` tries its spellings in order), then German, French, Spanish, Italian,
+/// Portuguese, Russian, Japanese, Chinese, Arabic and Hindi. A word followed by an ASCII letter is
+/// not one (`borne`, `natale`); the date must follow within 24 characters.
+pub(crate) const DOB_WORDS: [&str; 33] = [
+    "born",
+    "dob",
+    "d.o.b",
+    "birth", // English
+    "geboren",
+    "geb.",
+    "geburtsdatum",
+    "geburtstag", // German
+    "né",
+    "née",
+    "naissance", // French
+    "nacido",
+    "nacida",
+    "nacimiento", // Spanish
+    "nato",
+    "nata",
+    "nascita", // Italian
+    "nascido",
+    "nascida",
+    "nascimento", // Portuguese
+    "родился",
+    "родилась",
+    "рождения", // Russian
+    "生年月日",
+    "誕生日",
+    "生まれ", // Japanese
+    "出生",
+    "生日", // Chinese
+    "ولد",
+    "الميلاد",
+    "مواليد", // Arabic
+    "जन्म",
+    "जन्मदिन", // Hindi
+];
 
 /// `(?i:born|dob|d\.o\.b\.?|birth(?:[ ]?date|day)?)(?![A-Za-z])[^0-9\n]{0,24}?(?P<v>DATE)(?![0-9])`
 pub(super) fn date_of_birth(
@@ -316,7 +378,9 @@ pub(super) fn date_of_birth(
             Some(e),
         ]
     } else {
-        [None; 4]
+        // The longest of the other languages' words (`née` before `né`).
+        let e = DOB_WORDS[4..].iter().filter_map(|w| word_at(s, h, w)).max();
+        [e, None, None, None]
     };
     ends.into_iter()
         .flatten()
@@ -338,110 +402,13 @@ pub(super) fn date_of_birth(
         })
 }
 
-/// The end of the date at `p` (before the look-ahead's character), if one starts there.
+/// The end of the date at `p`, if one starts there and no digit follows it.
 fn date_at(s: &str, p: usize, date: &Regex) -> Option<usize> {
     if !could_start_date(s, p) {
         return None;
     }
     let m = date.search(&Input::new(s).range(p..).anchored(Anchored::Yes))?;
-    let last = s[..m.end()].chars().next_back()?;
-    Some(if last.is_ascii_digit() {
-        m.end()
-    } else {
-        m.end() - last.len_utf8()
-    })
-}
-
-fn secret_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
-}
-
-/// `(?i:aws|secret)(?![A-Za-z])[^\n]{0,40}?(?<![A-Za-z0-9/+=])(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`
-pub(super) fn aws_secret(s: &str, h: usize, scans: &mut Scans) -> Option<(usize, usize)> {
-    let e = word_at(s, h, "aws").or_else(|| word_at(s, h, "secret"))?;
-    if !no_letter_at(s, e) {
-        return None;
-    }
-    let b = s.as_bytes();
-    // The lazy gap: the first of the next 40 characters where a key starts, unless a newline
-    // comes first.
-    let stop = scans
-        .secret_key
-        .find(s, e, window(SECRET_GAP), |a, z| secret_stop(b, a, z));
-    match stop {
-        Some((p, _)) if b[p] != b'\n' && p <= scans.secret_cap.get(s, e) => Some((p, p + 40)),
-        _ => None,
-    }
-}
-
-/// The first newline or key start in `[a, z)`. The look-arounds hold only where a run of exactly
-/// 40 key characters starts and ends, so each run is measured once.
-fn secret_stop(b: &[u8], a: usize, z: usize) -> Option<(usize, ())> {
-    let fenced = |i: usize| secret_char(b[i]) || b[i] == b'=';
-    let mut i = a;
-    while i < z {
-        if b[i] == b'\n' {
-            return Some((i, ()));
-        }
-        if secret_char(b[i]) && (i == 0 || !fenced(i - 1)) {
-            let run = b[i..]
-                .iter()
-                .take(41)
-                .take_while(|&&c| secret_char(c))
-                .count();
-            if run == 40 && b.get(i + 40) != Some(&b'=') {
-                return Some((i, ()));
-            }
-            i += run;
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
-
-fn password_value_char(c: char) -> bool {
-    !(is_space(c) || matches!(c, '"' | '\'' | ',' | ';'))
-}
-
-/// `(?i:password|passwd|passphrase|pwd)(?![A-Za-z])[ ]{0,3}(?:(?i:is)[ ]{1,3}|[:=][ ]{0,3})["']?(?P<v>[^\s"',;]{1,128})`
-pub(super) fn password(s: &str, h: usize, scans: &mut Scans) -> Option<(usize, usize)> {
-    let e = match word_at(s, h, "pass") {
-        Some(e) => ["word", "wd", "phrase"]
-            .into_iter()
-            .find_map(|w| word_at(s, e, w))?,
-        None => word_at(s, h, "pwd")?,
-    };
-    if !no_letter_at(s, e) {
-        return None;
-    }
-    // No space run here can be given back: what follows never matches a space.
-    let q = e + ascii_run(s, e, 3, |b| b == b' ');
-    let t = if let Some(r) = word_at(s, q, "is") {
-        let spaces = ascii_run(s, r, 3, |b| b == b' ');
-        if spaces == 0 {
-            return None;
-        }
-        r + spaces
-    } else if matches!(s.as_bytes().get(q), Some(b':' | b'=')) {
-        q + 1 + ascii_run(s, q + 1, 3, |b| b == b' ')
-    } else {
-        return None;
-    };
-    let t = if matches!(s.as_bytes().get(t), Some(b'"' | b'\'')) {
-        t + 1
-    } else {
-        t
-    };
-    let stop = scans.value_end.find(s, t, window(VALUE_LEN), |a, z| {
-        s[a..z]
-            .char_indices()
-            .find(|&(_, c)| !password_value_char(c))
-            .map(|(k, _)| (a + k, ()))
-    });
-    let cap = scans.value_cap.get(s, t);
-    let end = stop.map_or(cap, |(q, _)| q.min(cap));
-    (end > t).then_some((t, end))
+    (!s.as_bytes().get(m.end()).is_some_and(u8::is_ascii_digit)).then_some(m.end())
 }
 
 #[cfg(test)]
@@ -482,20 +449,5 @@ mod tests {
             v(s, date_of_birth(s, 0, &date, &mut Scans::new())),
             Some("Aprıl 3 1990")
         );
-    }
-
-    #[test]
-    fn secrets_and_passwords() {
-        let s = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        assert_eq!(
-            v(s, aws_secret(s, 0, &mut Scans::new())),
-            Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-        );
-        let s = "my passwd İs 'letmein'";
-        assert_eq!(v(s, password(s, 3, &mut Scans::new())), Some("letmein"));
-        let s = "password=''x";
-        assert_eq!(password(s, 0, &mut Scans::new()), None);
-        let s = "pwd    =x";
-        assert_eq!(password(s, 0, &mut Scans::new()), None);
     }
 }
