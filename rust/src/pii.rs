@@ -362,33 +362,27 @@ impl Triggers {
         })
     }
 
-    /// Context-word starts in the windows where a context type's value can be: the value of each
-    /// (nine digits after `ssn`, a date after `born`) holds a digit within `context_back`
-    /// characters of its word's start, so words are looked for only in the `context_back`
-    /// characters before each digit at or after `npos` (in prose, a small part of the text).
+    /// Context-word starts in the windows where a context type's value can be. Each value holds,
+    /// within `context_back` characters of its word's start, four digits in a row (nine digits
+    /// after `ssn`; a date's year, `1990年`) or digits joined by two of `-/.` (`1/2/90`): words are
+    /// looked for only in the `context_back` characters before such an anchor at or after `npos`,
+    /// which in prose and in code is a small part of the text.
     fn context_hits_near_digits(&self, s: &str, lo: usize, npos: usize, hits: &mut Hits) {
         let Some(finder) = &self.finder else {
             return;
         };
         let b = s.as_bytes();
-        let back = self.context_back;
-        let mut i = npos;
-        while let Some(d) = next_digit(b, i) {
-            let wlo = chars_back(s, d, back).max(lo);
-            // Digits closer together than `back` bytes share one window.
-            let mut last = d;
-            let mut j = d + 1;
-            while j < b.len() && j - last <= back {
-                if b[j].is_ascii_digit() {
-                    last = j;
-                }
-                j += 1;
-            }
-            // Words starting before the last digit; the longest spans 21 bytes (`जन्मदिन`).
-            let end = (last + 32).min(b.len());
-            for m in finder.find_iter(&b[wlo..end]) {
-                let at = wlo + m.start();
-                if at >= last {
+        let digits_from = |i: usize| b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let joined = |e: usize| {
+            matches!(b.get(e), Some(b'-' | b'/' | b'.'))
+                && b.get(e + 1).is_some_and(u8::is_ascii_digit)
+        };
+        // Words starting in `[from, before)`; the longest spans 21 bytes (`जन्मदिन`).
+        let scan = |from: usize, before: usize, hits: &mut Hits| {
+            let end = (before + 32).min(b.len());
+            for m in finder.find_iter(&b[from..end]) {
+                let at = from + m.start();
+                if at >= before {
                     break;
                 }
                 if at > 0 && b[at - 1].is_ascii_alphabetic() {
@@ -403,7 +397,27 @@ impl Triggers {
                     }
                 }
             }
-            i = last + 1;
+        };
+        // Anchors closer together than `context_back` bytes share one window.
+        let mut window: Option<(usize, usize)> = None;
+        let mut i = npos;
+        while let Some(d) = next_digit(b, i) {
+            let e = d + digits_from(d);
+            i = e;
+            if !(e - d >= 4 || (joined(e) && joined(e + 1 + digits_from(e + 1)))) {
+                continue;
+            }
+            window = match window {
+                Some((from, last)) if d - last <= self.context_back => Some((from, d)),
+                Some((from, last)) => {
+                    scan(from, last, hits);
+                    Some((chars_back(s, d, self.context_back).max(lo), d))
+                }
+                None => Some((chars_back(s, d, self.context_back).max(lo), d)),
+            };
+        }
+        if let Some((from, last)) = window {
+            scan(from, last, hits);
         }
     }
 
@@ -515,31 +529,19 @@ enum LabelChar {
     Dash,
 }
 
-/// Letters, digits and marks of every script (IDN) and the dash; ASCII by table, the rest by
-/// Unicode general category (rare in a domain, so a small regex per character is cheap enough).
+/// Letters, digits and marks of every script (IDN) and the dash: ASCII by table, the rest by the
+/// standard library's Unicode tables (`Alphabetic`, `Numeric`) and the combining marks.
 fn label_char(c: char) -> Option<LabelChar> {
-    use std::sync::OnceLock;
-    static CLASSES: OnceLock<[regex::Regex; 3]> = OnceLock::new();
     match c {
-        'a'..='z' | 'A'..='Z' => return Some(LabelChar::Letter),
-        '0'..='9' => return Some(LabelChar::Digit),
-        '-' => return Some(LabelChar::Dash),
-        _ if c.is_ascii() => return None,
-        _ => {}
+        'a'..='z' | 'A'..='Z' => Some(LabelChar::Letter),
+        '0'..='9' => Some(LabelChar::Digit),
+        '-' => Some(LabelChar::Dash),
+        _ if c.is_ascii() => None,
+        _ if crate::unicode::continues_cluster(c) => Some(LabelChar::Mark),
+        _ if c.is_alphabetic() => Some(LabelChar::Letter),
+        _ if c.is_numeric() => Some(LabelChar::Digit),
+        _ => None,
     }
-    let [letter, digit, mark] = CLASSES.get_or_init(|| {
-        [r"^\p{L}$", r"^\p{N}$", r"^\p{M}$"]
-            .map(|p| regex::Regex::new(p).expect("a class compiles"))
-    });
-    let one = c.encode_utf8(&mut [0; 4]).to_owned();
-    [
-        (letter, LabelChar::Letter),
-        (digit, LabelChar::Digit),
-        (mark, LabelChar::Mark),
-    ]
-    .into_iter()
-    .find(|(re, _)| re.is_match(&one))
-    .map(|(_, kind)| kind)
 }
 
 /// The end of the e-mail domain after the `@` at `at`, if there is one: labels of letters, marks
@@ -776,11 +778,13 @@ impl PiiScanner {
                     true
                 };
                 if self.phone {
+                    // No phone word before or inside the run: no start needs one looked up.
+                    let words = numeric::phone_context_in(b, lo, end);
                     numeric::find_phone(
                         b,
                         &groups,
                         &mut digits,
-                        |at| numeric::phone_context(s, at),
+                        |at| words && numeric::phone_context(s, at),
                         |a, z| keep(found, a, z, PiiType::Phone),
                     );
                 }
@@ -807,7 +811,10 @@ impl PiiScanner {
         let mut hits = Hits::default();
         let mut scans = context::Scans::new();
         triggers.context_hits_near_digits(s, lo, npos, &mut hits);
-        triggers.prefix_hits(b, npos, &mut hits);
+        // A URL starting before `npos` was reported before; it still hides the triggers inside
+        // it (as in a scan from the start), so prefixes are looked for one URL length earlier.
+        let url_from = chars_back(s, npos, 2054);
+        triggers.prefix_hits(b, url_from, &mut hits);
         for &target in &[Trigger::Ssn, Trigger::DateOfBirth, Trigger::Url] {
             let hits = &mut hits[target as usize];
             if hits.is_empty() {
@@ -823,7 +830,7 @@ impl PiiScanner {
                 continue;
             }
             // Like `finditer` from `npos`: a match (kept or not) hides the triggers inside it.
-            let mut done = npos;
+            let mut done = url_from;
             for &h in hits.iter() {
                 if h < done {
                     continue;
@@ -899,11 +906,14 @@ fn email_local_start(s: &str, at: usize) -> Option<usize> {
 fn find_email(s: &str, npos: usize, found: &mut Found) {
     let b = s.as_bytes();
     let mut last_end = 0;
-    for at in memchr::memchr_iter(b'@', &b[npos..]).map(|k| npos + k) {
+    // An address starting before `npos` was reported before; it still hides those that start
+    // inside it (as in a scan from the start), so the scan begins one address length earlier.
+    let from = chars_back(s, npos, 65 + EMAIL_DOMAIN_MAX);
+    for at in memchr::memchr_iter(b'@', &b[from..]).map(|k| from + k) {
         let Some(local) = email_local_start(s, at) else {
             continue;
         };
-        if local < last_end || local < npos {
+        if local < last_end {
             continue;
         }
         // The first label is the whole run of label characters after the '@' and ends in a '.':
@@ -918,7 +928,9 @@ fn find_email(s: &str, npos: usize, found: &mut Found) {
         }
         if let Some(end) = email_domain_end(s, at) {
             if Edge::Email.ok(s, local, end) {
-                found.push((local, end, PiiType::Email));
+                if local >= npos {
+                    found.push((local, end, PiiType::Email));
+                }
                 last_end = end;
             }
         }

@@ -473,14 +473,23 @@ const PHONE_WORDS: [&str; 28] = [
 
 /// Whether a phone word (ASCII letters in any case) sits within the 32 bytes before `start`.
 pub(super) fn phone_context(s: &str, start: usize) -> bool {
+    phone_words().is_match(&s.as_bytes()[start.saturating_sub(32)..start])
+}
+
+/// Whether a phone word ends in `b[lo.saturating_sub(32)..hi]`: when none does, no start in
+/// `[lo, hi]` has one before it (one search for a whole run of digits, not one per group).
+pub(super) fn phone_context_in(b: &[u8], lo: usize, hi: usize) -> bool {
+    phone_words().is_match(&b[lo.saturating_sub(32)..hi])
+}
+
+fn phone_words() -> &'static aho_corasick::AhoCorasick {
     static WORDS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    let words = WORDS.get_or_init(|| {
+    WORDS.get_or_init(|| {
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(PHONE_WORDS)
             .expect("the phone words build an automaton")
-    });
-    words.is_match(&s.as_bytes()[start.saturating_sub(32)..start])
+    })
 }
 
 #[cfg(test)]
