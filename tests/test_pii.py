@@ -238,3 +238,11 @@ def test_the_pii_section_takes_the_same_ip_address_table() -> None:
     settings = GuardSettings.load(pii={"types": ["IP_ADDRESS"], "ip_address": {"exclude_special": False}})
     check = GuardMiddleware(settings).policy.guardrails["pii"].text_check
     assert _addresses(check) == ["0.0.0.0", "::1", "2001:db8::7", "192.0.2.7", "10.1.2.3"]
+
+
+def test_the_ip_address_table_is_set_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guard_middleware import GuardSettings
+
+    monkeypatch.setenv("GUARD_PII__IP_ADDRESS__EXCLUDE_SPECIAL", "false")
+    settings = GuardSettings.load(pii={"types": ["IP_ADDRESS"]})
+    assert settings.pii is not None and settings.pii.ip_address.exclude_special is False

@@ -119,7 +119,8 @@ REMOTE_ONLY_TYPES: dict[str, str] = {
 class IpAddressRules(BaseModel):
     """The debatable IP_ADDRESS families, as policy: both are left out by default."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Not strict: `GUARD_PII__IP_ADDRESS__EXCLUDE_SPECIAL=false` arrives as a string.
+    model_config = ConfigDict(extra="forbid")
 
     # 0.0.0.0/8, 127.0.0.0/8, 255.255.255.255, the documentation ranges, ::, ::1, 2001:db8::/32
     exclude_special: bool = True
