@@ -1,16 +1,16 @@
-//! PII detection (the port of `checks/pii.py`): every type with its validators, exact spans, and the
-//! stream hold-back. Linear in the input for every pattern.
+//! PII detection: every type with its validators, exact spans, and the stream hold-back. Linear in
+//! the input for every rule.
 //!
 //! All offsets are UTF-8 byte offsets into the original text. Matching runs on the normalised text
-//! (`crate::normalize`), like the Python reference, and spans are mapped back at the end.
+//! (`crate::normalize::normalize_pii`: NFKC, digits of every script as ASCII, every dash `-`), and
+//! spans are mapped back at the end.
 //!
-//! The structure follows the reference closely, because its results depend on it: cheap anchors
-//! first ('@', digit runs, `:`/`-` pairs, context words and literal prefixes), then the full pattern
-//! at each anchor, then edge checks and validators. Patterns without look-arounds run on
-//! `regex-automata` (leftmost-first, which picks the same match as Python's backtracking);
-//! back-references are expanded into alternations; the patterns with look-arounds are ported by hand
-//! (`context.rs`, and the URL, MAC and AWS key scanners here). Every full pattern is bounded in
-//! length and runs only at an anchor, so each input character costs a bounded amount of work.
+//! Cheap anchors first ('@', digit runs, `:`/`-`/`.` pairs, context words near digits, literal
+//! prefixes), then the rule at each anchor, then edge checks and validators: digit groups parsed by
+//! hand (`numeric.rs`), the context types (`context.rs`), e-mail domains, URLs, MAC addresses and
+//! IPv6 by hand here, the SECRET family in `crate::secret`, IPv4 and IBAN on `regex-automata`. Every
+//! rule is bounded in length and runs only at an anchor, so each input character costs a bounded
+//! amount of work.
 
 pub(crate) mod context;
 mod numeric;

@@ -1,10 +1,10 @@
-//! The context types (SSN after a context word, DATE_OF_BIRTH, AWS_SECRET_KEY, PASSWORD): each
-//! pattern of `checks/pii.py` matched at one context-word hit, returning the span of group `v`.
+//! The context types (SSN after a context word, DATE_OF_BIRTH): each matched at one context-word
+//! hit, returning the span of the value.
 //!
-//! The patterns are ported by hand rather than handed to a regex engine because of their
-//! look-arounds. Each follows Python's backtracking order: the context-word alternatives in priority
-//! order, then the gap (greedy or lazy), then the value; where a greedy step cannot give anything
-//! back (the next element cannot match a character the step consumed) the port takes it once.
+//! Written by hand rather than handed to a regex engine because of their look-arounds, in the order
+//! a backtracking engine would try them: the context-word alternatives in priority order, then the
+//! gap (greedy or lazy), then the value; where a greedy step cannot give anything back (the next
+//! element cannot match a character the step consumed) it is taken once.
 
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
