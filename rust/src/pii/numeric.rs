@@ -389,6 +389,16 @@ pub(super) fn find_phone(
                 let Some(mut end) = ends[j - i] else {
                     continue;
                 };
+                // Every shape has 7 to 15 digits (`phone_valid`): count before building anything.
+                let n: usize = groups[i..=j]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| Some(i + k) != trunk)
+                    .map(|(_, g)| g.len())
+                    .sum();
+                if !(7..=15).contains(&n) {
+                    continue;
+                }
                 // The groups without a `(0)` trunk group.
                 let mut used = [Group { start: 0, end: 0 }; MAX_GROUPS];
                 let mut count = 0;
