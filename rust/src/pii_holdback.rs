@@ -555,6 +555,11 @@ impl PiiHoldback {
         let n = s.len();
         let lo = norm.normalized_index(floor);
         let mut held = n;
+        let changeable_last = s
+            .char_indices()
+            .next_back()
+            .filter(|&(_, c)| c.is_alphabetic() || matches!(c, '<' | '=' | '>'))
+            .map(|(i, _)| i);
         for g in &self.groups {
             let w = lo.max(back_chars(s, g.max_len));
             if w >= held {
@@ -572,6 +577,14 @@ impl PiiHoldback {
                 }
                 if twin.dot_digit_trail && s.ends_with('.') {
                     let m = n - 1;
+                    if let Some(h) = twin.earliest_complete(&s[..m], run.min(m), held.min(m)) {
+                        held = h;
+                    }
+                }
+                // A combining mark in the next chunk may turn the last character into another
+                // (`e` and U+0301 are `é`, no longer a hex digit): a match ending right before it
+                // may then stand, so it is held too. Only letters and `<=>` (U+0338 makes `≠`) compose.
+                if let Some(m) = changeable_last {
                     if let Some(h) = twin.earliest_complete(&s[..m], run.min(m), held.min(m)) {
                         held = h;
                     }
