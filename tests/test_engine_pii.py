@@ -2,7 +2,8 @@
 
 Texts are glued from fragments of every type (valid, near-valid, cut short) with random separators, so
 every anchor, edge condition and validator is exercised. The rules themselves are table-tested in
-``tests/test_pii_rules.py``; here every result must be well formed, independent of the other enabled
+``tests/test_pii.py`` and in the crate (``rust/src/pii.rs``, ``rust/src/pii/*.rs``,
+``rust/src/secret/tests.rs``); here every result must be well formed, independent of the other enabled
 types, and the same whether the scan starts at 0 or at ``pos`` (values before ``pos`` were reported by
 an earlier call and are not reported again: a scan from ``pos`` finds nothing new).
 """

@@ -7,19 +7,21 @@
 //!
 //! Cheap anchors first ('@', digit runs, `:`/`-`/`.` pairs, context words near digits, literal
 //! prefixes), then the rule at each anchor, then edge checks and validators: digit groups parsed by
-//! hand (`numeric.rs`), the context types (`context.rs`), e-mail domains, URLs, MAC addresses and
-//! IPv6 by hand here, the SECRET family in `crate::secret`, IPv4 and IBAN on `regex-automata`. Every
+//! hand (`numeric.rs`), the context types (`context.rs`), e-mail domains, URLs, MAC addresses,
+//! IPv6 and IBAN by hand here, the SECRET family in `crate::secret`, IPv4 on `regex-automata`. Every
 //! rule is bounded in length and runs only at an anchor, so each input character costs a bounded
 //! amount of work.
 
 pub(crate) mod context;
+mod digits;
 mod numeric;
 mod validate;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
+use regex_automata::Input;
 
+use self::digits::Run;
 use crate::normalize::normalize_pii;
 use crate::secret::{SecretScanner, SecretType};
 use crate::unicode::is_space;
@@ -191,26 +193,13 @@ fn chars_back(s: &str, i: usize, n: usize) -> usize {
     s[..i].char_indices().rev().nth(n - 1).map_or(0, |(k, _)| k)
 }
 
-/// The first ASCII digit at or after `from`, eight bytes at a time: prose has few digits.
-fn next_digit(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut i = from;
-    while i + 8 <= b.len() {
-        let word = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes"));
-        // Digits become bytes below 10; a byte below 10 borrows, which sets its top bit (bytes
-        // from 0x80 up never do). A borrow may flag a byte above a true one, hence the check.
-        let t = word ^ (0x30 * ONES);
-        if t.wrapping_sub(10 * ONES) & !t & (0x80 * ONES) != 0 {
-            if let Some(k) = b[i..i + 8].iter().position(u8::is_ascii_digit) {
-                return Some(i + k);
-            }
-        }
-        i += 8;
-    }
-    b.get(i..)?
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|k| i + k)
+/// The runs ending after `from`, the one containing it clipped to start there.
+fn runs_from(runs: &[Run], from: usize) -> impl Iterator<Item = Run> + '_ {
+    let k = runs.partition_point(|r| r.end <= from);
+    runs[k..].iter().map(move |r| Run {
+        start: r.start.max(from),
+        end: r.end,
+    })
 }
 
 fn is_hex_char(c: char) -> bool {
@@ -250,11 +239,6 @@ fn accept(
         found.push((start, end, kind));
     }
     ok
-}
-
-fn anchored(re: &Regex, s: &str, at: usize) -> Option<usize> {
-    re.search(&Input::new(s).range(at..).anchored(Anchored::Yes))
-        .map(|m| m.end())
 }
 
 /// A numeric type searched inside digit runs.
@@ -367,7 +351,14 @@ impl Triggers {
     /// after `ssn`; a date's year, `1990年`) or digits joined by two of `-/.` (`1/2/90`): words are
     /// looked for only in the `context_back` characters before such an anchor at or after `npos`,
     /// which in prose and in code is a small part of the text.
-    fn context_hits_near_digits(&self, s: &str, lo: usize, npos: usize, hits: &mut Hits) {
+    fn context_hits_near_digits(
+        &self,
+        s: &str,
+        lo: usize,
+        npos: usize,
+        runs: &[Run],
+        hits: &mut Hits,
+    ) {
         let Some(finder) = &self.finder else {
             return;
         };
@@ -400,10 +391,7 @@ impl Triggers {
         };
         // Anchors closer together than `context_back` bytes share one window.
         let mut window: Option<(usize, usize)> = None;
-        let mut i = npos;
-        while let Some(d) = next_digit(b, i) {
-            let e = d + digits_from(d);
-            i = e;
+        for Run { start: d, end: e } in runs_from(runs, npos) {
             if !(e - d >= 4 || (joined(e) && joined(e + 1 + digits_from(e + 1)))) {
                 continue;
             }
@@ -511,7 +499,7 @@ pub struct PiiScanner {
     email: bool,
     ipv6: bool,
     mac: bool,
-    iban: Option<Regex>,
+    iban: bool,
     /// DATE_OF_BIRTH's date, see `context::date_regex`
     date: Option<Regex>,
     triggers: Option<Triggers>,
@@ -604,13 +592,10 @@ fn is_tld(label: &str, kinds: &[LabelChar]) -> bool {
             .all(|&k| matches!(k, LabelChar::Letter | LabelChar::Mark))
 }
 
-/// An IBAN in either case, grouped by spaces or dashes (checked by `validate::iban`).
+/// The language of IBAN-shaped values, in either case, grouped by spaces or dashes: what the
+/// hold-back keeps open. `find_iban` takes the country's exact length out of it.
 pub(crate) const IBAN: &str =
     r"[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?";
-
-fn compile(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("a built-in PII pattern compiles")
-}
 
 /// A numeric type's pattern, searched across a whole digit run. Without a prefilter: one would stop
 /// at every digit of the run and restart the automaton there, several times the work of the
@@ -660,7 +645,7 @@ impl PiiScanner {
             email: on(PiiType::Email),
             ipv6: on(PiiType::IpAddress),
             mac: on(PiiType::MacAddress),
-            iban: on(PiiType::Iban).then(|| compile(IBAN)),
+            iban: on(PiiType::Iban),
             date: on(PiiType::DateOfBirth).then(context::date_regex),
             triggers: Triggers::new(&triggers),
             types: unique,
@@ -688,9 +673,16 @@ impl PiiScanner {
                     .map(|(a, b, t)| (a, b, PiiType::of_secret(t))),
             );
         }
-        let numeric = self.phone || self.ssn || self.card;
-        if (numeric || !self.digit.is_empty()) && npos < s.len() {
-            self.find_digits(s, npos, &mut found);
+        let numeric = self.phone || self.ssn || self.card || !self.digit.is_empty();
+        let context = self.triggers.as_ref().is_some_and(|t| t.finder.is_some());
+        // Context words and a phone's `(` or `+` sit before `npos`; values are kept from it on.
+        let runs = if numeric || context || self.iban {
+            digits::digit_runs(s.as_bytes(), chars_back(s, npos, 1))
+        } else {
+            Vec::new()
+        };
+        if numeric && npos < s.len() {
+            self.find_digits(s, npos, &runs, &mut found);
         }
         if self.email {
             find_email(s, npos, &mut found);
@@ -702,11 +694,11 @@ impl PiiScanner {
             find_mac(s, npos, &mut found);
             find_mac_dotted(s, npos, &mut found);
         }
-        if let Some(iban) = &self.iban {
-            find_iban(iban, s, npos, &mut found);
+        if self.iban {
+            find_iban(s, npos, &runs, &mut found);
         }
         if let Some(triggers) = &self.triggers {
-            self.find_triggered(triggers, s, npos, &mut found);
+            self.find_triggered(triggers, s, npos, &runs, &mut found);
         }
         if self.options
             != (PiiOptions {
@@ -741,23 +733,30 @@ impl PiiScanner {
 
     /// `_find_digits`: each type's `finditer` bounded to a run of digits and separators (plus the
     /// character before it, where a phone number's "+" or "(" may sit).
-    fn find_digits(&self, s: &str, npos: usize, found: &mut Found) {
+    fn find_digits(&self, s: &str, npos: usize, runs: &[Run], found: &mut Found) {
         let b = s.as_bytes();
-        let mut groups = Vec::new();
         let mut digits = Vec::new();
-        // Context words and a phone's `(` or `+` sit before `npos`; values are kept from it on.
-        let mut i = chars_back(s, npos, 1);
-        while let Some(d) = next_digit(b, i) {
-            let end = d
-                + 1
-                + b[d + 1..]
+        let mut k = 0;
+        while k < runs.len() {
+            // The digit groups joined by separators (`[0-9 ().+/:-]`) into one run, and the
+            // separators after the last.
+            let first = k;
+            while k + 1 < runs.len()
+                && b[runs[k].end..runs[k + 1].start]
                     .iter()
-                    .take_while(|&&c| digit_run_byte(c))
-                    .count();
+                    .all(|&c| digit_run_byte(c))
+            {
+                k += 1;
+            }
+            let groups = &runs[first..=k];
+            k += 1;
+            let d = groups[0].start;
+            let last = groups[groups.len() - 1].end;
+            let end = last + b[last..].iter().take_while(|&&c| digit_run_byte(c)).count();
             // A run with fewer than seven digits (the shortest phone number; an IPv4 address has
             // at least seven characters, four of them digits), or any suffix of it, cannot hold a
             // match: skip it whole. Code indents with runs of spaces that hold a digit or two.
-            let run_digits = b[d..end].iter().filter(|c| c.is_ascii_digit()).count();
+            let run_digits: usize = groups.iter().map(|g| g.len()).sum();
             let enough = run_digits >= 7 || (run_digits >= 4 && !self.digit.is_empty());
             if end - d >= 7 && enough {
                 let lo = chars_back(s, d, 1);
@@ -769,7 +768,6 @@ impl PiiScanner {
                         accept(found, s, span, npos, t.kind, t.edge, Some(t.validate));
                     }
                 }
-                numeric::groups_of(b, d, end, &mut groups);
                 // A value starting before `npos` was reported before: it is consumed, not kept.
                 let keep = |found: &mut Found, start: usize, end: usize, kind: PiiType| {
                     if start >= npos {
@@ -779,38 +777,45 @@ impl PiiScanner {
                 };
                 if self.phone {
                     // No phone word before or inside the run: no start needs one looked up.
-                    let words = numeric::phone_context_in(b, lo, end);
+                    let words = std::cell::OnceCell::new();
+                    let words = || *words.get_or_init(|| numeric::phone_context_in(b, lo, end));
                     numeric::find_phone(
                         b,
-                        &groups,
+                        groups,
                         &mut digits,
-                        |at| words && numeric::phone_context(s, at),
+                        |at| words() && numeric::phone_context(s, at),
                         |a, z| keep(found, a, z, PiiType::Phone),
                     );
                 }
                 if self.ssn {
-                    numeric::find_ssn(b, &groups, |a, z| {
+                    numeric::find_ssn(b, groups, |a, z| {
                         validate::ssn(&s[a..z]) && keep(found, a, z, PiiType::Ssn)
                     });
                 }
                 if self.card {
-                    numeric::find_card(b, &groups, &mut digits, |a, z| {
+                    numeric::find_card(b, groups, &mut digits, |a, z| {
                         keep(found, a, z, PiiType::CreditCard)
                     });
                 }
             }
-            i = end;
         }
     }
 
     /// `_find_triggered`.
-    fn find_triggered(&self, triggers: &Triggers, s: &str, npos: usize, found: &mut Found) {
+    fn find_triggered(
+        &self,
+        triggers: &Triggers,
+        s: &str,
+        npos: usize,
+        runs: &[Run],
+        found: &mut Found,
+    ) {
         let b = s.as_bytes();
         // Context may sit before `pos`; only the value has to start at or after it.
         let lo = chars_back(s, npos, triggers.context_back);
         let mut hits = Hits::default();
         let mut scans = context::Scans::new();
-        triggers.context_hits_near_digits(s, lo, npos, &mut hits);
+        triggers.context_hits_near_digits(s, lo, npos, runs, &mut hits);
         // A URL starting before `npos` was reported before; it still hides the triggers inside
         // it (as in a scan from the start), so prefixes are looked for one URL length earlier.
         let url_from = chars_back(s, npos, 2054);
@@ -1109,36 +1114,59 @@ fn find_mac_dotted(s: &str, npos: usize, found: &mut Found) {
     }
 }
 
-/// IBAN: `finditer` from `npos`. A match starts with two capitals and two digits, so the pattern
-/// runs only where those four are (found from the digits, rare in prose), leftmost first.
-fn find_iban(iban: &Regex, s: &str, npos: usize, found: &mut Found) {
+/// IBAN: two letters and two digits (found from the digit runs, rare in prose), then exactly as
+/// many letters and digits as the country's IBAN has, in groups of four that a space or a dash may
+/// separate (`IBAN` is the language the hold-back keeps open). A value that runs on into more
+/// letters or digits is not an IBAN: the country fixes the length, so no shorter value is tried.
+fn find_iban(s: &str, npos: usize, runs: &[Run], found: &mut Found) {
     let b = s.as_bytes();
-    // Where the first of the two digits of the next possible start may be.
-    let mut digit = npos + 2;
-    while let Some(j) = next_digit(b, digit) {
-        digit = j + 1;
-        let four = j + 1 < b.len()
+    // The first of the two digits of the next possible start: the first digit of a run (a run
+    // clipped at the bound starts after a digit and fails the letter test).
+    let mut from = npos + 2;
+    for Run { start: j, .. } in runs_from(runs, npos + 2) {
+        let four = j >= from
+            && j + 1 < b.len()
             && b[j + 1].is_ascii_digit()
             && b[j - 2].is_ascii_alphabetic()
             && b[j - 1].is_ascii_alphabetic();
         if !four {
             continue;
         }
-        if let Some(end) = anchored(iban, s, j - 2) {
-            let span = (j - 2, end);
-            accept(
-                found,
-                s,
-                span,
-                npos,
-                PiiType::Iban,
-                Edge::Alnum,
-                Some(validate::iban),
-            );
-            // `finditer` goes on from the end of a match, kept or not.
-            digit = end + 2;
+        let Some(end) = iban_end(b, j - 2) else {
+            continue;
+        };
+        let kept = accept(
+            found,
+            s,
+            (j - 2, end),
+            npos,
+            PiiType::Iban,
+            Edge::Alnum,
+            Some(validate::iban),
+        );
+        if kept {
+            from = end;
         }
     }
+}
+
+/// The end of the IBAN-shaped value at `start` (two letters, two digits there): the country's
+/// length in letters and digits, after the first four in groups of four (the last one shorter),
+/// each group after at most one space or dash.
+fn iban_end(b: &[u8], start: usize) -> Option<usize> {
+    let len = validate::iban_length([b[start], b[start + 1]])?;
+    let mut i = start + 4;
+    let mut left = len - 4;
+    while left > 0 {
+        i += usize::from(matches!(b.get(i), Some(b' ' | b'-')));
+        let group = left.min(4);
+        if !b.get(i..i + group)?.iter().all(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        i += group;
+        left -= group;
+    }
+    Some(i)
 }
 
 /// Letters of the scripts written without spaces between words (Han, kana, Hangul, Thai, Lao,
@@ -1170,6 +1198,8 @@ fn url_end(s: &str, h: usize) -> Option<usize> {
     let mut i = h + prefix.len();
     let mut end = None;
     let mut prev = '/';
+    // The host ends at the first `/`, `?` or `#`; before it a label of an IDN may follow a dot.
+    let mut host = true;
     // Up to 2047 characters, classified with `matches!` rather than substring searches: a match
     // spans thousands of characters, and dense triggers make one per few characters of input.
     for _ in 0..2047 {
@@ -1182,9 +1212,18 @@ fn url_end(s: &str, h: usize) -> Option<usize> {
             break;
         }
         // Japanese or Chinese straight after a URL (`…/listです`) is not part of it; inside one
-        // it starts after a delimiter (`//山田.jp`, `?q=それ&`, `/pub/再現する.docx`, `#持つ`).
-        if spaceless(c) && !spaceless(prev) && !matches!(prev, '/' | '=' | '#' | '?' | '&') {
+        // it starts after a delimiter (`//山田.jp`, `?q=それ&`, `/pub/再現する.docx`, `#持つ`) or,
+        // in the host, after a dot (`https://王伟.中国/`). A path segment does not start with
+        // hiragana: after a final `/` it is the sentence going on (`https://a.com/です`).
+        let delimiter = matches!(prev, '/' | '=' | '#' | '?' | '&') || (host && prev == '.');
+        if spaceless(c) && !spaceless(prev) && !delimiter {
             break;
+        }
+        if prev == '/' && !host && matches!(c, '\u{3040}'..='\u{309F}') {
+            break;
+        }
+        if matches!(c, '/' | '?' | '#') {
+            host = false;
         }
         prev = c;
         i += c.len_utf8();
@@ -1340,18 +1379,6 @@ mod tests {
     }
 
     #[test]
-    fn next_digit_agrees_with_a_plain_search() {
-        let text = "ab\u{e9}cdefghijklmnop\u{661}qrs/:;9xyz\u{ff10}abcdefgh0".as_bytes();
-        for from in 0..=text.len() {
-            let plain = text[from..]
-                .iter()
-                .position(u8::is_ascii_digit)
-                .map(|k| from + k);
-            assert_eq!(next_digit(text, from), plain, "{from}");
-        }
-    }
-
-    #[test]
     fn ipv6_takes_every_group_it_can_then_four_digits() {
         fn end(s: &str) -> Option<&str> {
             ipv6_end(s.as_bytes(), 0).map(|e| &s[..e])
@@ -1368,5 +1395,67 @@ mod tests {
         let s = "(see http://a.b/c?d=(e)).";
         assert_eq!(url_end(s, 5).map(|e| &s[5..e]), Some("http://a.b/c?d=(e"));
         assert_eq!(url_end("www.,;", 0), None);
+    }
+
+    #[test]
+    fn an_iban_takes_its_country_length_and_no_more() {
+        for (text, iban) in [
+            (
+                "ES5815825815461738721956 es el correcto.",
+                Some("ES5815825815461738721956"),
+            ),
+            (
+                "es50 1657 2071 6326 0070 2742 es el correcto",
+                Some("es50 1657 2071 6326 0070 2742"),
+            ),
+            (
+                "PL07-9398-6704-0510-6330-8661-0420 ok",
+                Some("PL07-9398-6704-0510-6330-8661-0420"),
+            ),
+            (
+                "DE89 3704 0044 0532 0130 00 ok",
+                Some("DE89 3704 0044 0532 0130 00"),
+            ),
+            // One character more than Spain's 24: an identifier, not an IBAN.
+            ("ES5815825815461738721956x", None),
+            ("ES58 1582 5815 4617 3872 195", None),
+        ] {
+            let ibans: Vec<String> = found(&[PiiType::Iban], text, 0)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            assert_eq!(
+                ibans,
+                iban.into_iter().map(String::from).collect::<Vec<_>>(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_in_japanese_or_chinese_text_ends_where_the_sentence_goes_on() {
+        for (text, url) in [
+            (
+                "请用https://王伟.中国/wp-content/posts/search。",
+                "https://王伟.中国/wp-content/posts/search",
+            ),
+            ("网址：https://例子.中国，谢谢", "https://例子.中国"),
+            ("サイト：http://hayashi.com/です。", "http://hayashi.com/"),
+            (
+                "https://www.tanaka.com/までご連絡ください。",
+                "https://www.tanaka.com/",
+            ),
+            (
+                "https://a.jp/pub/再現する.docx です",
+                "https://a.jp/pub/再現する.docx",
+            ),
+            (
+                "https://a.jp/search?q=それ&x=1です",
+                "https://a.jp/search?q=それ&x=1",
+            ),
+            ("https://suzuki.comです", "https://suzuki.com"),
+        ] {
+            assert_eq!(all(text), [("URL", url.to_string())], "{text}");
+        }
     }
 }

@@ -15,35 +15,7 @@
 /// Groups tried from one start: the longest phone (`+7 (914) 177-76-31 x123`) has fewer.
 const MAX_GROUPS: usize = 8;
 
-/// A maximal run of ASCII digits, `[start, end)`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Group {
-    start: usize,
-    end: usize,
-}
-
-impl Group {
-    fn len(self) -> usize {
-        self.end - self.start
-    }
-}
-
-/// The digit groups of `b[lo..end]`, into `groups` (cleared first).
-pub(super) fn groups_of(b: &[u8], lo: usize, end: usize, groups: &mut Vec<Group>) {
-    groups.clear();
-    let mut i = lo;
-    while i < end {
-        if b[i].is_ascii_digit() {
-            let start = i;
-            while i < end && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            groups.push(Group { start, end: i });
-        } else {
-            i += 1;
-        }
-    }
-}
+use super::digits::Run as Group;
 
 /// The length of the word of ASCII letters, digits and `_` ending at `at`, and whether it holds a
 /// digit; counted up to 33 bytes (a longer word is an encoded blob, whatever it holds).
@@ -216,6 +188,8 @@ struct PhoneShape<'a> {
     paren_first: bool,
     /// the first two separators, for the date check
     seps: [&'a [u8]; 2],
+    /// the number stands on its own: not glued to a word, nor a field's value (`bytes=…`, `id:…`)
+    apart: bool,
     /// whether a phone context word precedes the number (looked up only when the shape needs it)
     context: &'a dyn Fn() -> bool,
 }
@@ -232,13 +206,20 @@ fn phone_valid(p: &PhoneShape<'_>) -> bool {
         // E.164: at most 15 digits with the country code; at least six after it (the Faroes').
         return country_code_len(p.digits).is_some_and(|cc| n <= 15 && n >= cc + 6);
     }
-    if !(7..=15).contains(&n) || sequential(p.digits) {
+    if !(7..=15).contains(&n) || sequential(p.digits) || date_shaped(p) {
         return false;
     }
     if shape_valid(p) {
         return true;
     }
     (groups >= 2 || n >= 9) && (p.context)()
+}
+
+/// A date (`01.02.2024 12`, `2024-03-12`) is never a phone number, whatever word comes before it.
+fn date_shaped(p: &PhoneShape<'_>) -> bool {
+    matches!(p.lens, [2, 2, 4, ..] | [4, 2, 2, ..])
+        && p.seps[0] == p.seps[1]
+        && matches!(p.seps[0], b"." | b"/" | b"-")
 }
 
 /// The national and international shapes that need no context word.
@@ -253,13 +234,6 @@ fn shape_valid(p: &PhoneShape<'_>) -> bool {
     // North American: `(NPA) NXX-XXXX`, `NPA-NXX-XXXX`, `1 NPA NXX XXXX`.
     if matches!(p.lens, [3, 3, 4]) || (matches!(p.lens, [1, 3, 3, 4]) && p.digits[0] == 1) {
         return true;
-    }
-    // A date (`01.02.2024 12`) is never a phone number.
-    let date = matches!(p.lens, [2, 2, 4, ..] | [4, 2, 2, ..])
-        && p.seps[0] == p.seps[1]
-        && matches!(p.seps[0], b"." | b"/" | b"-");
-    if date {
-        return false;
     }
     // With a trunk prefix 0 (most of Europe, Asia, Latin America): `0161 496 0280`, `090-5932-3979`,
     // `(06423) 081375`, `01 88 47 26 55`, bare `0232781286`.
@@ -279,7 +253,13 @@ fn shape_valid(p: &PhoneShape<'_>) -> bool {
     let chinese = n == 11 && p.digits[0] == 1 && p.digits[1] >= 3;
     // Russian mobiles, bare: `89` and nine more digits.
     let russian = n == 11 && p.digits[0] == 8 && p.digits[1] == 9;
-    (groups == 1 && (chinese || russian)) || (chinese && matches!(p.lens, [3, 4, 4]))
+    // Indian mobiles, bare and on their own: `[6-9]` and nine more digits; Italian ones: `3` and
+    // nine or ten more. (Counters in logs, `bytes=7103703021`, are glued to their field.)
+    let indian = n == 10 && p.digits[0] >= 6;
+    let italian = (10..=11).contains(&n) && p.digits[0] == 3;
+    let indian_or_italian = (indian || italian) && p.apart;
+    (groups == 1 && (chinese || russian || indian_or_italian))
+        || (chinese && matches!(p.lens, [3, 4, 4]))
 }
 
 /// Whether `sep` may sit between two phone groups, and what it does to parentheses: `Some(open,
@@ -429,6 +409,9 @@ pub(super) fn find_phone(
                     },
                     paren_first,
                     seps: [sep_between(0), sep_between(1)],
+                    apart: start == 0
+                        || !(b[start - 1].is_ascii_alphanumeric()
+                            || matches!(b[start - 1], b'_' | b'=' | b':')),
                     context: &context,
                 };
                 if !phone_valid(&shape) {
@@ -448,9 +431,9 @@ pub(super) fn find_phone(
 }
 
 /// Words that announce a phone number (their ASCII letters matched in any case, so the Cyrillic
-/// ones are also listed capitalised), looked for in the 32 bytes
-/// before a number that needs one: a bare or oddly grouped run of digits.
-const PHONE_WORDS: [&str; 28] = [
+/// ones are also listed capitalised), looked for in the `PHONE_CONTEXT_BYTES` before a number that
+/// needs one: a bare or oddly grouped run of digits.
+const PHONE_WORDS: [&str; 30] = [
     "phone",
     "tel",
     "mobile",
@@ -479,17 +462,23 @@ const PHONE_WORDS: [&str; 28] = [
     "전화",
     "\u{92B}\u{93C}\u{94B}\u{928}",
     "\u{92B}\u{94B}\u{928}",
+    "\u{92E}\u{94B}\u{92C}\u{93E}\u{907}\u{932}", // मोबाइल
+    "chiam",                                      // chiamami, chiamare, chiamata
 ];
 
-/// Whether a phone word (ASCII letters in any case) sits within the 32 bytes before `start`.
+/// How far before a number its phone word may start: a label of two words in a script of three
+/// bytes per letter (`मोबाइल नंबर: `) is 36.
+const PHONE_CONTEXT_BYTES: usize = 48;
+
+/// Whether a phone word (ASCII letters in any case) sits within `PHONE_CONTEXT_BYTES` before `start`.
 pub(super) fn phone_context(s: &str, start: usize) -> bool {
-    phone_words().is_match(&s.as_bytes()[start.saturating_sub(32)..start])
+    phone_words().is_match(&s.as_bytes()[start.saturating_sub(PHONE_CONTEXT_BYTES)..start])
 }
 
-/// Whether a phone word ends in `b[lo.saturating_sub(32)..hi]`: when none does, no start in
+/// Whether a phone word ends in `b[lo - PHONE_CONTEXT_BYTES..hi]`: when none does, no start in
 /// `[lo, hi]` has one before it (one search for a whole run of digits, not one per group).
 pub(super) fn phone_context_in(b: &[u8], lo: usize, hi: usize) -> bool {
-    phone_words().is_match(&b[lo.saturating_sub(32)..hi])
+    phone_words().is_match(&b[lo.saturating_sub(PHONE_CONTEXT_BYTES)..hi])
 }
 
 fn phone_words() -> &'static aho_corasick::AhoCorasick {
@@ -508,8 +497,7 @@ mod tests {
 
     fn phones(text: &str) -> Vec<&str> {
         let b = text.as_bytes();
-        let mut groups = Vec::new();
-        groups_of(b, 0, b.len(), &mut groups);
+        let groups = super::super::digits::digit_runs(b, 0);
         let mut out = Vec::new();
         let mut digits = Vec::new();
         find_phone(
@@ -545,6 +533,11 @@ mod tests {
             ("tel415-555-0132", "415-555-0132"),
             ("(0406)-812415", "(0406)-812415"),
             ("phone: 3420837783", "3420837783"),
+            ("Here it is: 9315954933.", "9315954933"),
+            ("Eccolo: 3757710052, va bene?", "3757710052"),
+            ("Ho segnato 36252940194", "36252940194"),
+            ("मोबाइल नंबर: 2689590877 है।", "2689590877"),
+            ("Chiamami al 2757710052", "2757710052"),
         ] {
             assert_eq!(phones(text), [want], "{text}");
         }
@@ -561,6 +554,12 @@ mod tests {
             "version 1.19.9.155",
             "sha a1b2c3415-555-0132",
             "range 1-415-555-0132-9",
+            "cache bytes=7103703021 evictions",
+            "id:9315954933",
+            "container da6421113588",
+            "resourceVersion 305488388",
+            "call me on 2024-03-12",
+            "phone: 01.02.2024",
         ] {
             assert_eq!(phones(text), Vec::<&str>::new(), "{text}");
         }

@@ -266,6 +266,15 @@ const IBAN_LENGTHS: [(&[u8; 2], usize); 87] = [
     (b"XK", 20),
 ];
 
+/// The length of the IBANs of a country (its two letters in either case).
+pub(super) fn iban_length(country: [u8; 2]) -> Option<usize> {
+    let country = country.map(|c| c.to_ascii_uppercase());
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| **c == country)
+        .map(|&(_, len)| len)
+}
+
 pub(super) fn iban(value: &str) -> bool {
     let s: Vec<u8> = value.bytes().filter(|&b| b != b' ' && b != b'-').collect();
     if !(15..=34).contains(&s.len()) {

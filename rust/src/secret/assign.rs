@@ -614,6 +614,8 @@ const TOKEN_NOT_SECRET_BEFORE: &[&str] = &[
 
 /// How far back from its operator a name may start (longer names are not looked at).
 const NAME_MAX: usize = 64;
+/// The last letters of the names `assignment` can act on (see there).
+const NAME_LAST_LETTERS: &[u8] = b"slnthyg";
 /// The longest generic value.
 const GENERIC_MAX: usize = 256;
 /// The longest authority (`user:password@host:port`) of a URL.
@@ -671,6 +673,17 @@ fn assignment(cx: &mut Cx, op: usize, end: usize) {
     let quoted_name = k > 0 && matches!(b[k - 1], b'"' | b'\'');
     if quoted_name {
         k -= 1;
+    }
+    // Every name a rule below takes ends (past separators) in the last letter of a generic keyword
+    // (`GENERIC_WORDS`) or of `AccountKey`, `SharedAccessKey`, `sig`: most operators in code stop
+    // here, before the name is read.
+    let last = b[..k]
+        .iter()
+        .rev()
+        .take(NAME_MAX)
+        .find(|&&c| !matches!(c, b'_' | b'-' | b'.'));
+    if !last.is_some_and(|c| NAME_LAST_LETTERS.contains(&c.to_ascii_lowercase())) {
+        return;
     }
     let a = k - b[..k]
         .iter()
@@ -905,5 +918,21 @@ fn url(cx: &mut Cx, c: usize) {
     // A second `:` is no password but another syntax (`cvs://:pserver:anoncvs@host:/cvs`).
     if host_ok && !port && !pw.contains(&b':') && !never_password(pw) && !value::has_filler(pw) {
         cx.specific(colon + 1, at, SecretType::UrlCredentials);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_an_assignment_acts_on_ends_in_a_listed_letter() {
+        let names = GENERIC_WORDS
+            .iter()
+            .chain(&["AccountKey", "SharedAccessKey", "sig"]);
+        for name in names {
+            let last = name.as_bytes()[name.len() - 1].to_ascii_lowercase();
+            assert!(NAME_LAST_LETTERS.contains(&last), "{name}");
+        }
     }
 }
