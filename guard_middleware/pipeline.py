@@ -79,6 +79,10 @@ def redact_spans(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+def _redact_all(texts: Sequence[str], spans: dict[int, list[tuple[int, int, str]]]) -> dict[int, str]:
+    return {i: redact_spans(texts[i], s) for i, s in spans.items()}
+
+
 def _with_part_matches(
     find: Callable[[str], list[Match]], seg: Segment, joined: Sequence[Match]
 ) -> list[Match]:
@@ -161,6 +165,8 @@ _MEMO_MATCH_CHARS = 64
 # texts), so a megabyte body never holds the event loop, and every other request, while it is scanned.
 # Below it a thread hop (~50 us) would cost more than the scan it moves. See tests/bench_worst.py.
 OFFLOAD_CHARS = 64 * 1024
+#: findings (or redaction spans) handled on the event loop; more go to a worker thread
+COLLECT_INLINE_MAX = 1000
 
 
 def _memo_cost(key: tuple[str, str], found: tuple[Match, ...]) -> int:
@@ -337,21 +343,32 @@ class Evaluator:
                 continue
             started = time.perf_counter()
             ev.applied.append(g.name)
+            # Scanning a large text, and handling many findings (placeholders, hashes, the audit
+            # record: microseconds each), happen off the event loop. The vault, `ev` and `spans`
+            # belong to this request, which waits for the thread.
+            collect = (ev, g, phase, segments, vault, spans, ctx, started, unscanned)
             try:
                 if offload:
-                    found = await asyncio.to_thread(self.scan_local, g, phase, segments)
+                    await asyncio.to_thread(self._scan_and_collect, *collect)
                 else:
                     found = self.scan_local(g, phase, segments)
+                    if len(found) > COLLECT_INLINE_MAX:
+                        await asyncio.to_thread(self._collect, *collect, found)
+                    else:
+                        self._collect(*collect, found)
             except CheckError as exc:
                 self._fail(ev, g, phase, ctx, "error", str(exc), started)
                 if ev.failure is not None:
                     return ev
                 continue
-            self._collect(ev, g, phase, found, segments, vault, spans, ctx, started, unscanned)
         if ev.action is Action.BLOCK:
             return ev
-        for i, s in spans.items():
-            ev.new_texts[i] = texts[i] = redact_spans(texts[i], s)
+        if offload or sum(len(s) for s in spans.values()) > COLLECT_INLINE_MAX:
+            redacted = await asyncio.to_thread(_redact_all, texts, spans)
+        else:
+            redacted = _redact_all(texts, spans)
+        for i, text in redacted.items():
+            ev.new_texts[i] = texts[i] = text
         ev.spans = spans
 
         remotes = [g for g in guardrails if not g.is_local]
@@ -359,18 +376,33 @@ class Evaluator:
             await self._run_remote(ev, remotes, phase, segments, texts, ctx, runtime)
         return ev
 
-    def _collect(
+    def _scan_and_collect(
         self,
         ev: Evaluation,
         g: Guardrail,
         phase: Phase,
-        found: list[Finding],
         segments: Sequence[Segment],
         vault: Vault,
         spans: dict[int, list[tuple[int, int, str]]],
         ctx: EvalContext,
         started: float,
         unscanned: Sequence[str],
+    ) -> None:
+        found = self.scan_local(g, phase, segments)
+        self._collect(ev, g, phase, segments, vault, spans, ctx, started, unscanned, found)
+
+    def _collect(
+        self,
+        ev: Evaluation,
+        g: Guardrail,
+        phase: Phase,
+        segments: Sequence[Segment],
+        vault: Vault,
+        spans: dict[int, list[tuple[int, int, str]]],
+        ctx: EvalContext,
+        started: float,
+        unscanned: Sequence[str],
+        found: list[Finding],
     ) -> None:
         if not found:
             if self.auditor.log_all:

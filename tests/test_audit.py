@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+
+import pytest
+
+from guard_middleware.audit import MAX_VALUE_HASHES, Auditor
+from guard_middleware.settings import AuditSettings
+from guard_middleware.verdict import Action, Finding
 
 SCRIPT = """
 import asyncio
@@ -38,3 +45,31 @@ def test_default_audit_output_is_json_lines_on_stderr_without_raw_values() -> No
     assert all(r["action"] == "redact" and r["categories"] == ["EMAIL"] for r in records)
     assert len({r["value_hashes"][0] for r in records}) == 1
     assert "jane@example.com" not in run.stderr
+
+
+def test_a_record_hashes_at_most_the_first_distinct_values_and_counts_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logging.getLogger().addHandler(caplog.handler)  # a configured logger: records go through logging
+    try:
+        auditor = Auditor(AuditSettings())
+        values = [f"user{i}@example.com" for i in range(5000)] * 2
+        findings = [Finding("pii", "EMAIL", action=Action.REDACT)] * len(values)
+        with caplog.at_level(logging.INFO, logger="guard_middleware.audit"):
+            for batch in (values[:3] * 4, values):
+                auditor.record(
+                    request_id="r",
+                    guardrail="pii",
+                    phase="input",
+                    status="guardrail_intervened",
+                    action=Action.REDACT,
+                    findings=findings,
+                    duration_ms=1.0,
+                    values=batch,
+                )
+    finally:
+        logging.getLogger().removeHandler(caplog.handler)
+    few, many = [r.__dict__ for r in caplog.records]
+    assert len(few["value_hashes"]) == 3 and "distinct_values" not in few
+    assert len(many["value_hashes"]) == MAX_VALUE_HASHES and many["distinct_values"] == 5000
+    assert set(few["value_hashes"]) <= set(many["value_hashes"])  # the first ones found

@@ -105,6 +105,22 @@ async def test_anonymize_gives_same_value_the_same_placeholder(make_stack: Any) 
         )
 
 
+@pytest.mark.parametrize("repeat", [1, 50])  # ~2 KB (all on the event loop) and ~100 KB (scanned off it)
+async def test_thousands_of_values_are_numbered_in_order_whichever_thread_handles_them(
+    make_stack: Any, repeat: int
+) -> None:
+    # More findings than the event loop handles itself (`COLLECT_INLINE_MAX`): placeholders are
+    # still given in text order, and a value seen again gets its number again.
+    config = {"pii": {"action": "anonymize", "apply_to": "input"}}
+    values = [f"u{i}@x.io" for i in range(1500)]
+    text = " ".join(values + values[:2]) + " " + "filler text " * (repeat * 170)
+    async with make_stack(config) as s:
+        status, _, _ = await s.chat(text)
+        assert status == 200
+        sent = s.record.bodies[0]["messages"][0]["content"].split(" ")
+        assert sent[:1502] == [f"[EMAIL_{i + 1}]" for i in range(1500)] + ["[EMAIL_1]", "[EMAIL_2]"]
+
+
 async def test_warn_proceeds_with_warning_header(make_stack: Any) -> None:
     config = {**BASE, "input": {"providers": [BLOCKLIST], "actions": {"SECURITY": "warn"}}}
     async with make_stack(config) as s:

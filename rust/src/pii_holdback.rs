@@ -247,7 +247,19 @@ impl Twin {
                 for &b in &bytes[i..i + c.len_utf8()] {
                     sid = dfa.dfa.next_state(sid, b);
                 }
-                if dfa.is_live(sid) && seen.insert(sid) {
+                if !dfa.is_live(sid) {
+                    continue;
+                }
+                // A few live states (the usual case) are compared directly; many go through a set.
+                let new = if next.len() < 16 {
+                    !next.iter().any(|&(t, _)| t == sid)
+                } else {
+                    if seen.is_empty() {
+                        seen.extend(next.iter().map(|&(t, _)| t));
+                    }
+                    seen.insert(sid)
+                };
+                if new {
                     next.push((sid, s));
                 }
             }

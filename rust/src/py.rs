@@ -109,9 +109,13 @@ fn spans<K: Send>(
 ) -> PyResult<Vec<(usize, usize, K)>> {
     let t = utf8(text)?;
     let start = byte_of_char(&t, pos);
-    let found = run(py, t.len(), || scan(&t, start));
-    let mut offsets: Vec<usize> = found.iter().flat_map(|&(s, e, _)| [s, e]).collect();
-    to_char_indices(&t, &mut offsets);
+    // The offsets are converted with the GIL released too: a text can hold tens of thousands.
+    let (found, offsets) = run(py, t.len(), || {
+        let found = scan(&t, start);
+        let mut offsets: Vec<usize> = found.iter().flat_map(|&(s, e, _)| [s, e]).collect();
+        to_char_indices(&t, &mut offsets);
+        (found, offsets)
+    });
     Ok(found
         .into_iter()
         .zip(offsets.chunks_exact(2))

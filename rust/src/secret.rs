@@ -167,6 +167,8 @@ pub struct SecretScanner {
     ops: bool,
     /// the literal prefixes a span starts with, for the partial-prefix hold-back
     partials: Vec<Partial>,
+    /// the first bytes of `partials`
+    partial_first: [bool; 256],
 }
 
 impl SecretScanner {
@@ -198,12 +200,19 @@ impl SecretScanner {
             || on[SecretType::GenericSecret as usize]
             || on[SecretType::ApiKey as usize];
         let partials = tokens.as_ref().map_or_else(Vec::new, |t| t.partials());
+        let mut partial_first = [false; 256];
+        for (lit, _) in &partials {
+            if let Some(&c) = lit.first() {
+                partial_first[usize::from(c)] = true;
+            }
+        }
         SecretScanner {
             on,
             tokens,
             keywords,
             ops,
             partials,
+            partial_first,
         }
     }
 
@@ -310,12 +319,27 @@ impl SecretScanner {
     fn partial(&self, b: &[u8]) -> usize {
         let n = b.len();
         let mut best = n;
-        for &(lit, lead_blocked) in &self.partials {
-            for k in 1..lit.len().min(n + 1) {
-                let at = n - k;
-                if at < best && b[at..] == lit[..k] && !(at > 0 && lead_blocked(b[at - 1])) {
-                    best = at;
-                }
+        // From the earliest position a proper prefix can start at; only positions holding a
+        // literal's first byte are compared.
+        let longest = self
+            .partials
+            .iter()
+            .map(|(lit, _)| lit.len())
+            .max()
+            .unwrap_or(0);
+        for at in n.saturating_sub(longest.saturating_sub(1))..n {
+            if !self.partial_first[usize::from(b[at])] {
+                continue;
+            }
+            let tail = &b[at..];
+            let open = self.partials.iter().any(|&(lit, lead_blocked)| {
+                tail.len() < lit.len()
+                    && lit.starts_with(tail)
+                    && !(at > 0 && lead_blocked(b[at - 1]))
+            });
+            if open {
+                best = at;
+                break;
             }
         }
         if self.on[SecretType::ApiKey as usize] {

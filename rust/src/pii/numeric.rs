@@ -124,7 +124,9 @@ pub(super) fn find_card(
     while i < groups.len() {
         let first = groups[i];
         let mut found = None;
-        if lead_ok(b, first.start) {
+        // Every card shape starts with a group of four or is one group of 12 to 19.
+        let may_start = first.len() == 4 || (12..=19).contains(&first.len());
+        if may_start && lead_ok(b, first.start) {
             // How far the separators allow the number to go.
             let mut last = i;
             while last + 1 < groups.len()
@@ -227,8 +229,10 @@ fn shape_valid(p: &PhoneShape<'_>) -> bool {
     let n = p.digits.len();
     let groups = p.lens.len();
     // `00` + country code, written in groups: `0044 20 7946 0958`, `001-623-258-4553`.
+    // As everywhere without a context word, a one-digit group is only ever the first.
     if p.digits.starts_with(&[0, 0]) {
         return (groups >= 3 || (groups == 2 && p.lens[0] <= 5))
+            && p.lens[1..].iter().all(|&l| l >= 2)
             && country_code_len(&p.digits[2..]).is_some_and(|cc| n - 2 <= 15 && n - 2 >= cc + 6);
     }
     // North American: `(NPA) NXX-XXXX`, `NPA-NXX-XXXX`, `1 NPA NXX XXXX`.
@@ -242,7 +246,12 @@ fn shape_valid(p: &PhoneShape<'_>) -> bool {
         return first_ok && p.lens.iter().all(|&l| l >= 2);
     }
     // Russia's trunk 8: `8 (912) 345-67-89`, `8 812 415 86 83`.
-    if p.digits[0] == 8 && p.lens[0] == 1 && n == 11 && groups >= 3 {
+    if p.digits[0] == 8
+        && p.lens[0] == 1
+        && n == 11
+        && groups >= 3
+        && p.lens[1..].iter().all(|&l| l >= 2)
+    {
         return true;
     }
     // Brazil: `12 3915-0008`, `(21) 98765-4321`.
@@ -301,14 +310,24 @@ fn extension_end(b: &[u8], end: usize) -> Option<usize> {
 
 /// Phone numbers: from each group (or the `+`/`(` before it), the longest run of groups joined by
 /// phone separators that `phone_valid` accepts, with its extension. `context(start)` tells
-/// whether a phone context word comes shortly before `start`.
+/// whether a phone context word comes shortly before `start`; `any_context()` whether one may
+/// come before any start of these groups (false: `context` is false everywhere).
 pub(super) fn find_phone(
     b: &[u8],
     groups: &[Group],
     digits: &mut Vec<u8>,
+    seps: &mut Vec<Option<(bool, bool)>>,
+    any_context: impl Fn() -> bool,
     context: impl Fn(usize) -> bool,
     mut emit: impl FnMut(usize, usize) -> bool,
 ) {
+    // Each separator read once (every start walks over the next few).
+    seps.clear();
+    seps.extend(
+        groups
+            .windows(2)
+            .map(|w| phone_sep(&b[w[0].end..w[1].start])),
+    );
     let mut lens = [0usize; MAX_GROUPS];
     let mut i = 0;
     while i < groups.len() {
@@ -318,9 +337,7 @@ pub(super) fn find_phone(
         // `(0161) 496`: an area code in parentheses; `(0161 496 0280)` is a number in them, and so
         // is `(+918563245094)`: a first group in parentheses that nothing joins.
         let closes_after = b.get(g.end) == Some(&b')');
-        let joined = groups
-            .get(i + 1)
-            .is_some_and(|n| phone_sep(&b[g.end..n.start]).is_some());
+        let joined = seps.get(i).is_some_and(Option::is_some);
         let paren_first = closes_after
             && joined
             && (before == Some(b'(')
@@ -339,13 +356,17 @@ pub(super) fn find_phone(
             // A number may end after a group only where no parenthesis is left open.
             ends[0] = (!open).then_some(g.end);
             while last + 1 < groups.len() && last + 1 - i < MAX_GROUPS {
-                let sep = &b[groups[last].end..groups[last + 1].start];
-                if open && sep.first() != Some(&b')') {
+                if open && b[groups[last].end] != b')' {
                     break;
                 }
-                let Some((opens, closes)) = phone_sep(sep) else {
+                let Some((opens, closes)) = seps[last] else {
                     break;
                 };
+                // Without a phone word (nor a `+`) no shape has a one-digit group after the first:
+                // `0 0 0 0 …` is not walked eight groups from every digit.
+                if !plus && groups[last + 1].len() == 1 && !any_context() {
+                    break;
+                }
                 if closes && !open || opens && (open && !closes) {
                     break;
                 }
@@ -365,32 +386,35 @@ pub(super) fn find_phone(
             }
             let ctx = std::cell::OnceCell::new();
             let context = || *ctx.get_or_init(|| context(start));
+            // The groups of the longest walk without a `(0)` trunk group, their lengths and digits,
+            // built once: a shorter number is a prefix of each (the trunk can only be the second
+            // group). `upto[k]`: how many used groups and digits the walk's first k + 1 groups hold.
+            let mut used = [Group { start: 0, end: 0 }; MAX_GROUPS];
+            let mut upto = [(0usize, 0usize); MAX_GROUPS];
+            let (mut count, mut n) = (0, 0);
+            for (k, &g) in groups[i..=last].iter().enumerate() {
+                if Some(i + k) != trunk {
+                    used[count] = g;
+                    lens[count] = g.len();
+                    count += 1;
+                    n += g.len();
+                }
+                upto[k] = (count, n);
+            }
+            // Every shape has 7 to 15 digits (`phone_valid`): the digits are built only if one may.
+            let mut built = false;
             for j in (i..=last).rev() {
                 let Some(mut end) = ends[j - i] else {
                     continue;
                 };
-                // Every shape has 7 to 15 digits (`phone_valid`): count before building anything.
-                let n: usize = groups[i..=j]
-                    .iter()
-                    .enumerate()
-                    .filter(|&(k, _)| Some(i + k) != trunk)
-                    .map(|(_, g)| g.len())
-                    .sum();
+                let (count, n) = upto[j - i];
                 if !(7..=15).contains(&n) {
                     continue;
                 }
-                // The groups without a `(0)` trunk group.
-                let mut used = [Group { start: 0, end: 0 }; MAX_GROUPS];
-                let mut count = 0;
-                for (k, &g) in groups[i..=j].iter().enumerate() {
-                    if Some(i + k) != trunk {
-                        used[count] = g;
-                        lens[count] = g.len();
-                        count += 1;
-                    }
+                if !built {
+                    digits_of(b, &used[..upto[last - i].0], digits);
+                    built = true;
                 }
-                let used = &used[..count];
-                digits_of(b, used, digits);
                 let sep_between = |k: usize| {
                     if i + k < j {
                         &b[groups[i + k].end..groups[i + k + 1].start]
@@ -400,8 +424,8 @@ pub(super) fn find_phone(
                 };
                 let shape = PhoneShape {
                     plus,
-                    lens: &lens[..used.len()],
-                    digits,
+                    lens: &lens[..count],
+                    digits: &digits[..n],
                     last_sep: if j > i {
                         &b[groups[j - 1].end..groups[j].start]
                     } else {
@@ -504,6 +528,8 @@ mod tests {
             b,
             &groups,
             &mut digits,
+            &mut Vec::new(),
+            || true,
             |at| phone_context(text, at),
             |s, e| {
                 out.push(&text[s..e]);
