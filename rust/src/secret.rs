@@ -7,7 +7,7 @@
 //! | `AWS_SECRET_KEY`  | 40 `[A-Za-z0-9/+]` (both cases and a digit) starting within 40 characters after `aws`/`secret` on the same line, or after an `AKIA`/`ASIA` key: env, JSON, INI, YAML, CSV, prose | the 40 characters |
 //! | `API_KEY`         | OpenAI/Anthropic `sk-`, GitHub `ghp_` `gho_` `ghu_` `ghs_` `ghr_` `github_pat_`, GitLab `glpat-` …, Slack `xox?-` `xapp-` and webhook paths, Stripe `sk_`/`rk_` `live`/`test`, `whsec_`, Google `AIza` `GOCSPX-` `ya29.`, Hugging Face `hf_`, npm, PyPI, SendGrid, Shopify, DigitalOcean, Databricks, Linear, Supabase, Sentry, Postman, Vault, Grafana, age; Azure AD client secrets, storage `AccountKey=`, `SharedAccessKey=`, SAS `sig=` | the token or key |
 //! | `PRIVATE_KEY`     | `-----BEGIN [RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |…]PRIVATE KEY[ BLOCK]-----` with a base64 body, raw or JSON-escaped | header to footer (cut short: to the end of the body) |
-//! | `JWT`             | `eyJ…` `.` `eyJ…` `.` signature (may be empty), base64url                              | the token         |
+//! | `JWT`             | `eyJ…` `.` `eyJ…` `.` signature (may be empty), base64url; further `.` segments join it | the token         |
 //! | `URL_CREDENTIALS` | `scheme://user:password@host`, any scheme, empty user allowed                          | the password      |
 //! | `GENERIC_SECRET`  | `NAME=value`, `NAME: value`, `"name": "value"`, `name := 'value'`, `Authorization: Bearer …` where NAME ends in key, token, secret, auth, authorization, credential(s), creds and the value is high-entropy | the value |
 //! | `PASSWORD`        | `password` `passwd` `passphrase` `passcode` `pass` `pwd` (alone or ending a name) then `=`, `:`, `:=`, `=>` or ` is `, and a value that looks like a password | the value |
@@ -126,6 +126,8 @@ pub(crate) struct Cx<'a> {
     gap: assign::GapMemo,
     /// where unquoted password values end, shared by dense password words
     value_end: NextStop,
+    /// the end of the last JWT span: a JWT candidate inside it is part of it
+    jwt_end: usize,
 }
 
 impl<'a> Cx<'a> {
@@ -269,6 +271,7 @@ impl SecretScanner {
             open: b.len(),
             gap: assign::GapMemo::new(),
             value_end: NextStop::new(),
+            jwt_end: 0,
         };
         // Specific types first (tokens, then AWS secrets after their context words, then the
         // operator-led URL credentials and Azure keys), so that the weak ones can be suppressed.

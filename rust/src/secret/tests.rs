@@ -310,6 +310,9 @@ fn positives() -> Vec<(String, &'static str, String)> {
     add(format!("token={jwt}&x=1"), "JWT", &jwt);
     let unsigned = format!("eyJhbGciOiJub25lIn0.eyJ{}.", token(&mut r, 30, B64URL));
     add(format!("id_token: {unsigned} ok"), "JWT", &unsigned);
+    // JWS-shaped segments in a row: one span over all of them, not one match at every `eyJ`.
+    let chain = format!("{jwt}.{jwt}.{}", token(&mut r, 12, B64URL));
+    add(format!("blob {chain} end"), "JWT", &chain);
 
     // URL_CREDENTIALS
     for (url, pw) in [

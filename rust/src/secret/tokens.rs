@@ -405,7 +405,8 @@ impl Tokens {
             Shape::Segs { segs, sep } => segments(cx, p, a, segs, sep, rule.edge),
             Shape::Xox => xox(cx, p),
             Shape::SlackHook => slack_hook(cx, p, a),
-            Shape::Jwt => jwt(cx, p),
+            Shape::Jwt if p < cx.jwt_end => None,
+            Shape::Jwt => jwt(cx, p).inspect(|&e| cx.jwt_end = e),
             Shape::Pem => {
                 super::pem::pem(cx, p);
                 None
@@ -524,8 +525,9 @@ fn slack_hook(cx: &mut Cx, p: usize, a: usize) -> Option<usize> {
 const JWT_SEGMENT_MAX: usize = 8192;
 
 /// A JWS in compact form: `eyJ…` (a JSON header) `.` `eyJ…` (a JSON payload) `.` signature, each
-/// base64url. The signature may be empty (`alg: none`): such a token still carries its claims. The
-/// header and payload are at least 10 characters (`{"a":1}` is); each segment is capped at 8 KiB.
+/// base64url, and any further `.`-joined segments. The signature may be empty (`alg: none`): such a
+/// token still carries its claims. The header and payload are at least 10 characters (`{"a":1}` is);
+/// each segment is capped at 8 KiB.
 fn jwt(cx: &mut Cx, p: usize) -> Option<usize> {
     let b = cx.b;
     let len = b.len();
@@ -558,6 +560,19 @@ fn jwt(cx: &mut Cx, p: usize) -> Option<usize> {
                 return None;
             }
             i += 1;
+        }
+    }
+    // More dot-separated base64url segments after the signature belong to the same span (a JWS in
+    // a longer dotted token, or many in a row): one match covers them all, up to the longest token
+    // span, rather than a match starting at every `eyJ` inside.
+    while b.get(i) == Some(&b'.') {
+        let n = seg(i + 1);
+        if n == 0 || i + 1 + n - p > LONGEST_TOKEN {
+            break;
+        }
+        i += 1 + n;
+        if i >= len {
+            cx.open(p);
         }
     }
     Some(i)
