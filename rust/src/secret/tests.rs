@@ -1031,6 +1031,9 @@ fn holdback_from_lo_sees_long_open_spans() {
         let h = sc.holdback(&done, done.len() - 20);
         assert!(h >= done.len() - 3, "{h} of {}", done.len());
     }
+    // A JWT followed by a dot may go on with another segment: it is still open.
+    let text = format!("{filler}{jwt}.");
+    assert_eq!(hold(&sc, &text), filler.len());
     // Prose and code after a long stretch are held by their last word only.
     let text = format!("{filler}and that is all");
     assert_eq!(sc.holdback(&text, text.len() - 30), text.len() - 3);

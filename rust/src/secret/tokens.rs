@@ -566,6 +566,11 @@ fn jwt(cx: &mut Cx, p: usize) -> Option<usize> {
     // a longer dotted token, or many in a row): one match covers them all, up to the longest token
     // span, rather than a match starting at every `eyJ` inside.
     while b.get(i) == Some(&b'.') {
+        if i + 1 == len {
+            // A segment may follow.
+            cx.open(p);
+            break;
+        }
         let n = seg(i + 1);
         if n == 0 || i + 1 + n - p > LONGEST_TOKEN {
             break;
