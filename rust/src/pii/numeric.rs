@@ -229,10 +229,9 @@ fn shape_valid(p: &PhoneShape<'_>) -> bool {
     let n = p.digits.len();
     let groups = p.lens.len();
     // `00` + country code, written in groups: `0044 20 7946 0958`, `001-623-258-4553`.
-    // As everywhere without a context word, a one-digit group is only ever the first.
-    if p.digits.starts_with(&[0, 0]) {
+    // The `00` is written as one group (`find_phone` walks no further from a lone `0`).
+    if p.digits.starts_with(&[0, 0]) && p.lens[0] >= 2 {
         return (groups >= 3 || (groups == 2 && p.lens[0] <= 5))
-            && p.lens[1..].iter().all(|&l| l >= 2)
             && country_code_len(&p.digits[2..]).is_some_and(|cc| n - 2 <= 15 && n - 2 >= cc + 6);
     }
     // North American: `(NPA) NXX-XXXX`, `NPA-NXX-XXXX`, `1 NPA NXX XXXX`.
@@ -362,9 +361,11 @@ pub(super) fn find_phone(
                 let Some((opens, closes)) = seps[last] else {
                     break;
                 };
-                // Without a phone word (nor a `+`) no shape has a one-digit group after the first:
-                // `0 0 0 0 …` is not walked eight groups from every digit.
-                if !plus && groups[last + 1].len() == 1 && !any_context() {
+                // Without a phone word (nor a `+`) only a number after `00` has a one-digit group
+                // after the first (Cairo's `0020 2 6220-3047`): `0 0 0 0 …` is not walked eight
+                // groups from every digit.
+                let after_00 = g.len() >= 2 && b[g.start..g.start + 2] == *b"00";
+                if !plus && groups[last + 1].len() == 1 && !after_00 && !any_context() {
                     break;
                 }
                 if closes && !open || opens && (open && !closes) {
@@ -564,6 +565,7 @@ mod tests {
             ("Ho segnato 36252940194", "36252940194"),
             ("मोबाइल नंबर: 2689590877 है।", "2689590877"),
             ("Chiamami al 2757710052", "2757710052"),
+            ("0020 2 6220-3047 هو الصحيح.", "0020 2 6220-3047"),
         ] {
             assert_eq!(phones(text), [want], "{text}");
         }
