@@ -349,7 +349,12 @@ class Evaluator:
             collect = (ev, g, phase, segments, vault, spans, ctx, started, unscanned)
             try:
                 if offload:
-                    await asyncio.to_thread(self._scan_and_collect, *collect)
+
+                    def scan_and_collect(g: Guardrail = g, started: float = started) -> None:
+                        found = self.scan_local(g, phase, segments)
+                        self._collect(ev, g, phase, segments, vault, spans, ctx, started, unscanned, found)
+
+                    await asyncio.to_thread(scan_and_collect)
                 else:
                     found = self.scan_local(g, phase, segments)
                     if len(found) > COLLECT_INLINE_MAX:
@@ -375,21 +380,6 @@ class Evaluator:
         if remotes and runtime is not None:
             await self._run_remote(ev, remotes, phase, segments, texts, ctx, runtime)
         return ev
-
-    def _scan_and_collect(
-        self,
-        ev: Evaluation,
-        g: Guardrail,
-        phase: Phase,
-        segments: Sequence[Segment],
-        vault: Vault,
-        spans: dict[int, list[tuple[int, int, str]]],
-        ctx: EvalContext,
-        started: float,
-        unscanned: Sequence[str],
-    ) -> None:
-        found = self.scan_local(g, phase, segments)
-        self._collect(ev, g, phase, segments, vault, spans, ctx, started, unscanned, found)
 
     def _collect(
         self,
