@@ -196,18 +196,25 @@ impl Twin {
         if from >= below {
             return None;
         }
-        match &self.body {
-            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below, false),
-            Body::Url => self.earliest_live_url(text, from, below),
-        }
+        self.earliest_live_and_complete(text, from, below, None).0
     }
 
-    /// The smallest start in `[from, below)` whose twin matches `text[s..]` completely (lead
-    /// condition included); only for DFA bodies.
-    fn earliest_complete(&self, text: &str, from: usize, below: usize) -> Option<usize> {
+    /// `earliest_live`, and in the same pass, with `complete_at = Some(m)`, the smallest start in
+    /// `[from, below)` whose twin matches `text[s..m]` completely (lead condition included; DFA
+    /// bodies only): the starts and states before `m` are the same for both questions.
+    fn earliest_live_and_complete(
+        &self,
+        text: &str,
+        from: usize,
+        below: usize,
+        complete_at: Option<usize>,
+    ) -> (Option<usize>, Option<usize>) {
+        if from >= below {
+            return (None, None);
+        }
         match &self.body {
-            Body::Dfa(dfa) if from < below => self.earliest_live_dfa(dfa, text, from, below, true),
-            _ => None,
+            Body::Dfa(dfa) => self.earliest_live_dfa(dfa, text, from, below, complete_at),
+            Body::Url => (self.earliest_live_url(text, from, below), None),
         }
     }
 
@@ -221,16 +228,21 @@ impl Twin {
         text: &str,
         from: usize,
         below: usize,
-        complete_only: bool,
-    ) -> Option<usize> {
+        complete_at: Option<usize>,
+    ) -> (Option<usize>, Option<usize>) {
         let bytes = text.as_bytes();
+        let mut complete = None;
         // (state, start), in increasing start order: a state reached from two starts keeps the first.
-        let mut live: Vec<(StateID, usize)> = Vec::new();
-        let mut next: Vec<(StateID, usize)> = Vec::new();
+        let mut live: Vec<(StateID, usize)> = Vec::with_capacity(16);
+        let mut next: Vec<(StateID, usize)> = Vec::with_capacity(16);
         let mut seen: HashSet<StateID> = HashSet::new();
         let mut prev = text[..from].chars().next_back();
         for (off, c) in text[from..].char_indices() {
             let i = from + off;
+            if Some(i) == complete_at {
+                // What a pass over `text[..i]` would end with: the starts before `i`, their states.
+                complete = self.first_complete(dfa, text, i, &live);
+            }
             if i < below && self.lead_ok(prev) {
                 live.push((dfa.start, i));
             }
@@ -242,7 +254,9 @@ impl Twin {
                 continue;
             }
             next.clear();
-            seen.clear();
+            if !seen.is_empty() {
+                seen.clear();
+            }
             for &(mut sid, s) in &live {
                 for &b in &bytes[i..i + c.len_utf8()] {
                     sid = dfa.dfa.next_state(sid, b);
@@ -267,10 +281,28 @@ impl Twin {
         }
         // Which survivors count depends only on their DFA state, so the smallest start of each state
         // (the one kept) decides for all of them.
+        let first_live = live
+            .iter()
+            .find(|&&(_, s)| self.end.as_ref().is_none_or(|end| end.is_match(&text[s..])))
+            .map(|&(_, s)| s);
+        (first_live, complete)
+    }
+
+    /// The smallest start among `live` (states after `text[..m]`) whose match is complete at `m`.
+    fn first_complete(
+        &self,
+        dfa: &Dfa,
+        text: &str,
+        m: usize,
+        live: &[(StateID, usize)],
+    ) -> Option<usize> {
         live.iter()
             .find(|&&(sid, s)| {
-                (!complete_only || dfa.dfa.is_match_state(dfa.dfa.next_eoi_state(sid)))
-                    && self.end.as_ref().is_none_or(|end| end.is_match(&text[s..]))
+                dfa.dfa.is_match_state(dfa.dfa.next_eoi_state(sid))
+                    && self
+                        .end
+                        .as_ref()
+                        .is_none_or(|end| end.is_match(&text[s..m]))
             })
             .map(|&(_, s)| s)
     }
@@ -584,23 +616,19 @@ impl PiiHoldback {
                 .find(|&(_, c)| !g.class.contains(c))
                 .map_or(w, |(i, c)| w + i + c.len_utf8());
             for twin in &g.twins {
-                if let Some(h) = twin.earliest_live(s, run, held) {
-                    held = h;
-                }
-                if twin.dot_digit_trail && s.ends_with('.') {
-                    let m = n - 1;
-                    if let Some(h) = twin.earliest_complete(&s[..m], run.min(m), held.min(m)) {
-                        held = h;
-                    }
-                }
-                // A combining mark in the next chunk may turn the last character into another
-                // (`e` and U+0301 are `é`, no longer a hex digit): a match ending right before it
-                // may then stand, so it is held too. Only letters and `<=>` (U+0338 makes `≠`) compose.
-                if let Some(m) = changeable_last {
-                    if let Some(h) = twin.earliest_complete(&s[..m], run.min(m), held.min(m)) {
-                        held = h;
-                    }
-                }
+                // A complete match ending before the last character may still stand: before a
+                // final `.` when a digit must not follow (IPv4's trail), and before a letter that
+                // a combining mark in the next chunk may turn into another (`e` and U+0301 are `é`,
+                // no longer a hex digit; only letters and `<=>`, U+0338 makes `≠`, compose). The
+                // last character is one or the other, never both.
+                let complete_at = (twin.dot_digit_trail && s.ends_with('.'))
+                    .then_some(n - 1)
+                    .or(changeable_last);
+                let (live, complete) = twin.earliest_live_and_complete(s, run, held, complete_at);
+                held = [live, complete]
+                    .into_iter()
+                    .flatten()
+                    .fold(held, usize::min);
             }
         }
         // Context types start with a context word; a start from which the twin can still match the

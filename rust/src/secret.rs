@@ -337,6 +337,7 @@ impl SecretScanner {
             let tail = &b[at..];
             let open = self.partials.iter().any(|&(lit, lead_blocked)| {
                 tail.len() < lit.len()
+                    && lit.first() == tail.first()
                     && lit.starts_with(tail)
                     && !(at > 0 && lead_blocked(b[at - 1]))
             });
