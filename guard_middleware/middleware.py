@@ -8,6 +8,7 @@ import contextlib
 import inspect
 import itertools
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,13 +25,15 @@ from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
 from guard_middleware.formats.body import apply_rewrites, dump_json, extract, parse_json
 from guard_middleware.pipeline import Evaluation, Evaluator, Vault
-from guard_middleware.policy import Guardrail, Policy, compile_policy, normalize_route
+from guard_middleware.policy import Guardrail, Policy, compile_policy, describe, normalize_route
 from guard_middleware.providers.base import EvalContext
 from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.stream_guard import StreamGuard
 from guard_middleware.verdict import Action, Phase
+
+log = logging.getLogger("guard_middleware")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TeamResolver = Callable[[web.Request], "Sequence[str] | Awaitable[Sequence[str]]"]
@@ -134,6 +137,10 @@ class GuardMiddleware:
         compat.self_check()
         self.settings = settings if settings is not None else GuardSettings.load()
         self.policy: Policy = compile_policy(self.settings)
+        summary, warning = describe(self.policy)
+        log.info("%s", summary)
+        if warning is not None:
+            log.warning("%s", warning)
         self.auditor = Auditor(self.settings.audit)
         self.evaluator = Evaluator(self.policy, self.auditor)
         self.runtime = Runtime(self.policy.blocking_pool_size)

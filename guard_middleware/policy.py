@@ -144,6 +144,35 @@ class Policy:
         return [n for n in names if n not in self.guardrails]
 
 
+def describe(policy: Policy) -> tuple[str, str | None]:
+    """The start-up summary of a policy (one line), and a warning when it checks nothing by default."""
+
+    def name(g: Guardrail) -> str:
+        kind = g.remote.__class__.__name__ if g.remote is not None else "local"
+        if isinstance(g.text_check, PiiCheck):
+            kind = "pii " + ",".join(g.text_check.types)
+        return f"{g.name} ({kind})"
+
+    parts = [
+        f"{phase.value}: {', '.join(name(g) for g in policy.base[phase]) or 'nothing'}"
+        + ("" if policy.phase_enabled[phase] else " (phase disabled)")
+        for phase in (Phase.INPUT, Phase.OUTPUT)
+    ]
+    named = sorted(g.name for g in policy.guardrails.values() if not g.default_on)
+    if named:
+        parts.append(f"on request: {', '.join(named)}")
+    parts.append(f"streaming: {policy.streaming_mode}")
+    summary = "guard_middleware policy: " + "; ".join(parts)
+    if not policy.enabled:
+        return summary + " (disabled)", "guard_middleware is disabled: requests pass unchecked"
+    by_default = any(policy.base[p] and policy.phase_enabled[p] for p in (Phase.INPUT, Phase.OUTPUT))
+    if by_default:
+        return summary, None
+    if named or policy.teams:
+        return summary, "guard_middleware checks a request only when a team or the request names a guardrail"
+    return summary, "guard_middleware checks nothing: no guardrail is configured"
+
+
 def compile_policy(settings: GuardSettings) -> Policy:
     guardrails: dict[str, Guardrail] = {}
     base: dict[Phase, list[Guardrail]] = {Phase.INPUT: [], Phase.OUTPUT: []}

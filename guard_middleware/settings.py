@@ -11,21 +11,28 @@ Precedence: constructor arguments > environment (``GUARD_`` prefix, ``__`` for n
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from guard_middleware.checks.pii import IpAddressRules
 from guard_middleware.errors import ConfigError
 from guard_middleware.formats import DEFAULT_ROUTES
 
 DEFAULT_PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
+
+log = logging.getLogger("guard_middleware")
+
+#: ``GUARD_`` variables read outside the settings model
+OTHER_ENV = frozenset({"GUARD_AUDIT_HASH_KEY"})
 
 
 class _Section(BaseModel):
@@ -132,12 +139,38 @@ class GuardSettings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> GuardSettings:
         """Build settings, turning every validation problem into a ``ConfigError`` that names the key."""
+        warn_unknown_env(os.environ)
         try:
             return cls(**overrides)
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or "settings"
             raise ConfigError(key, err["msg"]) from None
+        except SettingsError as exc:
+            # A complex value (a list, a table) in the environment is JSON: `GUARD_ROUTES=/v1/x` is not.
+            field = re.search(r'field "([^"]+)"', str(exc))
+            name = field.group(1) if field else "settings"
+            raise ConfigError(
+                f"GUARD_{name.upper()}",
+                "not valid JSON; a list or a table is written as JSON, "
+                "e.g. GUARD_ROUTES='[\"/v1/chat/completions\"]'",
+            ) from None
+
+
+def warn_unknown_env(environ: Mapping[str, str]) -> list[str]:
+    """Log (WARNING) and return the ``GUARD_`` variables no setting reads: a misspelt
+    ``GUARD_PII__ACTON`` would otherwise be ignored without a word. Checked to the top-level field."""
+    fields = {name.upper() for name in GuardSettings.model_fields}
+    unknown = sorted(
+        key
+        for key in environ
+        if key.upper().startswith("GUARD_")
+        and key.upper() not in OTHER_ENV
+        and key.upper()[len("GUARD_") :].split("__", 1)[0] not in fields
+    )
+    for key in unknown:
+        log.warning("ignoring %s: no guard_middleware setting has that name", key)
+    return unknown
 
 
 class _FileSource(PydanticBaseSettingsSource):

@@ -173,3 +173,71 @@ def test_check_command_prints_findings_and_decision(seed_file: Path) -> None:
         timeout=60,
     )
     assert clean.returncode == 0 and "rewritten: mail [PII REDACTED]" in clean.stdout
+
+
+def test_a_list_in_the_environment_that_is_not_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GUARD_ROUTES", "/v1/chat/completions")
+    with pytest.raises(ConfigError) as info:
+        GuardSettings.load()
+    assert info.value.key == "GUARD_ROUTES" and "JSON" in info.value.message
+    monkeypatch.setenv("GUARD_ROUTES", '["/v1/chat/completions"]')
+    assert GuardSettings.load().routes == ["/v1/chat/completions"]
+
+
+def test_a_misspelt_guard_variable_is_named_in_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, value in [
+        ("GUARD_PII_ACTION", "anonymize"),  # one underscore where nesting needs two
+        ("GUARD_ENABLD", "false"),
+        ("GUARD_PII__ACTION", "anonymize"),
+        ("GUARD_AUDIT_HASH_KEY", "k"),
+        ("GUARD_MAX_BODY_BYTES", "2048"),
+    ]:
+        monkeypatch.setenv(name, value)
+    with caplog.at_level("WARNING", logger="guard_middleware"):
+        settings = GuardSettings.load()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        "ignoring GUARD_ENABLD: no guard_middleware setting has that name",
+        "ignoring GUARD_PII_ACTION: no guard_middleware setting has that name",
+    ]
+    assert settings.max_body_bytes == 2048 and settings.pii is not None and settings.pii.action == "anonymize"
+
+
+def test_start_up_logs_the_policy_in_one_line_and_warns_when_it_checks_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("INFO", logger="guard_middleware"):
+        GuardMiddleware(GuardSettings.load(pii={"action": "redact", "types": ["EMAIL", "PHONE"]}))
+        GuardMiddleware(GuardSettings.load())
+        GuardMiddleware(
+            GuardSettings.load(
+                guardrails=[
+                    {
+                        "name": "words",
+                        "type": "blocklist",
+                        "default_on": False,
+                        "patterns": [{"pattern": "x"}],
+                    }
+                ]
+            )
+        )
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "guard_middleware"]
+    assert lines == [
+        (
+            "INFO",
+            "guard_middleware policy: input: pii (pii EMAIL,PHONE); output: pii (pii EMAIL,PHONE); "
+            "streaming: final_only",
+        ),
+        ("INFO", "guard_middleware policy: input: nothing; output: nothing; streaming: final_only"),
+        ("WARNING", "guard_middleware checks nothing: no guardrail is configured"),
+        (
+            "INFO",
+            "guard_middleware policy: input: nothing; output: nothing; on request: words; "
+            "streaming: final_only",
+        ),
+        ("WARNING", "guard_middleware checks a request only when a team or the request names a guardrail"),
+    ]

@@ -180,3 +180,23 @@ def test_an_unknown_provider_type_lists_the_valid_ones() -> None:
         build_remote("aporia", {}, name="c", key="guardrails[3]", timeout_ms=1)
     assert err.value.key == "guardrails[3].type"
     assert "azure_content_safety" in err.value.message and "lakera_v2" in err.value.message
+
+
+async def test_an_error_code_that_echoes_the_text_is_not_logged_or_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake = FakeCustomGuardrail(echo_in_error=True)
+    caplog.set_level("WARNING")
+    async with fake.running() as url, make_runtime() as rt:
+        with pytest.raises(ProviderError) as err:
+            await provider(url).evaluate(segs("my SSN is 123-45-6789"), CTX, rt)
+    assert err.value.kind == "http" and err.value.detail == "HTTP 400 (error code not an identifier)"
+    assert "123-45-6789" not in caplog.text
+
+
+async def test_an_identifier_error_code_is_reported() -> None:
+    fake = FakeCustomGuardrail(api_key="other")
+    async with fake.running() as url, make_runtime() as rt:
+        with pytest.raises(ProviderError) as err:
+            await provider(url).evaluate(segs("x"), CTX, rt)
+    assert err.value.detail == "HTTP 401 code=unauthorized"

@@ -11,6 +11,7 @@ import contextlib
 import email.utils
 import json
 import logging
+import re
 import time
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -76,12 +77,24 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_CODE = re.compile(r"[A-Za-z0-9_.:/#-]{1,64}")
+#: what an error code that is not an identifier is reported as (it may hold the checked text)
+NOT_AN_IDENTIFIER = "(error code not an identifier)"
+
+
+def safe_code(code: object) -> str:
+    """An error code as logged and audited: an identifier (`invalid_api_key`, `ThrottlingException`,
+    `429`) as it is; anything else, which may echo the checked text, replaced."""
+    text = str(code)
+    return text if _CODE.fullmatch(text) else NOT_AN_IDENTIFIER
+
+
 def _error_code(body: bytes, headers: Mapping[str, str]) -> str | None:
-    """The service's machine-readable error code, if any. Messages are skipped on purpose: some
-    services echo the offending input in them."""
+    """The service's machine-readable error code, if any, through `safe_code`. Messages are skipped
+    on purpose: some services echo the offending input in them (and some in their codes)."""
     for header in ("x-ms-error-code", "x-amzn-ErrorType"):
         if headers.get(header):
-            return headers[header].split(":", 1)[0]
+            return safe_code(headers[header].split(":", 1)[0])
     try:
         doc = json.loads(body)
     except ValueError:
@@ -91,9 +104,9 @@ def _error_code(body: bytes, headers: Mapping[str, str]) -> str | None:
     err = doc.get("error")
     if isinstance(err, dict):
         code = err.get("code") or err.get("type")
-        return str(code)[:64] if code is not None else None
+        return safe_code(code) if code is not None else None
     code = doc.get("code") or doc.get("__type")
-    return str(code)[:64] if code is not None else None
+    return safe_code(code) if code is not None else None
 
 
 def _status_kind(status: int) -> str:
@@ -166,7 +179,9 @@ async def _exchange(
             resp_headers = {k: v for k, v in resp.headers.items()}
             code = _error_code(body, resp_headers)
             detail = f"HTTP {status}"
-            if code:
+            if code == NOT_AN_IDENTIFIER:
+                detail += f" {code}"
+            elif code:
                 detail += f" code={code}"
             elif _looks_like_html(resp.content_type, body):
                 detail += " (HTML error page)"

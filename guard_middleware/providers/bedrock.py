@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from guard_middleware.errors import ConfigError
-from guard_middleware.providers._http import expect_dict, expect_list, reporting
+from guard_middleware.providers._http import expect_dict, expect_list, reporting, safe_code
 from guard_middleware.providers.base import EvalContext, MaskingOptions, Runtime
 from guard_middleware.verdict import Action, Finding, Phase, ProviderError, ProviderOutcome, Segment
 
@@ -129,7 +129,7 @@ def classify_client_error(exc: Exception) -> ProviderError:
         error = exc.response.get("Error") or {}
         code = str(error.get("Code") or "")
         status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        detail = f"HTTP {status} code={code}"
+        detail = f"HTTP {status} code={safe_code(code)}"
         if code in _AUTH_CODES or status in (401, 403):
             return ProviderError("auth", detail, status=status)
         if code in _THROTTLE_CODES or status == 429:

@@ -3,7 +3,8 @@
 ``POST /guard`` (any path works). ``api_key`` (if set) must arrive as a Bearer token.
 Behaviour: ``"blockme"`` -> ``block`` with a message and a finding; ``"warnme"`` -> ``warn``;
 e-mail addresses -> ``redact`` with ``texts`` (each e-mail replaced by ``[EMAIL]``); otherwise
-``allow``. ``answer`` replaces the computed answer with any JSON value (for malformed tests).
+``allow``. ``answer`` replaces the computed answer with any JSON value (for malformed tests);
+``echo_in_error`` answers 400 with the text in the error's ``code`` and ``message``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tests.fakes import EMAIL_RE, FakeService, bearer, received
 class FakeCustomGuardrail(FakeService):
     api_key: str | None = "cu-test"
     answer: Any = None
+    #: answer 400 with the text in the error's `code` and `message`, as some services do
+    echo_in_error: bool = False
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{tail:.*}", self._guard)
@@ -37,6 +40,8 @@ class FakeCustomGuardrail(FakeService):
         if not isinstance(segments, list):
             return self.error(400, "bad_request", "segments missing")
         texts = [str(s.get("text", "")) for s in segments]
+        if self.echo_in_error:
+            return self.error(400, f"invalid input: {texts[0]}", f"cannot process {texts[0]!r}")
         joined = " ".join(texts).lower()
         if "blockme" in joined:
             index = next(i for i, t in enumerate(texts) if "blockme" in t.lower())
