@@ -64,10 +64,18 @@ class _BatchWriter(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._scheduled = False
-            if self._lines:
-                self.stream.write("".join(self._lines))
+            stream: TextIO | None = self.stream
+            if stream is not None and stream.closed:
+                # The stream we were given is gone (a test runner's capture, closed before the
+                # exit-time flush): the process's own stderr still takes the records.
+                stream = sys.__stderr__
+            if stream is None or stream.closed:
                 self._lines.clear()
-            super().flush()
+                return
+            if self._lines:
+                stream.write("".join(self._lines))
+                self._lines.clear()
+            stream.flush()
 
 
 def _json_handler() -> _BatchWriter:

@@ -73,3 +73,33 @@ def test_a_record_hashes_at_most_the_first_distinct_values_and_counts_them(
     assert len(few["value_hashes"]) == 3 and "distinct_values" not in few
     assert len(many["value_hashes"]) == MAX_VALUE_HASHES and many["distinct_values"] == 5000
     assert set(few["value_hashes"]) <= set(many["value_hashes"])  # the first ones found
+
+
+CLOSED_STREAM_SCRIPT = """
+import asyncio, sys, tempfile
+from guard_middleware.audit import Auditor
+from guard_middleware.settings import AuditSettings
+from guard_middleware.verdict import Action, Finding
+
+captured = tempfile.TemporaryFile("w+")
+sys.stderr = captured  # a test runner's capture: the writer binds it ...
+auditor = Auditor(AuditSettings())
+sys.stderr = sys.__stderr__
+
+async def main():
+    auditor.record(request_id="late", guardrail="pii", phase="input", status="guardrail_intervened",
+                   action=Action.REDACT, findings=[Finding("pii", "EMAIL", action=Action.REDACT)],
+                   duration_ms=0.1, values=["x@y.io"])
+
+asyncio.run(main())  # ... and the batch is still waiting for its timer
+captured.close()  # ... which is closed before the exit-time flush
+"""
+
+
+def test_records_still_waiting_at_exit_reach_stderr_when_the_bound_stream_was_closed() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", CLOSED_STREAM_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0
+    assert "Exception ignored" not in run.stderr, run.stderr
+    assert [json.loads(line)["request_id"] for line in run.stderr.splitlines()] == ["late"]
