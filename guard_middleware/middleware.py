@@ -193,7 +193,12 @@ class GuardMiddleware:
             requested = self._requested_guardrails(request, parsed)
             team = await self._team_guardrails(request)
         except GuardRejection as rejection:
-            return _reject(rejection, fmt)
+            response = _reject(rejection, fmt)
+            if rejection.status in (413, 415):
+                # The rest of the body is unread (or a bomb still decoding): close the connection
+                # rather than let the server read and decompress it to keep the connection alive.
+                response.force_close()
+            return response
         if self._needs_runtime:
             await self.runtime.start()
         return await _Exchange(self, request, handler, parsed, raw, request_id, requested, team).run()

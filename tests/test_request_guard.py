@@ -250,6 +250,24 @@ async def test_oversize_body_gets_413_with_and_without_content_length(make_stack
         assert s.record.bodies == []
 
 
+async def test_a_413_or_415_closes_the_connection_instead_of_reading_the_rest(make_stack: Any) -> None:
+    # A decompression bomb: 10 MB of spaces in ~10 KB of gzip. Reading it all to keep the connection
+    # alive would cost the server the whole decompression.
+    bomb = gzip.compress(b'{"model": "m", "messages": [' + b" " * 10_000_000 + b"]}")
+    async with make_stack({**BASE, "max_body_bytes": 4096}) as s:
+        for data, coding, status in [(bomb, "gzip", 413), (b"\x00\x01", "compress", 415)]:
+            async with s.session.post(
+                f"{s.url}/v1/chat/completions",
+                data=data,
+                headers={"Content-Encoding": coding, "Content-Type": "application/json"},
+            ) as resp:
+                assert resp.status == status
+                assert resp.headers["Connection"] == "close"
+        async with s.session.post(f"{s.url}/v1/chat/completions", data=b"{") as resp:
+            assert resp.status == 400 and resp.headers.get("Connection") != "close"
+        assert s.record.bodies == []
+
+
 async def test_unknown_content_encoding_gets_415(make_stack: Any) -> None:
     async with make_stack(BASE) as s:
         for coding in ("compress", "gzip, br"):
