@@ -231,6 +231,27 @@ class GuardedWriter(AbstractStreamWriter):
     async def drain(self) -> None:
         await self._inner.drain()
 
+    def discard(self) -> None:
+        """Forget a response that never reached the socket (its headers held, its body buffered), so
+        that another one can be written in its place."""
+        self._mode = None
+        self._held = None
+        self._buffer = bytearray()
+        self._chunked = False
+        self._compression = None
+        self.length = None
+
+    async def end_stream(self, tail: bytes) -> None:
+        """End a stream whose headers were sent with ``tail`` (a terminating error event)."""
+        if tail:
+            await self._inner.write(tail)
+        await self._inner.write_eof()
+        self.finished = True
+
+    @property
+    def streaming(self) -> bool:
+        return self._mode == "stream"
+
 
 class AlreadySent(web.StreamResponse):
     """Returned after the guard wrote and finished the response itself, so aiohttp writes nothing more

@@ -467,6 +467,13 @@ class _Exchange:
                 # request). Nothing is left to send, and a traceback per disconnect is only noise.
                 return compat.AlreadySent(writer.status if writer is not None else 200, keep_alive=False)
             raise
+        except web.HTTPException:
+            raise  # a response the handler chose to raise
+        except Exception as exc:
+            # The handler failed (its upstream cut off mid-answer, a bug): the client gets an error its
+            # SDK understands, not aiohttp's plain-text 500 nor a stream with broken framing.
+            log.exception("the handler failed on %s", self.request.path)
+            return await self._handler_failed(writer, exc)
         if writer is not None and (writer.finished or writer.headers_sent):
             # The handler prepared the response through our writer: it has been guarded already. If the
             # guard ended the stream, whatever the handler returned must not be written after it.
@@ -487,6 +494,22 @@ class _Exchange:
                 else resp
             )
         return await self._guard_unprepared(resp)
+
+    async def _handler_failed(
+        self, writer: compat.GuardedWriter | None, exc: Exception
+    ) -> web.StreamResponse:
+        message = "The upstream answer failed before it was complete."
+        if writer is not None and writer.headers_sent:
+            if writer.finished or not writer.streaming or self.stream is None:
+                # Bytes already on the wire in a framing we cannot end: aiohttp drops the connection.
+                raise exc
+            # An SSE answer under way: end it with the format's error event, as for any failure.
+            await writer.end_stream(self.stream.fail(message, code="upstream_failed"))
+            return compat.AlreadySent(writer.status, keep_alive=False)
+        if writer is not None:
+            writer.discard()
+        body = error_body(message, code="upstream_failed", type_="upstream_error")
+        return self.reject(GuardRejection(502, body))
 
     async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:
         if self.gate is not None:

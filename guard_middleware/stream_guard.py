@@ -176,14 +176,14 @@ class StreamGuard:
         if self._coding and data:
             self._start_decoding(data)
         if self._unsupported:
-            return self._fail(
+            return self.fail(
                 f"The upstream stream uses an unsupported Content-Encoding {self._unsupported!r}."
             )
         try:
             if self.decoder is not None:
                 data = self.decoder.decode(data)
         except DecodingError as exc:
-            return self._fail(f"The upstream stream could not be read: {exc}.")
+            return self.fail(f"The upstream stream could not be read: {exc}.")
         if self.fast is None:
             return await self._parse(data)
         # The engine settles runs of plain text events; the SSE parser and the Python path take the
@@ -200,14 +200,14 @@ class StreamGuard:
                     out.append(await self._events(events))
         except SSEError as exc:
             # As if the whole write had gone to the parser at once: nothing of it is sent.
-            return self._fail(f"The upstream stream could not be read: {exc}.")
+            return self.fail(f"The upstream stream could not be read: {exc}.")
         return b"".join(out)
 
     async def _parse(self, data: bytes) -> bytes:
         try:
             events = self.parser.feed(data)
         except SSEError as exc:
-            return self._fail(f"The upstream stream could not be read: {exc}.")
+            return self.fail(f"The upstream stream could not be read: {exc}.")
         return await self._events(events) if events else b""
 
     def _fast_events(self, data: bytes) -> tuple[bytes, bytes]:
@@ -234,7 +234,7 @@ class StreamGuard:
             tail = self.decoder.flush() if self.decoder is not None else b""
             events = self.parser.feed(tail) + self.parser.flush()
         except (SSEError, DecodingError) as exc:
-            return self._fail(f"The upstream stream could not be read: {exc}.")
+            return self.fail(f"The upstream stream could not be read: {exc}.")
         out = await self._events(events)
         if not self.finished and not self.x.terminated:
             # The upstream ended without its terminal event: still settle and release what was held.
@@ -258,11 +258,11 @@ class StreamGuard:
         try:
             obj = json.loads(event.data, parse_float=_finite_float)
         except ValueError:
-            return self._fail("The upstream sent a stream event that is not JSON.")
+            return self.fail("The upstream sent a stream event that is not JSON.")
         try:
             plan = self.model.plan(event, obj)
         except StreamFormatError as exc:
-            return self._fail(f"The upstream sent a stream event that cannot be checked: {exc}.")
+            return self.fail(f"The upstream sent a stream event that cannot be checked: {exc}.")
         out: list[bytes] = []
         replacements: dict[Channel, str] = {}
         changed = False
@@ -585,8 +585,9 @@ class StreamGuard:
         )
         return ""
 
-    def _fail(self, message: str) -> bytes:
-        self._terminate(error_body(message, code="upstream_unreadable", type_="upstream_error"))
+    def fail(self, message: str, code: str = "upstream_unreadable") -> bytes:
+        """End the stream with the format's error event: its bytes."""
+        self._terminate(error_body(message, code=code, type_="upstream_error"))
         return self._terminal
 
     def _audit(self) -> None:

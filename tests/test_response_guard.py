@@ -243,3 +243,71 @@ async def test_a_stale_content_encoding_on_a_decoded_body_is_repaired_and_checke
     status, headers, body = await _post(_app_returning(respond, OUT_PII))
     assert status == 200 and "Content-Encoding" not in headers
     assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
+
+
+async def _failing_gateway(handler: Any, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    from guard_middleware import GuardMiddleware, GuardSettings
+
+    app = web.Application()
+    app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
+    app.router.add_post("/v1/chat/completions", handler)
+    async with (
+        serve(app) as url,
+        aiohttp.ClientSession() as s,
+        s.post(f"{url}/v1/chat/completions", json=body) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+async def test_a_handler_that_fails_before_answering_gives_an_openai_shaped_502() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        raise aiohttp.ClientPayloadError("upstream cut off mid-JSON")
+
+    messages = [{"role": "user", "content": "hi"}]
+    status, headers, raw = await _failing_gateway(handler, {"model": "m", "messages": messages})
+    assert status == 502 and headers["Content-Type"].startswith("application/json")
+    error = json.loads(raw)["error"]
+    assert error["code"] == "upstream_failed" and error["type"] == "upstream_error"
+
+
+async def test_a_handler_that_fails_mid_stream_ends_it_with_an_error_event() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "Hello there. "}, "finish_reason": None}],
+        }
+        await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        raise aiohttp.ClientPayloadError("upstream cut off mid-stream")
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    status, _, raw = await _failing_gateway(handler, body)
+    assert status == 200
+    events = [e for e in raw.decode().split("\n\n") if e.strip()]
+    first = json.loads(events[0].removeprefix("data: "))
+    assert first["choices"][0]["delta"]["content"].startswith("Hello there.")
+    assert json.loads(events[-1].removeprefix("data: "))["error"]["code"] == "upstream_failed"
+
+
+async def test_the_openai_sdk_sees_a_failed_handler_as_an_api_error() -> None:
+    from guard_middleware import GuardMiddleware, GuardSettings
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        raise aiohttp.ClientPayloadError("upstream cut off")
+
+    app = web.Application()
+    app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
+    app.router.add_post("/v1/chat/completions", handler)
+    async with serve(app) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        with pytest.raises(openai.InternalServerError) as info:
+            await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        await client.close()
+    assert info.value.status_code == 502 and info.value.code == "upstream_failed"
