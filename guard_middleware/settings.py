@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
@@ -28,6 +28,11 @@ from guard_middleware.errors import ConfigError
 from guard_middleware.formats import DEFAULT_ROUTES
 
 DEFAULT_PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "IP_ADDRESS")
+#: what `GuardMiddleware()` with nothing configured redacts, both ways (the seed's `[pii]` defaults and
+#: the secret family)
+BASELINE_PII_TYPES = ("EMAIL", "PHONE", "SSN", "CREDIT_CARD", "SECRET")
+#: the settings that say what to check: when none is given, the baseline applies
+POLICY_FIELDS = frozenset({"pii", "input", "output", "guardrails", "policies"})
 
 log = logging.getLogger("guard_middleware")
 
@@ -124,6 +129,14 @@ class GuardSettings(BaseSettings):
     # Header a client may use to name extra guardrails (comma-separated).
     guardrails_header: str = "X-Guardrails"
     blocking_pool_size: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _baseline(self) -> GuardSettings:
+        # Nothing about what to check was configured (no `pii`, `input`, `output`, `guardrails` nor
+        # `policies`, from any source): the one-line install still protects, with the baseline.
+        if not POLICY_FIELDS & self.model_fields_set:
+            self.pii = PiiSettings(types=list(BASELINE_PII_TYPES))
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -212,7 +212,7 @@ def test_start_up_logs_the_policy_in_one_line_and_warns_when_it_checks_nothing(
 ) -> None:
     with caplog.at_level("INFO", logger="guard_middleware"):
         GuardMiddleware(GuardSettings.load(pii={"action": "redact", "types": ["EMAIL", "PHONE"]}))
-        GuardMiddleware(GuardSettings.load())
+        GuardMiddleware(GuardSettings.load(pii=None))
         GuardMiddleware(
             GuardSettings.load(
                 guardrails=[
@@ -241,3 +241,14 @@ def test_start_up_logs_the_policy_in_one_line_and_warns_when_it_checks_nothing(
         ),
         ("WARNING", "guard_middleware checks a request only when a team or the request names a guardrail"),
     ]
+
+
+def test_with_nothing_configured_the_baseline_redacts_pii_and_secrets_both_ways() -> None:
+    pii = GuardMiddleware().policy.guardrails["pii"]
+    assert pii.text_check is not None and pii.forced_action is Action.REDACT
+    assert sorted(pii.phases) == [Phase.INPUT, Phase.OUTPUT]
+    text = "mail a@b.io, card 4111 1111 1111 1111, key AKIAIOSFODNN7EXAMPLE"
+    assert {"EMAIL", "CREDIT_CARD", "AWS_ACCESS_KEY"} <= {m.category for m in pii.text_check.find(text)}
+    # Saying anything about what to check replaces the baseline; an explicit empty policy checks nothing.
+    assert "pii" not in GuardMiddleware(GuardSettings.load(pii=None)).policy.guardrails
+    assert GuardSettings.load(input={"providers": []}).pii is None
