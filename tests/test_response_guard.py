@@ -183,11 +183,12 @@ def _app_returning(make_response: Any, config: dict[str, Any]) -> web.Applicatio
     return app
 
 
-async def _post(app: web.Application) -> tuple[int, dict[str, str], bytes]:
+async def _post(app: web.Application, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+    body = body if body is not None else {"messages": [{"role": "user", "content": "x"}]}
     async with (
         serve(app) as url,
         aiohttp.ClientSession() as s,
-        s.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}) as resp,
+        s.post(f"{url}/v1/chat/completions", json=body) as resp,
     ):
         return resp.status, dict(resp.headers), await resp.read()
 
@@ -246,27 +247,13 @@ async def test_a_stale_content_encoding_on_a_decoded_body_is_repaired_and_checke
     assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
 
 
-async def _failing_gateway(handler: Any, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    from guard_middleware import GuardMiddleware, GuardSettings
-
-    app = web.Application()
-    app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
-    app.router.add_post("/v1/chat/completions", handler)
-    async with (
-        serve(app) as url,
-        aiohttp.ClientSession() as s,
-        s.post(f"{url}/v1/chat/completions", json=body) as resp,
-    ):
-        return resp.status, dict(resp.headers), await resp.read()
-
-
 async def test_a_handler_that_fails_before_answering_gives_an_openai_shaped_502() -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()
         raise aiohttp.ClientPayloadError("upstream cut off mid-JSON")
 
     messages = [{"role": "user", "content": "hi"}]
-    status, headers, raw = await _failing_gateway(handler, {"model": "m", "messages": messages})
+    status, headers, raw = await _post(_app_returning(handler, OUT_PII), {"model": "m", "messages": messages})
     assert status == 502 and headers["Content-Type"].startswith("application/json")
     error = json.loads(raw)["error"]
     assert error["code"] == "upstream_failed" and error["type"] == "upstream_error"
@@ -288,7 +275,7 @@ async def test_a_handler_that_fails_mid_stream_ends_it_with_an_error_event() -> 
         raise aiohttp.ClientPayloadError("upstream cut off mid-stream")
 
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    status, _, raw = await _failing_gateway(handler, body)
+    status, _, raw = await _post(_app_returning(handler, OUT_PII), body)
     assert status == 200
     events = [e for e in raw.decode().split("\n\n") if e.strip()]
     first = json.loads(events[0].removeprefix("data: "))
@@ -297,16 +284,10 @@ async def test_a_handler_that_fails_mid_stream_ends_it_with_an_error_event() -> 
 
 
 async def test_the_openai_sdk_sees_a_failed_handler_as_an_api_error() -> None:
-    from guard_middleware import GuardMiddleware, GuardSettings
-
     async def handler(request: web.Request) -> web.StreamResponse:
-        await request.read()
         raise aiohttp.ClientPayloadError("upstream cut off")
 
-    app = web.Application()
-    app.middlewares.append(GuardMiddleware(GuardSettings.load(**OUT_PII)))
-    app.router.add_post("/v1/chat/completions", handler)
-    async with serve(app) as url:
+    async with serve(_app_returning(handler, OUT_PII)) as url:
         client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
         with pytest.raises(openai.InternalServerError) as info:
             await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
