@@ -23,7 +23,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guard_middleware import GuardMiddleware, GuardSettings
+from guard_middleware import GuardMiddleware, GuardSettings, metrics_handler
 
 UPSTREAM = web.AppKey("upstream", str)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -81,6 +81,7 @@ def make_gateway(upstream: str, *, guard: GuardMiddleware | None, forward: str =
     if guard is not None:
         app.middlewares.append(guard)  # <- the one line
         app.cleanup_ctx.append(guard.cleanup_ctx)  # optional: open/close the provider session with the app
+        app.router.add_get("/metrics", metrics_handler())  # Prometheus scrapes the guard's metrics here
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
+from prometheus_client import CollectorRegistry
 
 from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
@@ -24,6 +25,7 @@ from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, buil
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
 from guard_middleware.formats.body import apply_rewrites, dump_json, extract, parse_json
+from guard_middleware.metrics import GuardMetrics, NoMetrics, metrics_for
 from guard_middleware.pipeline import Evaluation, Evaluator, Vault
 from guard_middleware.policy import Guardrail, Policy, compile_policy, describe, normalize_route
 from guard_middleware.providers.base import EvalContext
@@ -31,6 +33,7 @@ from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.stream_guard import StreamGuard
+from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import Action, Phase
 
 log = logging.getLogger("guard_middleware")
@@ -127,12 +130,21 @@ class GuardMiddleware:
 
     ``team_resolver`` (optional) maps a request to the names of extra guardrails for its team/tenant,
     applied after the operator's base guardrails and before those the request names itself.
+
+    ``registry`` (optional): the Prometheus registry the guard's metrics are registered on (default:
+    ``prometheus_client``'s global one, which ``metrics_handler()`` serves). ``tracer_provider``
+    (optional): the OpenTelemetry TracerProvider for the guard's spans (default: the global one).
     """
 
     __middleware_version__ = 1  # new-style middleware in aiohttp 3.x; ignored (and harmless) in 4.x
 
     def __init__(
-        self, settings: GuardSettings | None = None, *, team_resolver: TeamResolver | None = None
+        self,
+        settings: GuardSettings | None = None,
+        *,
+        team_resolver: TeamResolver | None = None,
+        registry: CollectorRegistry | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         compat.self_check()
         self.settings = settings if settings is not None else GuardSettings.load()
@@ -142,7 +154,15 @@ class GuardMiddleware:
         if warning is not None:
             log.warning("%s", warning)
         self.auditor = Auditor(self.settings.audit)
-        self.evaluator = Evaluator(self.policy, self.auditor)
+        self.metrics: GuardMetrics = (
+            metrics_for(registry) if self.settings.metrics.enabled else NoMetrics()
+        )
+        self.evaluator = Evaluator(
+            self.policy,
+            self.auditor,
+            self.metrics,
+            Tracer(enabled=self.settings.tracing.enabled, provider=tracer_provider),
+        )
         self.runtime = Runtime(self.policy.blocking_pool_size)
         self._team_resolver = team_resolver
         self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
@@ -179,9 +199,10 @@ class GuardMiddleware:
         return path, fmt
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self.policy.enabled:
-            return await handler(request)
         if not request.body_exists and request.method in ("GET", "HEAD", "OPTIONS"):
+            return await handler(request)
+        if not self.policy.enabled:
+            self.metrics.passed_unguarded("disabled")
             return await handler(request)
         route, fmt = self._route(request)
         if fmt is None:
@@ -217,6 +238,7 @@ class GuardMiddleware:
         request_id = request.headers.get("X-Request-Id") or f"{self._id_prefix}{next(self._ids):x}"
         blocked = policy.unknown_routes == "block"
         self.auditor.unguarded(request_id=request_id, route=route, method=request.method, blocked=blocked)
+        self.metrics.passed_unguarded("unknown_route_refused" if blocked else "unknown_route")
         if blocked:
             return web.json_response(
                 error_body(
@@ -376,9 +398,11 @@ class _Exchange:
     # -- input -----------------------------------------------------------------------------------
     async def run(self) -> web.StreamResponse:
         parsed = self.parsed
+        if self.input_selected:
+            self.guard.metrics.request(self.route, self.format.name, "input", len(self.raw))
         blocking = [g for g in self.input_selected if not g.concurrent]
         concurrent = [g for g in self.input_selected if g.concurrent]
-        ev = await self.guard.evaluator.clean_body(blocking, self.raw)
+        ev = await self.guard.evaluator.clean_body(Phase.INPUT, blocking, self.raw)
         if ev is None:
             extraction = parsed.extraction
             ev = await self._evaluate(Phase.INPUT, blocking, extraction.segments, extraction.unscanned)
@@ -517,6 +541,7 @@ class _Exchange:
         if not isinstance(resp, web.Response) or not self.output_selected:
             self._guard_headers(resp.headers)
             return resp
+        self.guard.metrics.request(self.route, self.format.name, "output", 0)
         coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
         try:
             body = self._decode_response(bytes(resp.body or b""), coding)  # type: ignore[arg-type]
@@ -542,6 +567,7 @@ class _Exchange:
     async def _guard_body(self, content_type: str, body: bytes) -> tuple[int, bytes]:
         """A complete answer body: JSON is checked as a whole, SSE through the stream guard; anything
         else on a guarded route cannot be checked and is refused."""
+        self.guard.metrics.scanned_bytes("output", len(body))
         kind = _body_kind(content_type, body)
         if kind == "json":
             return await self.guard_json_body(body)
@@ -583,6 +609,7 @@ class _Exchange:
         """A non-2xx answer: its text (an upstream echoing the prompt, a provider's message) is checked
         like any answer; status and shape are kept, the text redacted, a block replaced by the refusal.
         JSON is walked as JSON (escapes decoded), SSE event by event, anything else as one text."""
+        self.guard.metrics.scanned_bytes("output", len(body))
         docs = _ErrorBody.parse(_body_kind(content_type, body), body)
         extraction = extract(docs.values, default_role="assistant")
         if not extraction.segments:
@@ -613,7 +640,9 @@ class _Exchange:
                 ),
             ) from None
         evaluator = self.guard.evaluator
-        fast = await evaluator.clean_body(self.output_selected, body, self.format.opaque_answer_keys)
+        fast = await evaluator.clean_body(
+            Phase.OUTPUT, self.output_selected, body, self.format.opaque_answer_keys
+        )
         if fast is not None:
             self._note(fast)
             return 200, body
@@ -648,6 +677,7 @@ class _Exchange:
         if not self.output_selected:
             self._guard_headers(headers)
             return "pass"
+        self.guard.metrics.request(self.route, self.format.name, "output", 0)
         content_type = headers.get("Content-Type", "")
         # With compression enabled by the handler, aiohttp compresses after us: we see plaintext and the
         # header is aiohttp's. Otherwise a Content-Encoding means the handler passes encoded bytes on.
@@ -663,6 +693,7 @@ class _Exchange:
 
     async def on_chunk(self, data: bytes) -> bytes:
         assert self.stream is not None
+        self.guard.metrics.scanned_bytes("output", len(data))
         return await self.stream.feed(data)
 
     async def on_stream_end(self) -> bytes:

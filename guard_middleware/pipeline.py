@@ -18,8 +18,10 @@ from guard_middleware.audit import Auditor
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.body import walk_rules
+from guard_middleware.metrics import RESULT_OF_ACTION, GuardMetrics, NoMetrics
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
+from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import (
     Action,
     Finding,
@@ -124,6 +126,12 @@ class Evaluation:
             return self.failure
         blocking = [f for f in self.findings if f.action is Action.BLOCK]
         return GuardRejection(400, blocked_body(phase.value, blocking))
+
+
+#: a local check's verdict and its findings per category
+_Collected = tuple[Action, dict[str, int]]
+#: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span
+_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object]
 
 
 def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
@@ -255,9 +263,17 @@ class Evaluator:
     """Stateless apart from its collaborators and bounded memos of texts' local results; one per
     middleware, shared by all requests."""
 
-    def __init__(self, policy: Policy, auditor: Auditor) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        auditor: Auditor,
+        metrics: GuardMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.policy = policy
         self.auditor = auditor
+        self.metrics = metrics if metrics is not None else NoMetrics()
+        self.tracer = tracer if tracer is not None else Tracer(enabled=False)
         self._memo = _MatchMemo()
         self._fast: dict[tuple[tuple[str, ...], frozenset[str]], _FastPath] = {}
 
@@ -277,7 +293,11 @@ class Evaluator:
         return fast
 
     async def clean_body(
-        self, guardrails: Sequence[Guardrail], raw: bytes, opaque: frozenset[str] = frozenset()
+        self,
+        phase: Phase,
+        guardrails: Sequence[Guardrail],
+        raw: bytes,
+        opaque: frozenset[str] = frozenset(),
     ) -> Evaluation | None:
         """The fast path: the verdict on a whole JSON body (``raw``, accepted by ``parse_json``) when the
         engine proves that no guardrail finds anything in it; None when it cannot (a guardrail is remote
@@ -292,12 +312,19 @@ class Evaluator:
         if scanner is None or not fast.worth_trying():
             return None
         digits = sys.get_int_max_str_digits()
+        started = time.perf_counter()
         if len(raw) >= OFFLOAD_CHARS:
             clean = await asyncio.to_thread(scanner.clean, raw, digits)
         else:
             clean = scanner.clean(raw, digits)
         fast.outcome(clean)
-        return Evaluation(applied=[g.name for g in guardrails]) if clean else None
+        if not clean:
+            return None
+        # One scan answered for every guardrail: each is counted as allowed, with the scan's time.
+        seconds = time.perf_counter() - started
+        for g in guardrails:
+            self.metrics.evaluation(g.name, phase.value, "allowed", seconds)
+        return Evaluation(applied=[g.name for g in guardrails])
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:
         findings: list[Finding] = []
@@ -332,7 +359,10 @@ class Evaluator:
         vault: Vault,
         *,
         unscanned: Sequence[str] = (),
+        stream_piece: bool = False,
     ) -> Evaluation:
+        """``stream_piece``: whole strings of a stream's event. Its local checks' verdicts are counted
+        once per stream by the stream guard, not per piece (findings are counted here)."""
         ev = Evaluation()
         texts = [s.text for s in segments]
         spans: dict[int, list[tuple[int, int, str]]] = {}
@@ -342,6 +372,7 @@ class Evaluator:
             if not g.is_local:
                 continue
             started = time.perf_counter()
+            span = None if stream_piece else self.tracer.start(g.name, phase.value, "local")
             ev.applied.append(g.name)
             # Scanning a large text, and handling many findings (placeholders, hashes, the audit
             # record: microseconds each), happen off the event loop. The vault, `ev` and `spans`
@@ -350,22 +381,29 @@ class Evaluator:
             try:
                 if offload:
 
-                    def scan_and_collect(g: Guardrail = g, started: float = started) -> None:
+                    def scan_and_collect(g: Guardrail = g, started: float = started) -> _Collected:
                         found = self.scan_local(g, phase, segments)
-                        self._collect(ev, g, phase, segments, vault, spans, ctx, started, unscanned, found)
+                        return self._collect(
+                            ev, g, phase, segments, vault, spans, ctx, started, unscanned, found
+                        )
 
-                    await asyncio.to_thread(scan_and_collect)
+                    collected = await asyncio.to_thread(scan_and_collect)
                 else:
                     found = self.scan_local(g, phase, segments)
                     if len(found) > COLLECT_INLINE_MAX:
-                        await asyncio.to_thread(self._collect, *collect, found)
+                        collected = await asyncio.to_thread(self._collect, *collect, found)
                     else:
-                        self._collect(*collect, found)
+                        collected = self._collect(*collect, found)
             except CheckError as exc:
-                self._fail(ev, g, phase, ctx, "error", str(exc), started)
+                self._fail(ev, g, phase, ctx, "error", str(exc), started, span=span)
                 if ev.failure is not None:
                     return ev
                 continue
+            if stream_piece:
+                for category, n in collected[1].items():
+                    self.metrics.finding(g.name, phase.value, category, n)
+            else:
+                self._observe(g, phase, collected, started, span)
         if ev.action is Action.BLOCK:
             return ev
         if offload or sum(len(s) for s in spans.values()) > COLLECT_INLINE_MAX:
@@ -393,14 +431,16 @@ class Evaluator:
         started: float,
         unscanned: Sequence[str],
         found: list[Finding],
-    ) -> None:
+    ) -> _Collected:
         if not found:
             if self.auditor.log_all:
                 self._audit_clean(g, phase, ctx, started, unscanned)
-            return
+            return Action.ALLOW, {}
         action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
         values: list[str] = []
+        categories: dict[str, int] = {}
         for f in found:
+            categories[f.category] = categories.get(f.category, 0) + 1
             if f.segment is not None and f.start is not None and f.end is not None:
                 value = segments[f.segment].text[f.start : f.end]
                 values.append(value)
@@ -424,6 +464,19 @@ class Evaluator:
             values=values,
             unscanned=unscanned,
         )
+        return action, categories
+
+    def _observe(
+        self, g: Guardrail, phase: Phase, collected: _Collected, started: float, span: object
+    ) -> None:
+        """Metrics and the span of one evaluation that gave a verdict (on the event loop thread)."""
+        action, categories = collected
+        result = RESULT_OF_ACTION[action]
+        metrics = self.metrics
+        metrics.evaluation(g.name, phase.value, result, time.perf_counter() - started)
+        for category, n in categories.items():
+            metrics.finding(g.name, phase.value, category, n)
+        self.tracer.end(span, result)
 
     def _audit_clean(
         self, g: Guardrail, phase: Phase, ctx: EvalContext, started: float, unscanned: Sequence[str]
@@ -450,9 +503,16 @@ class Evaluator:
         started: float,
         *,
         force: bool = False,
+        span: object = None,
+        error_kind: str = "",
     ) -> None:
         # ``force``: a failure no policy may wave through (nothing safe could be forwarded).
         policy = "block" if force else (g.on_timeout if kind == "timeout" else g.on_error)
+        result = "timeout" if kind == "timeout" else "error"
+        self.metrics.evaluation(
+            g.name, phase.value, result, time.perf_counter() - started, error_kind or kind
+        )
+        self.tracer.end(span, result, detail)
         if policy == "block":
             ev.failure = _failure(g, kind)
             ev.action = Action.BLOCK
@@ -486,23 +546,25 @@ class Evaluator:
             return
         sent = [Segment(segments[i].path, texts[i], segments[i].role, segments[i].kind) for i in index]
 
-        async def one(g: Guardrail) -> tuple[Guardrail, ProviderOutcome | None, str | None, str, float]:
+        async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
+            span = self.tracer.start(g.name, phase.value, type(g.remote).__name__.removesuffix("Provider"))
             assert g.remote is not None
             try:
                 async with asyncio.timeout(g.timeout_s):
-                    return g, await g.remote.evaluate(sent, ctx, runtime), None, "", started
+                    with self.tracer.current(span):
+                        return g, await g.remote.evaluate(sent, ctx, runtime), None, "", started, span
             except TimeoutError:
-                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span
             except ProviderError as exc:
-                return g, None, exc.kind, exc.detail, started
+                return g, None, exc.kind, exc.detail, started, span
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
-                return g, None, "error", repr(exc), started
+                return g, None, "error", repr(exc), started, span
 
         results = await asyncio.gather(*(one(g) for g in remotes))
         remote_rewrites: dict[int, tuple[str, str]] = {}
-        for g, outcome, kind, detail, started in results:
+        for g, outcome, kind, detail, started, span in results:
             ev.applied.append(g.name)
             if outcome is None:
                 self._fail(
@@ -513,6 +575,8 @@ class Evaluator:
                     "timeout" if kind == "timeout" else "error",
                     f"{kind}: {detail}",
                     started,
+                    span=span,
+                    error_kind=kind or "error",
                 )
                 continue
             found = [
@@ -523,6 +587,7 @@ class Evaluator:
                 )
                 for f in outcome.findings
             ]
+            conflicted = False  # counted as the failure it is
             for local_i, text in outcome.rewrites.items():
                 i = index[local_i]
                 if i in remote_rewrites and remote_rewrites[i][1] != text:
@@ -537,7 +602,9 @@ class Evaluator:
                         f"its rewrite conflicts with {remote_rewrites[i][0]}'s",
                         started,
                         force=True,
+                        span=span,
                     )
+                    conflicted = True
                     break
                 remote_rewrites[i] = (g.name, text)
                 ev.new_texts[i] = text
@@ -558,3 +625,8 @@ class Evaluator:
                 findings=found,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
+            categories: dict[str, int] = {}
+            for f in found:
+                categories[f.category] = categories.get(f.category, 0) + 1
+            if not conflicted:
+                self._observe(g, phase, (action, categories), started, span)

@@ -100,6 +100,20 @@ class AuditSettings(_Section):
     logger: str = "guard_middleware.audit"
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics, on the registry given to ``GuardMiddleware(registry=...)`` (default: the
+    global one)."""
+
+    enabled: bool = True
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry spans around each guardrail evaluation, when ``opentelemetry-api`` is installed
+    and the application set a tracer provider."""
+
+    enabled: bool = True
+
+
 class PolicySettings(_Section):
     """Layered guardrail lists (base → team → named in the request)."""
 
@@ -124,6 +138,8 @@ class GuardSettings(BaseSettings):
     output: OutputSettings = Field(default_factory=OutputSettings)
     pii: PiiSettings | None = None
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     guardrails: list[dict[str, Any]] = Field(default_factory=list)
     policies: PolicySettings | None = None
     # Header a client may use to name extra guardrails (comma-separated).

@@ -45,6 +45,7 @@ from guard_middleware.formats.body import (
     extract,
     special_string_keys,
 )
+from guard_middleware.metrics import RESULT_OF_ACTION
 from guard_middleware.pipeline import Evaluation, native_checks, replacement_for
 from guard_middleware.policy import Guardrail
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
@@ -133,6 +134,7 @@ class StreamGuard:
         self._unsupported: str | None = None
         self._coding = ""
         self._audited = False
+        self.piece_actions: dict[str, Action] = {}
         self.fast = self._fast_scanner()
 
     def _fast_scanner(self) -> StreamScanner | None:
@@ -305,6 +307,14 @@ class StreamGuard:
             out.append(encode(event))  # nothing changed: the original bytes
         return b"".join(out)
 
+    def _fold(self, ev: Evaluation) -> None:
+        """Keep the strongest action of each local guardrail over the stream's whole-string checks,
+        for the stream's one verdict per guardrail (metrics)."""
+        for f in ev.findings:
+            action = f.action or Action.ALLOW
+            if action > self.piece_actions.get(f.guardrail, Action.ALLOW):
+                self.piece_actions[f.guardrail] = action
+
     def _open_channels(self) -> list[Channel]:
         return list(self.held) + [c for c in self.windows if c not in self.held]
 
@@ -358,7 +368,9 @@ class StreamGuard:
             self.x.ctx(Phase.OUTPUT),
             self.x.guard.runtime,
             self.x.vault,
+            stream_piece=True,
         )
+        self._fold(ev)
         if ev.action is Action.BLOCK:
             self._block(ev)
             return False
@@ -503,7 +515,9 @@ class StreamGuard:
             self.x.ctx(Phase.OUTPUT),
             self.x.guard.runtime,
             self.x.vault,
+            stream_piece=True,
         )
+        self._fold(ev)
         if ev.action is Action.BLOCK and (self.mode != "final_only" or ev.failure is not None):
             return self._block(ev)
         if ev.new_texts:
@@ -543,8 +557,9 @@ class StreamGuard:
     # -- ending the stream -------------------------------------------------------------------------
     _terminal = b""
 
-    def _terminate(self, body: dict[str, Any]) -> None:
+    def _terminate(self, body: dict[str, Any], reason: str = "blocked") -> None:
         self.x.terminated = True
+        self.x.guard.metrics.stream_ended(self.x.format.name, reason)
         self._terminal = self.model.error_event(self.x.parsed.format.error_body(body))
         self._audit()
 
@@ -564,7 +579,7 @@ class StreamGuard:
             self._refuse(ev.blocking, ev.blocked_message)
             return self._terminal
         rejection: GuardRejection = ev.rejection(Phase.OUTPUT)
-        self._terminate(rejection.body)
+        self._terminate(rejection.body, "guardrail_failed" if ev.failure is not None else "blocked")
         return self._terminal
 
     def _refuse(self, g: Guardrail, message: str | None) -> None:
@@ -572,6 +587,7 @@ class StreamGuard:
         message as a refusal (the format's refusal events), instead of an error event."""
         text = message or f"This response was blocked by guardrail {g.name}."
         self.x.terminated = True
+        self.x.guard.metrics.stream_ended(self.x.format.name, "refused")
         self._terminal = self.model.refusal_events(text)
         self._audit()
 
@@ -581,13 +597,14 @@ class StreamGuard:
                 f"A guardrail could not check the stream: {detail}",
                 code="guardrail_unavailable",
                 type_="guardrail_error",
-            )
+            ),
+            "guardrail_failed",
         )
         return ""
 
     def fail(self, message: str, code: str = "upstream_unreadable") -> bytes:
         """End the stream with the format's error event: its bytes."""
-        self._terminate(error_body(message, code=code, type_="upstream_error"))
+        self._terminate(error_body(message, code=code, type_="upstream_error"), "upstream_failed")
         return self._terminal
 
     def _audit(self) -> None:
@@ -595,6 +612,7 @@ class StreamGuard:
             return
         self._audited = True
         duration = (time.perf_counter() - self.started) * 1000
+        metrics = self.x.guard.metrics
         for g in self.text_guardrails + self.limits:
             found = self.findings.get(g.name, [])
             action = max((f.action or Action.ALLOW for f in found), default=Action.ALLOW)
@@ -609,3 +627,7 @@ class StreamGuard:
                 values=self.values.get(g.name, ()),
                 stream=True,
             )
+            verdict = max(action, self.piece_actions.get(g.name, Action.ALLOW))
+            metrics.evaluation(g.name, Phase.OUTPUT.value, RESULT_OF_ACTION[verdict], None)
+            for f in found:
+                metrics.finding(g.name, Phase.OUTPUT.value, f.category)

@@ -12,7 +12,9 @@ gateway's instructions divided by the requests. The guard is the policy ``tests/
 (1,000-literal blocklists in and out, PII redaction both ways, audit on, records to a log file).
 ``--stream`` sends streaming requests instead (the mock streams its echo in 4-character deltas).
 ``--policy none`` runs the guard with no guardrail at all: the floor of reading the body, handing the
-handler the checked request and watching the answer.
+handler the checked request and watching the answer. ``--metrics-cost`` measures the guarded gateway
+with Prometheus metrics on and off (``GUARD_METRICS__ENABLED``) instead of bare vs guarded: what the
+metrics cost per request, as a share of the guarded request.
 
 Scenarios: ``pii`` (default): prose where one sentence in ten carries an e-mail, phone, IP or number;
 ``clean``: the same prose without them (nothing to find); ``agent``: 30-turn conversations, each turn
@@ -136,9 +138,12 @@ def dump_instructions(pid: int, out_dir: str) -> int:
     return max(counts)
 
 
-def measure(guarded: bool, size: int, args: argparse.Namespace, mock_url: str, out_dir: str) -> float:
+def measure(
+    guarded: bool, size: int, args: argparse.Namespace, mock_url: str, out_dir: str, *, metrics: bool = True
+) -> float:
     port = free_port()
     env = {**os.environ, "UPSTREAM_BASE_URL": mock_url, "PYTHONHASHSEED": "0"}
+    env["GUARD_METRICS__ENABLED"] = "true" if metrics else "false"
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -183,6 +188,7 @@ def main() -> None:
         default="bench",
         help="none: the guard with no guardrail at all (what reading, handing on and watching costs)",
     )
+    parser.add_argument("--metrics-cost", action="store_true", help="guarded with metrics on vs off")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
         mock_port = free_port()
@@ -200,6 +206,14 @@ def main() -> None:
         try:
             wait_port(mock_port, 30)
             mock_url = f"http://127.0.0.1:{mock_port}"
+            if args.metrics_cost:
+                print(f"{'size':>8}  {'no metrics Ir/req':>18}  {'metrics Ir/req':>15}  {'cost':>8}  share")
+                for size in (int(s) for s in args.sizes.split(",")):
+                    off = measure(True, size, args, mock_url, out_dir, metrics=False)
+                    on = measure(True, size, args, mock_url, out_dir, metrics=True)
+                    share = (on - off) / on
+                    print(f"{size:>8,}  {off:>18,.0f}  {on:>15,.0f}  {on - off:>8,.0f}  {share:.2%}")
+                return
             print(f"{'size':>8}  {'bare Ir/req':>14}  {'guarded Ir/req':>15}  {'guard Ir/req':>13}  ratio")
             for size in (int(s) for s in args.sizes.split(",")):
                 bare = measure(False, size, args, mock_url, out_dir)

@@ -1,0 +1,268 @@
+"""Prometheus metrics of what the guard does. Pure (no aiohttp): the ``/metrics`` endpoint is in
+``metrics_endpoint``.
+
+The hot path only adds to plain dictionaries on the event loop thread (a tuple key and an integer, well
+under a microsecond); ``prometheus_client`` reads them when scraped, through a custom collector. Its own
+``Counter.labels(...).inc()`` takes a lock and a label lookup per call, several microseconds per
+request once every guardrail of both phases is counted, which is more than the 1% of a request's CPU
+the guard may spend on metrics.
+
+Every label value is bounded: routes and guardrails come from the configuration, phases, results,
+reasons and error kinds are fixed words, and categories (a provider may invent them) are capped per
+guardrail, the rest counted as ``other``. No request ids, no text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from guard_middleware.verdict import Action
+
+#: evaluation latency buckets, seconds: local checks take well under a millisecond, providers up to
+#: their deadline
+LATENCY_BUCKETS: Final = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+#: distinct finding categories counted per guardrail; later ones are counted as ``other``
+MAX_CATEGORIES_PER_GUARDRAIL = 64
+#: the label of a provider error kind we do not know (a provider module added a new one)
+_ERROR_KINDS = frozenset({"timeout", "http", "auth", "rate_limited", "connection", "malformed", "error"})
+RESULT_OF_ACTION: Final = {
+    Action.ALLOW: "allowed",
+    Action.LOG: "logged",
+    Action.WARN: "warned",
+    Action.REDACT: "redacted",
+    Action.BLOCK: "blocked",
+}
+
+
+class _Histograms:
+    """Per label set: bucket counts (not cumulative), sum, count."""
+
+    __slots__ = ("series",)
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, key: tuple[str, ...], seconds: float) -> None:
+        row = self.series.get(key)
+        if row is None:
+            # buckets..., +Inf, sum, count
+            row = self.series[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
+        row[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        row[-2] += seconds
+        row[-1] += 1
+
+    def family(self, name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, doc, labels=labels)
+        bounds = [*(str(b) for b in LATENCY_BUCKETS), "+Inf"]
+        for key, row in list(self.series.items()):
+            cumulative: list[tuple[str, float]] = []
+            running = 0.0
+            for bound, n in zip(bounds, row[: len(bounds)], strict=True):
+                running += n
+                cumulative.append((bound, running))
+            family.add_metric(list(key), cumulative, row[-2])
+        return family
+
+
+class GuardMetrics(Collector):
+    """The counters of one process (every middleware on the same registry shares one). Methods are
+    called on the event loop thread."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        self.evaluations: dict[tuple[str, str, str, str], int] = {}
+        self.latency = _Histograms()
+        self.findings: dict[tuple[str, str, str], int] = {}
+        self._categories: dict[str, set[str]] = {}
+        self.scanned: dict[str, int] = {}
+        self.streams_ended: dict[tuple[str, str], int] = {}
+        self.unguarded: dict[str, int] = {}
+        self.queue_wait = _Histograms()
+        self.cache: dict[tuple[str, str], int] = {}
+
+    # -- the hot path ---------------------------------------------------------------------------------
+    def request(self, route: str, fmt: str, phase: str, nbytes: int) -> None:
+        """A phase of a request was guarded, ``nbytes`` of body checked."""
+        key = (route, fmt, phase)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        self.scanned[phase] = self.scanned.get(phase, 0) + nbytes
+
+    def scanned_bytes(self, phase: str, nbytes: int) -> None:
+        self.scanned[phase] = self.scanned.get(phase, 0) + nbytes
+
+    def evaluation(
+        self, guardrail: str, phase: str, result: str, seconds: float | None, error_kind: str = ""
+    ) -> None:
+        """``result``: allowed, logged, warned, redacted, blocked, error or timeout. ``seconds`` is None
+        for a stream's local checks, which run piecewise over the stream's life."""
+        if error_kind and error_kind not in _ERROR_KINDS:
+            error_kind = "error"
+        key = (guardrail, phase, result, error_kind)
+        self.evaluations[key] = self.evaluations.get(key, 0) + 1
+        if seconds is not None:
+            self.latency.observe((guardrail, phase), seconds)
+
+    def finding(self, guardrail: str, phase: str, category: str, n: int = 1) -> None:
+        seen = self._categories.setdefault(guardrail, set())
+        if category not in seen:
+            if len(seen) >= MAX_CATEGORIES_PER_GUARDRAIL:
+                category = "other"
+            else:
+                seen.add(category)
+        key = (guardrail, phase, category)
+        self.findings[key] = self.findings.get(key, 0) + n
+
+    def stream_ended(self, fmt: str, reason: str) -> None:
+        """The guard ended a stream: ``blocked``, ``refused`` (a refusal in the model's place),
+        ``guardrail_failed`` or ``upstream_failed``."""
+        key = (fmt, reason)
+        self.streams_ended[key] = self.streams_ended.get(key, 0) + 1
+
+    def passed_unguarded(self, reason: str) -> None:
+        """A request with a body passed without checks: ``disabled`` or ``unknown_route``
+        (``unknown_route_refused`` when refused instead)."""
+        self.unguarded[reason] = self.unguarded.get(reason, 0) + 1
+
+    def queued(self, guardrail: str, seconds: float) -> None:
+        """A provider call waited ``seconds`` for a pooled connection."""
+        self.queue_wait.observe((guardrail,), seconds)
+
+    def cache_lookup(self, guardrail: str, result: str) -> None:
+        """A verdict cache lookup: ``hit``, ``miss`` or ``error``."""
+        key = (guardrail, result)
+        self.cache[key] = self.cache.get(key, 0) + 1
+
+    # -- the scrape -------------------------------------------------------------------------------
+    def collect(self) -> Iterator[Metric]:
+        yield _counter(
+            "guard_requests",
+            "Request and answer phases the guard checked.",
+            ["route", "format", "phase"],
+            self.requests,
+        )
+        yield _counter(
+            "guard_evaluations",
+            "Guardrail evaluations by result (allowed, logged, warned, redacted, blocked, error, timeout).",
+            ["guardrail", "phase", "result", "error_kind"],
+            self.evaluations,
+        )
+        yield self.latency.family(
+            "guard_evaluation_duration_seconds",
+            "Time one guardrail took on one request or answer.",
+            ["guardrail", "phase"],
+        )
+        yield _counter(
+            "guard_findings", "Findings by category.", ["guardrail", "phase", "category"], self.findings
+        )
+        yield _counter(
+            "guard_scanned_bytes",
+            "Body bytes the guard checked.",
+            ["phase"],
+            {(k,): v for k, v in list(self.scanned.items())},
+        )
+        yield _counter(
+            "guard_streams_ended",
+            "Streams the guard ended before the upstream did.",
+            ["format", "reason"],
+            self.streams_ended,
+        )
+        yield _counter(
+            "guard_unguarded_requests",
+            "Requests with a body that passed without checks (disabled, unknown route).",
+            ["reason"],
+            {(k,): v for k, v in list(self.unguarded.items())},
+        )
+        yield self.queue_wait.family(
+            "guard_provider_queue_seconds",
+            "Time a provider call waited for a pooled connection.",
+            ["guardrail"],
+        )
+        yield _counter(
+            "guard_cache_lookups",
+            "Verdict cache lookups by result (hit, miss, error).",
+            ["guardrail", "result"],
+            self.cache,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        # Lets the registry check names on register without collecting.
+        return self.collect()
+
+
+def _counter(name: str, doc: str, labels: list[str], values: Mapping[Any, int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in list(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+class NoMetrics(GuardMetrics):
+    """``metrics.enabled = false``: the same calls, nothing kept."""
+
+    def request(self, route: str, fmt: str, phase: str, nbytes: int) -> None:
+        pass
+
+    def scanned_bytes(self, phase: str, nbytes: int) -> None:
+        pass
+
+    def evaluation(
+        self, guardrail: str, phase: str, result: str, seconds: float | None, error_kind: str = ""
+    ) -> None:
+        pass
+
+    def finding(self, guardrail: str, phase: str, category: str, n: int = 1) -> None:
+        pass
+
+    def stream_ended(self, fmt: str, reason: str) -> None:
+        pass
+
+    def passed_unguarded(self, reason: str) -> None:
+        pass
+
+    def queued(self, guardrail: str, seconds: float) -> None:
+        pass
+
+    def cache_lookup(self, guardrail: str, result: str) -> None:
+        pass
+
+
+_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, GuardMetrics] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def metrics_for(registry: CollectorRegistry | None) -> GuardMetrics:
+    """The collector registered on ``registry`` (default: prometheus_client's global one), registered
+    on first use. Middlewares sharing a registry share its counters: a scrape sees the process."""
+    registry = REGISTRY if registry is None else registry
+    with _lock:
+        found = _by_registry.get(registry)
+        if found is None:
+            found = _by_registry[registry] = GuardMetrics()
+            registry.register(found)
+        return found
