@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -60,34 +60,48 @@ RESULT_OF_ACTION: Final = {
 }
 
 
-class _Histograms:
-    """Per label set: bucket counts (not cumulative), sum, count."""
+class Latency:
+    """One histogram's buckets (not cumulative; the last is +Inf) and sum."""
 
-    __slots__ = ("series",)
+    __slots__ = ("buckets", "seconds")
 
     def __init__(self) -> None:
-        self.series: dict[tuple[str, ...], list[float]] = {}
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.seconds = 0.0
 
-    def observe(self, key: tuple[str, ...], seconds: float) -> None:
-        row = self.series.get(key)
-        if row is None:
-            # buckets..., +Inf, sum, count
-            row = self.series[key] = [0.0] * (len(LATENCY_BUCKETS) + 3)
-        row[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        row[-2] += seconds
-        row[-1] += 1
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.seconds += seconds
 
-    def family(self, name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
-        family = HistogramMetricFamily(name, doc, labels=labels)
-        bounds = [*(str(b) for b in LATENCY_BUCKETS), "+Inf"]
-        for key, row in list(self.series.items()):
-            cumulative: list[tuple[str, float]] = []
-            running = 0.0
-            for bound, n in zip(bounds, row[: len(bounds)], strict=True):
-                running += n
-                cumulative.append((bound, running))
-            family.add_metric(list(key), cumulative, row[-2])
-        return family
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, n in zip(_BOUND_LABELS, self.buckets, strict=True):
+            running += n
+            out.append((bound, running))
+        return out
+
+
+_BOUND_LABELS = (*(str(b) for b in LATENCY_BUCKETS), "+Inf")
+
+
+class Series(Latency):
+    """One guardrail in one phase: its verdicts and latency. ``allowed`` is kept apart from the other
+    results because it is by far the most frequent (the fast path adds to it for every guardrail)."""
+
+    __slots__ = ("allowed", "results")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed = 0
+        self.results: dict[tuple[str, str], int] = {}
+
+
+def _histogram(name: str, doc: str, labels: list[str], series: Mapping[Any, Latency]) -> Metric:
+    family = HistogramMetricFamily(name, doc, labels=labels)
+    for key, latency in list(series.items()):
+        family.add_metric(list(key), latency.cumulative(), latency.seconds)
+    return family
 
 
 class GuardMetrics(Collector):
@@ -96,15 +110,22 @@ class GuardMetrics(Collector):
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, str], int] = {}
-        self.evaluations: dict[tuple[str, str, str, str], int] = {}
-        self.latency = _Histograms()
+        self.evaluations: dict[tuple[str, str], Series] = {}
         self.findings: dict[tuple[str, str, str], int] = {}
         self._categories: dict[str, set[str]] = {}
         self.scanned: dict[str, int] = {}
         self.streams_ended: dict[tuple[str, str], int] = {}
         self.unguarded: dict[str, int] = {}
-        self.queue_wait = _Histograms()
+        self.queue_wait: dict[tuple[str], Latency] = {}
         self.cache: dict[tuple[str, str], int] = {}
+
+    def series(self, guardrail: str, phase: str) -> Series:
+        """The counters of ``guardrail`` in ``phase`` (callers on the hot path may keep it)."""
+        key = (guardrail, phase)
+        found = self.evaluations.get(key)
+        if found is None:
+            found = self.evaluations[key] = Series()
+        return found
 
     # -- the hot path ---------------------------------------------------------------------------------
     def request(self, route: str, fmt: str, phase: str, nbytes: int) -> None:
@@ -121,12 +142,24 @@ class GuardMetrics(Collector):
     ) -> None:
         """``result``: allowed, logged, warned, redacted, blocked, error or timeout. ``seconds`` is None
         for a stream's local checks, which run piecewise over the stream's life."""
-        if error_kind and error_kind not in _ERROR_KINDS:
-            error_kind = "error"
-        key = (guardrail, phase, result, error_kind)
-        self.evaluations[key] = self.evaluations.get(key, 0) + 1
+        series = self.evaluations.get((guardrail, phase)) or self.series(guardrail, phase)
+        if result == "allowed":
+            series.allowed += 1
+        else:
+            if error_kind and error_kind not in _ERROR_KINDS:
+                error_kind = "error"
+            key = (result, error_kind)
+            series.results[key] = series.results.get(key, 0) + 1
         if seconds is not None:
-            self.latency.observe((guardrail, phase), seconds)
+            series.observe(seconds)
+
+    def allowed(self, series: Sequence[Series], seconds: float) -> None:
+        """One scan found nothing for each guardrail of ``series`` (the fast path), in ``seconds``."""
+        i = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        for one in series:
+            one.allowed += 1
+            one.buckets[i] += 1
+            one.seconds += seconds
 
     def finding(self, guardrail: str, phase: str, category: str, n: int = 1) -> None:
         seen = self._categories.setdefault(guardrail, set())
@@ -151,7 +184,11 @@ class GuardMetrics(Collector):
 
     def queued(self, guardrail: str, seconds: float) -> None:
         """A provider call waited ``seconds`` for a pooled connection."""
-        self.queue_wait.observe((guardrail,), seconds)
+        key = (guardrail,)
+        latency = self.queue_wait.get(key)
+        if latency is None:
+            latency = self.queue_wait[key] = Latency()
+        latency.observe(seconds)
 
     def cache_lookup(self, guardrail: str, result: str) -> None:
         """A verdict cache lookup: ``hit``, ``miss`` or ``error``."""
@@ -166,16 +203,23 @@ class GuardMetrics(Collector):
             ["route", "format", "phase"],
             self.requests,
         )
+        evaluations: dict[tuple[str, str, str, str], int] = {}
+        for (guardrail, phase), series in list(self.evaluations.items()):
+            if series.allowed:
+                evaluations[(guardrail, phase, "allowed", "")] = series.allowed
+            for (result, kind), n in list(series.results.items()):
+                evaluations[(guardrail, phase, result, kind)] = n
         yield _counter(
             "guard_evaluations",
             "Guardrail evaluations by result (allowed, logged, warned, redacted, blocked, error, timeout).",
             ["guardrail", "phase", "result", "error_kind"],
-            self.evaluations,
+            evaluations,
         )
-        yield self.latency.family(
+        yield _histogram(
             "guard_evaluation_duration_seconds",
             "Time one guardrail took on one request or answer.",
             ["guardrail", "phase"],
+            {k: v for k, v in list(self.evaluations.items()) if sum(v.buckets)},
         )
         yield _counter(
             "guard_findings", "Findings by category.", ["guardrail", "phase", "category"], self.findings
@@ -198,10 +242,11 @@ class GuardMetrics(Collector):
             ["reason"],
             {(k,): v for k, v in list(self.unguarded.items())},
         )
-        yield self.queue_wait.family(
+        yield _histogram(
             "guard_provider_queue_seconds",
             "Time a provider call waited for a pooled connection.",
             ["guardrail"],
+            self.queue_wait,
         )
         yield _counter(
             "guard_cache_lookups",
@@ -234,6 +279,9 @@ class NoMetrics(GuardMetrics):
     def evaluation(
         self, guardrail: str, phase: str, result: str, seconds: float | None, error_kind: str = ""
     ) -> None:
+        pass
+
+    def allowed(self, series: Sequence[Series], seconds: float) -> None:
         pass
 
     def finding(self, guardrail: str, phase: str, category: str, n: int = 1) -> None:

@@ -18,7 +18,7 @@ from guard_middleware.audit import Auditor
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.body import walk_rules
-from guard_middleware.metrics import RESULT_OF_ACTION, GuardMetrics, NoMetrics
+from guard_middleware.metrics import RESULT_OF_ACTION, GuardMetrics, NoMetrics, Series
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
 from guard_middleware.tracing import Tracer
@@ -229,6 +229,8 @@ class _FastPath:
     # exponentially decaying share of recent bodies the scanner did not find clean
     dirty: float = 0.0
     skipped: int = 0
+    # the metrics series of its guardrails, per phase
+    series: dict[Phase, list[Series]] = field(default_factory=dict)
 
     def worth_trying(self) -> bool:
         if self.dirty <= _FAST_SKIP_ABOVE or self.skipped >= _FAST_PROBE_EVERY:
@@ -321,9 +323,10 @@ class Evaluator:
         if not clean:
             return None
         # One scan answered for every guardrail: each is counted as allowed, with the scan's time.
-        seconds = time.perf_counter() - started
-        for g in guardrails:
-            self.metrics.evaluation(g.name, phase.value, "allowed", seconds)
+        series = fast.series.get(phase)
+        if series is None:
+            series = fast.series[phase] = [self.metrics.series(g.name, phase.value) for g in guardrails]
+        self.metrics.allowed(series, time.perf_counter() - started)
         return Evaluation(applied=[g.name for g in guardrails])
 
     def scan_local(self, guardrail: Guardrail, phase: Phase, segments: Sequence[Segment]) -> list[Finding]:

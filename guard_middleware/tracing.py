@@ -5,6 +5,7 @@ no-op spans, which cost microseconds per evaluation. Pure (no aiohttp)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 try:  # the optional extra
@@ -12,6 +13,9 @@ try:  # the optional extra
     from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Status, StatusCode
 except ImportError:  # pragma: no cover - exercised by installs without the extra
     _trace = None  # type: ignore[assignment]
+
+
+_RECHECK_S = 1.0
 
 
 class Tracer:
@@ -25,14 +29,24 @@ class Tracer:
         self._given = provider
         self._tracer: Any = None
         self._provider: Any = None
+        self._recheck_at = 0.0
 
     def _active(self) -> Any:
         if not self.enabled:
             return None
-        provider = self._given if self._given is not None else _trace.get_tracer_provider()
+        if self._given is None:
+            # The global provider is set once, typically at start-up; looking it up costs an environment
+            # lookup, so it is looked at again at most once a second.
+            now = time.monotonic()
+            if now < self._recheck_at:
+                return self._tracer
+            self._recheck_at = now + _RECHECK_S
+            provider = _trace.get_tracer_provider()
+        else:
+            provider = self._given
         if isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider)):
-            return None  # the API is installed but nobody traces: skip the no-op span's cost
-        if provider is not self._provider:
+            self._tracer = None  # the API is installed but nobody traces: skip the no-op span's cost
+        elif provider is not self._provider:
             self._provider = provider
             self._tracer = provider.get_tracer("guard_middleware")
         return self._tracer
