@@ -174,7 +174,10 @@ class GuardMiddleware:
         self._team_resolver = team_resolver
         # a resolver with no `policies` configured: its names are still resolved (and checked)
         self._no_teams = TeamPolicies(teams={}, levels={}, guardrails=self.policy.guardrails, bedrock=None)
-        self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
+        teams = self.policy.teams
+        self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values()) or bool(
+            teams is not None and teams.bedrock is not None  # levels' and teams' Bedrock ids
+        )
         self._routes = self.policy.routes
         # Request ids: unique per process without a urandom syscall per request.
         self._id_prefix = f"{uuid.uuid4().hex[:12]}-"

@@ -281,6 +281,8 @@ async def test_adhoc_providers_are_kept_in_a_bounded_lru_with_a_bounded_metrics_
             for gid in [*ids[:3], ids[0]]:
                 status, headers, _ = await s.chat("hello", headers={"X-Id": gid})
                 assert status == 200 and headers["X-Guardrails-Applied"] == name(gid, "DRAFT")
+            # boto3 ran in the guard's bounded thread pool
+            assert s.guard.runtime._pool is not None
             # two kept, least recently used first; the evicted one was built again when used
             assert adhoc.cached == [(ids[2], "DRAFT"), (ids[0], "DRAFT")]
             assert [c[0] for c in bedrock.calls()] == [ids[0], ids[1], ids[2], ids[0]]
