@@ -176,6 +176,8 @@ class Auditor:
         unscanned: Sequence[str] = (),
         error: str | None = None,
         stream: bool = False,
+        team: str | None = None,
+        guardrails: Sequence[str] = (),
     ) -> None:
         if not self.wanted(action, findings, status):
             return
@@ -202,6 +204,11 @@ class Auditor:
             extra["error"] = error
         if stream:
             extra["stream"] = True
+        if team is not None:
+            extra["team"] = team
+        if guardrails:
+            # a team policy applied: the resolved list, base → level → direct id → request
+            extra["guardrails"] = list(guardrails)
         level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
         self._emit(level, "guardrail_evaluation", extra)
 

@@ -10,7 +10,7 @@ import itertools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,13 +33,16 @@ from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.stream_guard import StreamGuard
+from guard_middleware.teams import NOTHING, Resolution, TeamPolicies
 from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import Action, Phase
 
 log = logging.getLogger("guard_middleware")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-TeamResolver = Callable[[web.Request], "Sequence[str] | Awaitable[Sequence[str]]"]
+#: guardrail and level names, or the team's metadata (``guardrail_level``, ``guardrail_id``,
+#: ``guardrail_version``, ``guardrails``, ``team_id``), or None; sync or async
+TeamResolver = Callable[[web.Request], Any]
 
 # Codings aiohttp's server parser decodes itself; anything else (or a stacked list) is refused.
 _DECODED_BY_AIOHTTP = frozenset({"", "identity", "gzip", "deflate", "br", "x-gzip"})
@@ -68,10 +71,14 @@ def _body_kind(content_type: str, body: bytes) -> str | None:
     return None
 
 
-def _reject(rejection: GuardRejection, fmt: Format, applied: Sequence[str] = ()) -> web.Response:
+def _reject(
+    rejection: GuardRejection, fmt: Format, applied: Sequence[str] = (), *, litellm: bool = False
+) -> web.Response:
     headers = dict(rejection.headers)
     if applied:
         headers["X-Guardrails-Applied"] = ",".join(applied)
+        if litellm:
+            headers["x-litellm-applied-guardrails"] = headers["X-Guardrails-Applied"]
     return web.json_response(fmt.error_body(rejection.body), status=rejection.status, headers=headers)
 
 
@@ -128,8 +135,10 @@ class GuardMiddleware:
     """``app.middlewares.append(GuardMiddleware())``: settings from ``GUARD_*`` env vars (and the file
     ``GUARD_CONFIG_FILE`` names), or pass ``GuardSettings`` explicitly.
 
-    ``team_resolver`` (optional) maps a request to the names of extra guardrails for its team/tenant,
-    applied after the operator's base guardrails and before those the request names itself.
+    ``team_resolver`` (optional) maps a request to its team's extra guardrails: a list of guardrail and
+    level names, or the team's metadata as a mapping (the seed's ``guardrail_level``, ``guardrail_id``,
+    ``guardrail_version``); applied after the operator's base guardrails and before those the request
+    names itself.
 
     ``registry`` (optional): the Prometheus registry the guard's metrics are registered on (default:
     ``prometheus_client``'s global one, which ``metrics_handler()`` serves). ``tracer_provider``
@@ -154,9 +163,7 @@ class GuardMiddleware:
         if warning is not None:
             log.warning("%s", warning)
         self.auditor = Auditor(self.settings.audit)
-        self.metrics: GuardMetrics = (
-            metrics_for(registry) if self.settings.metrics.enabled else NoMetrics()
-        )
+        self.metrics: GuardMetrics = metrics_for(registry) if self.settings.metrics.enabled else NoMetrics()
         self.evaluator = Evaluator(
             self.policy,
             self.auditor,
@@ -165,7 +172,12 @@ class GuardMiddleware:
         )
         self.runtime = Runtime(self.policy.blocking_pool_size)
         self._team_resolver = team_resolver
-        self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
+        # a resolver with no `policies` configured: its names are still resolved (and checked)
+        self._no_teams = TeamPolicies(teams={}, levels={}, guardrails=self.policy.guardrails, bedrock=None)
+        teams = self.policy.teams
+        self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values()) or bool(
+            teams is not None and teams.bedrock is not None  # levels' and teams' Bedrock ids
+        )
         self._routes = self.policy.routes
         # Request ids: unique per process without a urandom syscall per request.
         self._id_prefix = f"{uuid.uuid4().hex[:12]}-"
@@ -308,35 +320,27 @@ class GuardMiddleware:
             )
         return names
 
-    async def _team_guardrails(self, request: web.Request) -> list[str]:
+    async def _team_guardrails(self, request: web.Request) -> Resolution:
         policy = self.policy
-        names: list[str] = []
+        teams = policy.teams
+        if teams is None and self._team_resolver is None:
+            return NOTHING
+        sources: list[object] = []
         if policy.team_header:
-            team = request.headers.get(policy.team_header)
-            if team:
-                names.extend(policy.teams.get(team, ()))
+            # A client's header only names a team; its guardrails come from the configuration.
+            sources.append(request.headers.get(policy.team_header) or None)
         if policy.team_request_key:
-            team = request.get(policy.team_request_key)
-            if isinstance(team, str):
-                names.extend(policy.teams.get(team, ()))
+            value = request.get(policy.team_request_key)
+            if isinstance(value, (str, Mapping)):
+                sources.append(value)
         if self._team_resolver is not None:
             resolved = self._team_resolver(request)
             if inspect.isawaitable(resolved):
                 resolved = await resolved
-            names.extend(resolved)
-        unknown = policy.unknown(names)
-        if unknown:
-            # The operator's resolver named something that does not exist: a misconfiguration, not a
-            # client error, but never silently skip a policy.
-            raise GuardRejection(
-                500,
-                error_body(
-                    f"Team policy names unknown guardrail(s): {', '.join(unknown)}.",
-                    code="guardrail_misconfigured",
-                    type_="server_error",
-                ),
-            )
-        return names
+            sources.append(resolved)
+        if teams is None:
+            teams = self._no_teams
+        return teams.resolve(sources)
 
 
 class _Exchange:
@@ -351,7 +355,7 @@ class _Exchange:
         raw: bytes,
         request_id: str,
         requested: list[str],
-        team: list[str],
+        team: Resolution,
     ) -> None:
         self.guard = guard
         self.policy = guard.policy
@@ -363,8 +367,19 @@ class _Exchange:
         self.vault = Vault()
         self.applied: list[str] = []
         self.warnings: list[str] = []
-        self.input_selected = self.policy.select(Phase.INPUT, requested, team)
-        self.output_selected = self.policy.select(Phase.OUTPUT, requested, team)
+        self.input_selected = self.policy.select(Phase.INPUT, requested, team.guardrails)
+        self.output_selected = self.policy.select(Phase.OUTPUT, requested, team.guardrails)
+        self.team = team.team
+        # the resolved list in the policy's order (base → level → direct id → request), for the audit
+        self.resolved: tuple[str, ...] = ()
+        if team:
+            self.resolved = tuple(
+                dict.fromkeys(
+                    [g.name for p in (Phase.INPUT, Phase.OUTPUT) for g in self.policy.base[p]]
+                    + [g.name for g in team.guardrails]
+                    + list(requested)
+                )
+            )
         self.gate: asyncio.Future[None] | None = None
         self.terminated = False
         self.stream: StreamGuard | None = None
@@ -373,10 +388,17 @@ class _Exchange:
         self._pending: tuple[str, str] = ("", "")
 
     def ctx(self, phase: Phase) -> EvalContext:
-        return EvalContext(self.request_id, phase, self.route, {"model": self.parsed.body.get("model")})
+        return EvalContext(
+            self.request_id,
+            phase,
+            self.route,
+            {"model": self.parsed.body.get("model")},
+            self.team,
+            self.resolved,
+        )
 
     def reject(self, rejection: GuardRejection) -> web.Response:
-        return _reject(rejection, self.format, self.applied)
+        return _reject(rejection, self.format, self.applied, litellm=self.policy.litellm_headers)
 
     def _note(self, ev: Evaluation) -> None:
         self.applied.extend(n for n in ev.applied if n not in self.applied)
@@ -385,6 +407,9 @@ class _Exchange:
     def _guard_headers(self, headers: CIMultiDict[str] | dict[str, str]) -> None:
         if self.applied:
             headers["X-Guardrails-Applied"] = ",".join(self.applied)
+            if self.policy.litellm_headers:
+                # LiteLLM's header, in its format: the names joined with "," (callback_utils.py)
+                headers["x-litellm-applied-guardrails"] = headers["X-Guardrails-Applied"]
         if self.warnings:
             headers["X-Guardrails-Warning"] = ",".join(self.warnings)
 

@@ -290,7 +290,9 @@ class Evaluator:
         if checks is not None:
             scanner = BodyScanner(*checks, rules=walk_rules(), format_opaque=sorted(opaque))
         fast = _FastPath(scanner)
-        if len(self._fast) < _SCANNERS_MAX:
+        # A combination with a Bedrock id from team metadata (unbounded) is not kept: it would crowd out
+        # the configured ones. It has a remote guardrail, so it has no scanner to build anyway.
+        if len(self._fast) < _SCANNERS_MAX and not any(g.metric_label for g in guardrails):
             self._fast[key] = fast
         return fast
 
@@ -325,7 +327,7 @@ class Evaluator:
         # One scan answered for every guardrail: each is counted as allowed, with the scan's time.
         series = fast.series.get(phase)
         if series is None:
-            series = fast.series[phase] = [self.metrics.series(g.name, phase.value) for g in guardrails]
+            series = fast.series[phase] = [self.metrics.series(g.label, phase.value) for g in guardrails]
         self.metrics.allowed(series, time.perf_counter() - started)
         return Evaluation(applied=[g.name for g in guardrails])
 
@@ -375,7 +377,7 @@ class Evaluator:
             if not g.is_local:
                 continue
             started = time.perf_counter()
-            span = None if stream_piece else self.tracer.start(g.name, phase.value, "local")
+            span = None if stream_piece else self.tracer.start(g.label, phase.value, "local")
             ev.applied.append(g.name)
             # Scanning a large text, and handling many findings (placeholders, hashes, the audit
             # record: microseconds each), happen off the event loop. The vault, `ev` and `spans`
@@ -404,7 +406,7 @@ class Evaluator:
                 continue
             if stream_piece:
                 for category, n in collected[1].items():
-                    self.metrics.finding(g.name, phase.value, category, n)
+                    self.metrics.finding(g.label, phase.value, category, n)
             else:
                 self._observe(g, phase, collected, started, span)
         if ev.action is Action.BLOCK:
@@ -458,6 +460,8 @@ class Evaluator:
         status: Status = "guardrail_intervened" if action >= Action.REDACT else "success"
         self.auditor.record(
             request_id=ctx.request_id,
+            team=ctx.team,
+            guardrails=ctx.guardrails,
             guardrail=g.name,
             phase=phase.value,
             status=status,
@@ -476,9 +480,9 @@ class Evaluator:
         action, categories = collected
         result = RESULT_OF_ACTION[action]
         metrics = self.metrics
-        metrics.evaluation(g.name, phase.value, result, time.perf_counter() - started)
+        metrics.evaluation(g.label, phase.value, result, time.perf_counter() - started)
         for category, n in categories.items():
-            metrics.finding(g.name, phase.value, category, n)
+            metrics.finding(g.label, phase.value, category, n)
         self.tracer.end(span, result)
 
     def _audit_clean(
@@ -486,6 +490,8 @@ class Evaluator:
     ) -> None:
         self.auditor.record(
             request_id=ctx.request_id,
+            team=ctx.team,
+            guardrails=ctx.guardrails,
             guardrail=g.name,
             phase=phase.value,
             status="success",
@@ -513,7 +519,7 @@ class Evaluator:
         policy = "block" if force else (g.on_timeout if kind == "timeout" else g.on_error)
         result = "timeout" if kind == "timeout" else "error"
         self.metrics.evaluation(
-            g.name, phase.value, result, time.perf_counter() - started, error_kind or kind
+            g.label, phase.value, result, time.perf_counter() - started, error_kind or kind
         )
         self.tracer.end(span, result, detail)
         if policy == "block":
@@ -523,6 +529,8 @@ class Evaluator:
         log.warning("guardrail %s failed (%s): %s; policy %s", g.name, kind, detail, policy)
         self.auditor.record(
             request_id=ctx.request_id,
+            team=ctx.team,
+            guardrails=ctx.guardrails,
             guardrail=g.name,
             phase=phase.value,
             status="guardrail_failed_to_respond",
@@ -551,7 +559,7 @@ class Evaluator:
 
         async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
-            span = self.tracer.start(g.name, phase.value, type(g.remote).__name__.removesuffix("Provider"))
+            span = self.tracer.start(g.label, phase.value, type(g.remote).__name__.removesuffix("Provider"))
             assert g.remote is not None
             try:
                 async with asyncio.timeout(g.timeout_s):
@@ -621,6 +629,8 @@ class Evaluator:
             ev.action = max(ev.action, action)
             self.auditor.record(
                 request_id=ctx.request_id,
+                team=ctx.team,
+                guardrails=ctx.guardrails,
                 guardrail=g.name,
                 phase=phase.value,
                 status="guardrail_intervened" if action >= Action.REDACT else "success",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 from guard_middleware.checks.base import TextCheck
 from guard_middleware.checks.blocklist import build_blocklist
 from guard_middleware.checks.limits import ContentLimits, build_content_limits
 from guard_middleware.checks.pii import PiiCheck, build_pii_regex
+from guard_middleware.config_litellm import _BEDROCK as LITELLM_BEDROCK_KEYS
 from guard_middleware.config_litellm import guardrails_from_litellm
 from guard_middleware.errors import ConfigError
 from guard_middleware.formats import Format, format_for_route
@@ -18,6 +19,9 @@ from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote
 from guard_middleware.providers.base import RemoteProvider
 from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings
 from guard_middleware.verdict import Action, Phase
+
+if TYPE_CHECKING:
+    from guard_middleware.teams import BuildBedrock, TeamPolicies
 
 LOCAL_TYPES = ("blocklist", "pii_regex", "content_limits")
 # Keys the policy layer owns; everything else in a provider table belongs to the provider.
@@ -87,10 +91,16 @@ class Guardrail:
     disable_exception_on_block: bool = False
     # Known at start-up to rewrite requests (PII redaction, provider masking): cannot run concurrently.
     rewrites_input: bool = False
+    # The metrics and span label when the name is not a bounded value (a Bedrock id from team metadata).
+    metric_label: str | None = None
 
     @property
     def is_local(self) -> bool:
         return self.remote is None
+
+    @property
+    def label(self) -> str:
+        return self.metric_label or self.name
 
 
 @dataclass(slots=True)
@@ -106,10 +116,11 @@ class Policy:
     streaming_mode: Literal["final_only", "per_chunk", "buffered"]
     buffer_tokens: int
     max_holdback_chars: int
-    teams: Mapping[str, list[str]] = field(default_factory=dict)
+    teams: TeamPolicies | None = None
     team_header: str | None = None
     team_request_key: str | None = None
     guardrails_header: str = "X-Guardrails"
+    litellm_headers: bool = False
     blocking_pool_size: int = 8
     unknown_routes: Literal["pass", "block"] = "pass"
     api_prefix: str = "/v1/"
@@ -126,13 +137,16 @@ class Policy:
         table = guardrail.actions or self.phase_actions[phase]
         return table.resolve(category)
 
-    def select(self, phase: Phase, requested: Sequence[str], team: Sequence[str]) -> list[Guardrail]:
-        """Base (operator-enforced) first, then the team's list, then those the request names. A request
-        may add guardrails but never remove an enforced one."""
+    def select(self, phase: Phase, requested: Sequence[str], team: Sequence[Guardrail]) -> list[Guardrail]:
+        """Base (operator-enforced) first, then the team's guardrails (resolved by ``teams``), then those
+        the request names. A request may add guardrails but never remove an enforced one."""
         if not self.phase_enabled[phase]:
             return []
         chosen: dict[str, Guardrail] = {g.name: g for g in self.base[phase]}
-        for name in (*team, *requested):
+        for g in team:
+            if phase in g.phases:
+                chosen.setdefault(g.name, g)
+        for name in requested:
             g = self.guardrails[name]
             if phase in g.phases:
                 chosen.setdefault(name, g)
@@ -275,16 +289,19 @@ def compile_policy(settings: GuardSettings) -> Policy:
                 )
 
     mode, buffer_tokens = _streaming_mode(settings.output)
-    teams: dict[str, list[str]] = {}
+    teams: TeamPolicies | None = None
     policies = settings.policies
     if policies is not None:
-        for team, names in policies.teams.items():
-            missing = [n for n in names if n not in guardrails]
-            if missing:
-                raise ConfigError(
-                    f"policies.teams.{team}", f"unknown guardrail name(s): {', '.join(missing)}"
-                )
-            teams[team] = list(names)
+        from guard_middleware.teams import compile_teams  # teams builds on this module's Guardrail
+
+        def bedrock(table: Mapping[str, Any], key: str) -> BuildBedrock:
+            return _bedrock_template(table, key, settings, pii_replacement)
+
+        teams, enforced = compile_teams(policies, guardrails, bedrock)
+        for g in enforced:
+            for phase in sorted(g.phases):
+                if g not in base[phase]:
+                    base[phase].append(g)
     return Policy(
         enabled=settings.enabled,
         routes=_route_formats(settings.routes),
@@ -303,6 +320,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
         team_header=policies.header if policies else None,
         team_request_key=policies.request_key if policies else None,
         guardrails_header=settings.guardrails_header,
+        litellm_headers=settings.litellm_headers,
         blocking_pool_size=settings.blocking_pool_size,
     )
 
@@ -347,6 +365,54 @@ def _route_formats(routes: list[str]) -> dict[str, Format]:
             raise ConfigError(f"routes[{i}]", f"no supported API format owns the route {route!r}")
         out[key] = fmt
     return out
+
+
+def _bedrock_template(
+    table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str
+) -> BuildBedrock:
+    """``policies.bedrock``: a Bedrock guardrail table without its id (LiteLLM's key names accepted),
+    built once here through the same builder as a declared one; each id then gets a guardrail sharing
+    its client, timeouts, masking and error policies."""
+    for own in (
+        "name",
+        "type",
+        "default_on",
+        "guardrail_id",
+        "guardrail_version",
+        "guardrailIdentifier",
+        "guardrailVersion",
+    ):
+        if own in table:
+            raise ConfigError(f"{key}.{own}", "not part of the template: teams and levels name the guardrail")
+    native = {LITELLM_BEDROCK_KEYS.get(k, k): v for k, v in table.items()}
+    proto = _build_named(
+        {
+            **native,
+            "name": "bedrock",
+            "type": "bedrock",
+            "guardrail_id": "template",
+            "guardrail_version": "DRAFT",
+        },
+        key,
+        settings,
+        pii_replacement,
+    )
+    if proto.concurrent and proto.rewrites_input:
+        raise ConfigError(
+            f"{key}.mode", "masking rewrites the request, which cannot happen once it has left; use pre_call"
+        )
+    from guard_middleware.providers.bedrock import BedrockProvider
+    from guard_middleware.teams import bedrock_name
+
+    template = proto.remote
+    assert isinstance(template, BedrockProvider)
+
+    def build(guardrail_id: str, version: str, label: str | None) -> Guardrail:
+        name = bedrock_name(guardrail_id, version)
+        remote = template.with_guardrail(guardrail_id, version, name=name)
+        return replace(proto, name=name, remote=remote, metric_label=label)
+
+    return build
 
 
 def _build_named(

@@ -19,7 +19,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
@@ -115,11 +123,30 @@ class TracingSettings(_Section):
 
 
 class PolicySettings(_Section):
-    """Layered guardrail lists (base → team → named in the request)."""
+    """Layered guardrail lists (base → team level → team guardrails → direct Bedrock id → named in the
+    request). Teams, levels and the Bedrock template are checked when the policy is compiled, where
+    errors can name the exact key."""
 
     header: str | None = None
     request_key: str | None = None
-    teams: dict[str, list[str]] = Field(default_factory=dict)
+    # team -> a list of guardrail names, or a table (``guardrail_level``, ``guardrails``,
+    # ``guardrail_id``, ``guardrail_version``; or the seed's ``metadata`` table holding them)
+    teams: dict[str, list[str] | dict[str, Any]] = Field(default_factory=dict)
+    # level -> guardrail names, or Bedrock guardrails as tables (``guardrailIdentifier`` /
+    # ``guardrailVersion``, the seed's ``guardrail_levels`` JSON) built from the ``bedrock`` template
+    levels: dict[str, list[str | dict[str, Any]]] = Field(
+        default_factory=dict, validation_alias=AliasChoices("levels", "guardrail_levels")
+    )
+    # levels (or guardrail names) every request gets: the seed's ``base_guardrail``
+    base: list[str] = Field(default_factory=list, validation_alias=AliasChoices("base", "base_guardrail"))
+    # how a Bedrock guardrail that is known only by its id is called (region, credentials, masking,
+    # allowed ids)
+    bedrock: dict[str, Any] | None = None
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class GuardSettings(BaseSettings):
@@ -144,6 +171,8 @@ class GuardSettings(BaseSettings):
     policies: PolicySettings | None = None
     # Header a client may use to name extra guardrails (comma-separated).
     guardrails_header: str = "X-Guardrails"
+    # Also send LiteLLM's ``x-litellm-applied-guardrails`` (same comma-separated list).
+    litellm_headers: bool = False
     blocking_pool_size: int = Field(default=8, ge=1)
 
     @model_validator(mode="after")

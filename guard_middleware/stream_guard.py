@@ -626,6 +626,8 @@ class StreamGuard:
                 duration_ms=duration,
                 values=self.values.get(g.name, ()),
                 stream=True,
+                team=self.x.team,
+                guardrails=self.x.resolved,
             )
             verdict = max(action, self.piece_actions.get(g.name, Action.ALLOW))
             metrics.evaluation(g.name, Phase.OUTPUT.value, RESULT_OF_ACTION[verdict], None)

@@ -35,6 +35,7 @@ _ERROR_TYPES = {
     "guardrail_timeout": "timeout_error",
     "guardrail_unavailable": "api_error",
     "guardrail_misconfigured": "api_error",
+    "guardrail_not_allowed": "permission_error",
     "upstream_unreadable": "api_error",
 }
 

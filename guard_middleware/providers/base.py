@@ -22,6 +22,9 @@ class EvalContext:
     phase: Phase
     route: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # A team policy applied: the team's name and the resolved guardrail list, for the audit record.
+    team: str | None = None
+    guardrails: tuple[str, ...] = ()
 
 
 class Runtime(Protocol):

@@ -79,6 +79,10 @@ class BedrockOptions(MaskingOptions):
             raise ValueError("must be DRAFT or a version number 1..99999999")
         return value
 
+    def with_guardrail(self, guardrail_id: str, guardrail_version: str) -> BedrockOptions:
+        """The same connection and masking settings for another guardrail (a team's ad-hoc id)."""
+        return self.model_copy(update={"guardrail_id": guardrail_id, "guardrail_version": guardrail_version})
+
     @model_validator(mode="after")
     def _key_pair(self) -> BedrockOptions:
         if bool(self.access_key_id) != bool(self.secret_access_key):
@@ -154,6 +158,13 @@ class BedrockProvider:
         self._opts = options
         self._client = client
         self._label = f"{name} (bedrock)"
+
+    def with_guardrail(self, guardrail_id: str, guardrail_version: str, *, name: str) -> BedrockProvider:
+        """A provider for another guardrail on this one's boto3 client: its region, credentials and
+        connection pool (``max_pool_connections``) are shared, and nothing is built per id."""
+        return BedrockProvider(
+            self._opts.with_guardrail(guardrail_id, guardrail_version), self._client, name=name
+        )
 
     @classmethod
     def build(cls, options: BedrockOptions, *, name: str, key: str, timeout_ms: int) -> BedrockProvider:

@@ -11,6 +11,8 @@ topic BLOCKED; an e-mail address -> ``EMAIL`` with ``pii_action`` (``ANONYMIZED`
 ``{EMAIL}``); ``CLM-dddd-ddddd-d`` -> regex ``claim_number`` ANONYMIZED (``{claim_number}``).
 ``outputs`` follow AWS: ``[]`` on NONE, the blocked messaging on BLOCKED, one masked text per block
 otherwise. ``output_count_delta`` breaks that alignment; ``response_override`` replaces the whole answer.
+``filters_by_id`` adds content filters for one guardrail id only (a strict guardrail next to a lenient
+one); ``calls()`` lists the (identifier, version, source) of every ``ApplyGuardrail`` received.
 """
 
 from __future__ import annotations
@@ -60,6 +62,16 @@ class FakeBedrock(FakeService):
     blocked_output_messaging: str = "Sorry, the model cannot answer this question."
     output_count_delta: int = 0
     response_override: dict[str, Any] | None = None
+    filters_by_id: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def calls(self) -> list[tuple[str, str, str]]:
+        out: list[tuple[str, str, str]] = []
+        for r in self.requests:
+            parts = r.raw_path.split("/")
+            if len(parts) == 6 and parts[1] == "guardrail":
+                source = r.json.get("source", "") if isinstance(r.json, dict) else ""
+                out.append((unquote(parts[2]), unquote(parts[4]), source))
+        return out
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{tail:.*}", self._dispatch)
@@ -99,12 +111,12 @@ class FakeBedrock(FakeService):
             texts.append(text)
         if self.response_override is not None:
             return self._ok(self.response_override)
-        return self._ok(self._assess(texts, source=doc["source"]))
+        return self._ok(self._assess(texts, source=doc["source"], identifier=identifier))
 
     def _ok(self, body: dict[str, Any]) -> web.Response:
         return web.json_response(body, headers={"x-amzn-RequestId": str(uuid.uuid4())})
 
-    def _assess(self, texts: list[str], *, source: str) -> dict[str, Any]:
+    def _assess(self, texts: list[str], *, source: str, identifier: str = "") -> dict[str, Any]:
         filters: dict[str, dict[str, Any]] = {}
         topics: dict[str, dict[str, Any]] = {}
         pii: list[dict[str, Any]] = []
@@ -112,7 +124,7 @@ class FakeBedrock(FakeService):
         masked: list[str] = []
         for text in texts:
             low = text.lower()
-            for word, kind in self.content_filters.items():
+            for word, kind in {**self.content_filters, **self.filters_by_id.get(identifier, {})}.items():
                 if word in low:
                     filters[kind] = {
                         "type": kind,
