@@ -20,10 +20,13 @@ By default it answers "You said: <last user text>". Tests and demos steer it wit
   ``function_call`` item, an Anthropic ``tool_use`` block whose ``input`` is the parsed object).
 Embeddings and token counts are deterministic (derived from the text lengths) and ignore the headers.
 It records every request body it received, and every stream a client abandoned, on ``app[RECORD]``.
+
+Alone: ``python examples/mock_llm.py --host 127.0.0.1 --port 8081`` (those are the defaults).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import json
@@ -564,5 +567,15 @@ def make_app() -> web.Application:
     return app
 
 
+def main(argv: list[str] | None = None) -> None:
+    """``python examples/mock_llm.py [--host H] [--port P]``: the mock alone, as an upstream for any
+    gateway (the demo gateway starts its own on ``--mock-port``)."""
+    parser = argparse.ArgumentParser(description="A mock LLM speaking the OpenAI and Anthropic formats.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args(argv)
+    web.run_app(make_app(), host=args.host, port=args.port, print=lambda line: print(line, flush=True))
+
+
 if __name__ == "__main__":
-    web.run_app(make_app(), host="127.0.0.1", port=8081)
+    main()

@@ -16,7 +16,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.base_protocol import BaseProtocol
 from multidict import CIMultiDict
 
-from guard_middleware.decoders import brotli_available
+from guard_middleware.decoders import brotli_available, zstd_available
 
 DECODABLE = frozenset({"gzip", "x-gzip", "deflate", "identity"})
 
@@ -99,7 +99,11 @@ def decodable_accept_encoding(value: str) -> str:
     kept = []
     for token in value.split(","):
         coding = token.split(";", 1)[0].strip().lower()
-        if coding in DECODABLE or (coding == "br" and brotli_available()):
+        if (
+            coding in DECODABLE
+            or (coding == "br" and brotli_available())
+            or (coding == "zstd" and zstd_available())
+        ):
             kept.append(token.strip())
     return ", ".join(kept) or "identity"
 

@@ -11,6 +11,7 @@ decoding (:class:`DecodingError`), too much output (:class:`DecodedTooLarge`).
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -23,6 +24,19 @@ except ImportError:  # pragma: no cover - depends on the environment
     brotli = None
     _HAS_BROTLI = False
 
+# zstd is in the standard library from 3.14 (PEP 784); backports.zstd is the same module for older
+# Pythons and a dependency of this package, so zstd is always available on a normal install.
+try:
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+
+    _HAS_ZSTD = True
+except ImportError:  # pragma: no cover - depends on the environment
+    zstd = None  # type: ignore[assignment]
+    _HAS_ZSTD = False
+
 __all__ = [
     "DEFAULT_MAX_OUTPUT",
     "BrotliDecoder",
@@ -34,10 +48,12 @@ __all__ = [
     "IdentityDecoder",
     "MultiDecoder",
     "UnsupportedEncoding",
+    "ZstdDecoder",
     "brotli_available",
     "build_decoder",
     "looks_plain",
     "sniff_compressed",
+    "zstd_available",
 ]
 
 #: total decoded bytes one decoder may produce; the caller passes its own body limit in practice
@@ -66,6 +82,10 @@ class UnsupportedEncoding(ValueError):
 
 def brotli_available() -> bool:
     return _HAS_BROTLI
+
+
+def zstd_available() -> bool:
+    return _HAS_ZSTD
 
 
 class ContentDecoder(Protocol):
@@ -247,6 +267,46 @@ class BrotliDecoder(_Capped):
         return b""
 
 
+class ZstdDecoder(_Capped):
+    """zstd (RFC 8878), every frame of a multi-frame body, with bounded output per call
+    (``max_length``, then ``b""`` until the decompressor needs input again)."""
+
+    def __init__(self, max_output: int | None = DEFAULT_MAX_OUTPUT) -> None:
+        if not _HAS_ZSTD:
+            raise UnsupportedEncoding("zstd")
+        super().__init__(max_output)
+        self._obj = zstd.ZstdDecompressor()
+        self._seen = False
+
+    def decode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        self._seen = True
+        parts: list[bytes] = []
+        try:
+            while True:
+                if self._obj.eof:
+                    # the next frame starts in what the finished one did not use
+                    data = self._obj.unused_data + data
+                    if not data:
+                        break
+                    self._obj = zstd.ZstdDecompressor()
+                room = self._room()
+                # one byte more than allowed, so exceeding the cap is noticed without inflating more
+                parts.append(self._account(self._obj.decompress(data, -1 if room is None else room + 1)))
+                data = b""
+                if self._obj.needs_input and not (self._obj.eof and self._obj.unused_data):
+                    break
+        except zstd.ZstdError as exc:
+            raise DecodingError(f"zstd: {exc}") from None
+        return b"".join(parts)
+
+    def flush(self) -> bytes:
+        if self._seen and not self._obj.eof:
+            raise DecodingError("zstd: truncated stream")
+        return b""
+
+
 class MultiDecoder:
     """Stacked codings. ``children`` in header order (first applied first); decoding runs in reverse."""
 
@@ -265,12 +325,13 @@ class MultiDecoder:
         return data
 
 
-_FACTORIES: dict[str, type[IdentityDecoder | GZipDecoder | DeflateDecoder | BrotliDecoder]] = {
+_FACTORIES: dict[str, type[IdentityDecoder | GZipDecoder | DeflateDecoder | BrotliDecoder | ZstdDecoder]] = {
     "gzip": GZipDecoder,
     # RFC 9110 §8.4.1.3: recipients should treat x-gzip as gzip
     "x-gzip": GZipDecoder,
     "deflate": DeflateDecoder,
     "br": BrotliDecoder,
+    "zstd": ZstdDecoder,
 }
 
 
@@ -279,8 +340,8 @@ def build_decoder(
 ) -> ContentDecoder:
     """A decoder for a ``Content-Encoding`` header value (``None``/empty/``identity`` → identity).
 
-    Tokens are case-insensitive and comma-separated; ``identity`` tokens are skipped. ``zstd``,
-    ``compress``, ``br`` without the brotli package and anything unknown raise
+    Tokens are case-insensitive and comma-separated; ``identity`` tokens are skipped. ``compress``,
+    ``br`` without the brotli package, ``zstd`` without its module and anything unknown raise
     :class:`UnsupportedEncoding` now, before a byte is forwarded.
     """
     codings = [t.strip().lower() for t in (content_encoding or "").split(",")]
@@ -288,7 +349,7 @@ def build_decoder(
     children: list[ContentDecoder] = []
     for coding in codings:
         factory = _FACTORIES.get(coding)
-        if factory is None or (coding == "br" and not _HAS_BROTLI):
+        if factory is None or (coding == "br" and not _HAS_BROTLI) or (coding == "zstd" and not _HAS_ZSTD):
             raise UnsupportedEncoding(coding)
         children.append(factory(max_output))
     if not children:

@@ -44,8 +44,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: ``guardrail_version``, ``guardrails``, ``team_id``), or None; sync or async
 TeamResolver = Callable[[web.Request], Any]
 
-# Codings aiohttp's server parser decodes itself; anything else (or a stacked list) is refused.
-_DECODED_BY_AIOHTTP = frozenset({"", "identity", "gzip", "deflate", "br", "x-gzip"})
+# Request codings the guard reads: aiohttp's server parser decodes gzip/deflate/br (and zstd from 3.13),
+# the guard decodes what reaches it still encoded (zstd before aiohttp 3.13, auto_decompress=False).
+# Anything else (or a stacked list) is refused.
+_REQUEST_CODINGS = frozenset({"", "identity", "gzip", "deflate", "br", "x-gzip", "zstd"})
 
 
 def _is_json(content_type: str) -> bool:
@@ -263,11 +265,11 @@ class GuardMiddleware:
 
     async def _read_body(self, request: web.Request) -> bytes:
         coding = request.headers.get("Content-Encoding", "").strip().lower()
-        if coding not in _DECODED_BY_AIOHTTP:
+        if coding not in _REQUEST_CODINGS:
             raise GuardRejection(
                 415,
                 error_body(
-                    f"Unsupported Content-Encoding {coding!r}; use gzip, deflate, br or none.",
+                    f"Unsupported Content-Encoding {coding!r}; use gzip, deflate, br, zstd or none.",
                     code="unsupported_encoding",
                 ),
             )
@@ -279,7 +281,8 @@ class GuardMiddleware:
             raise too_large
         # Straight from the payload stream, not request.read(): the original is then never marked as
         # read, so it can still be cloned for the handler. aiohttp already decoded gzip/deflate/br, so
-        # the limit counts decoded bytes (zip-bomb defence) and covers chunked bodies too.
+        # the limit counts decoded bytes (zip-bomb defence) and covers chunked bodies too; what is still
+        # encoded is decoded below under the same limit.
         chunks: list[bytes] = []
         total = 0
         content = request.content
@@ -289,14 +292,18 @@ class GuardMiddleware:
                 if total > limit:
                     raise too_large
                 chunks.append(chunk)
-        except HttpProcessingError as exc:
+        except (HttpProcessingError, web.RequestPayloadError) as exc:
+            # aiohttp's parser wraps a body it cannot decompress (its ContentEncodingError) in a
+            # RequestPayloadError; the cause carries the message.
+            cause = exc if isinstance(exc, HttpProcessingError) else exc.__cause__
+            detail = cause.message if isinstance(cause, HttpProcessingError) else "malformed body"
             raise bad_request(
-                f"The request body could not be read: {exc.message}.", code="invalid_encoding"
+                f"The request body could not be read: {detail}.", code="invalid_encoding"
             ) from None
         raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if coding and coding != "identity" and raw[:1] not in (b"{", b"[", b" ", b"\n", b"\r", b"\t"):
-            # The server runs with auto_decompress=False: decode ourselves rather than forward bytes
-            # no check has read.
+            # Still encoded (zstd on aiohttp < 3.13, or a server with auto_decompress=False): decode
+            # ourselves rather than forward bytes no check has read.
             try:
                 decoder = build_decoder(coding, max_output=limit)
                 raw = decoder.decode(raw) + decoder.flush()

@@ -17,7 +17,7 @@ from guard_middleware.errors import ConfigError
 from guard_middleware.formats import Format, format_for_route
 from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote
 from guard_middleware.providers.base import RemoteProvider
-from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings
+from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings, written_key
 from guard_middleware.verdict import Action, Phase
 
 if TYPE_CHECKING:
@@ -188,6 +188,14 @@ def describe(policy: Policy) -> tuple[str, str | None]:
 
 
 def compile_policy(settings: GuardSettings) -> Policy:
+    """The policy the hot path uses; a ``ConfigError`` names the key as written in the config file."""
+    try:
+        return _compile(settings)
+    except ConfigError as exc:
+        raise ConfigError(written_key(exc.key, settings.config_file), exc.message) from None
+
+
+def _compile(settings: GuardSettings) -> Policy:
     guardrails: dict[str, Guardrail] = {}
     base: dict[Phase, list[Guardrail]] = {Phase.INPUT: [], Phase.OUTPUT: []}
 

@@ -44,6 +44,11 @@ POLICY_FIELDS = frozenset({"pii", "input", "output", "guardrails", "policies"})
 
 log = logging.getLogger("guard_middleware")
 
+#: top-level sections of a LiteLLM proxy config besides ``guardrails:``, skipped when the file is one
+LITELLM_SECTIONS = frozenset(
+    {"model_list", "general_settings", "router_settings", "litellm_settings", "environment_variables"}
+)
+
 #: ``GUARD_`` variables read outside the settings model
 OTHER_ENV = frozenset({"GUARD_AUDIT_HASH_KEY"})
 
@@ -202,8 +207,9 @@ class GuardSettings(BaseSettings):
             return cls(**overrides)
         except ValidationError as exc:
             err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(key, err["msg"]) from None
+            key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+            config_file = overrides.get("config_file") or os.environ.get("GUARD_CONFIG_FILE")
+            raise ConfigError(written_key(key or "settings", config_file), err["msg"]) from None
         except SettingsError as exc:
             # A complex value (a list, a table) in the environment is JSON: `GUARD_ROUTES=/v1/x` is not.
             field = re.search(r'field "([^"]+)"', str(exc))
@@ -248,6 +254,54 @@ class _FileSource(PydanticBaseSettingsSource):
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
+    doc = _read_document(path)
+    try:
+        expanded: dict[str, Any] = _expand(_select(doc), "")
+    except ConfigError as exc:
+        raise ConfigError(_written(exc.key, doc), exc.message) from None
+    return expanded
+
+
+def written_key(key: str, config_file: str | Path | None) -> str:
+    """``key``, a path in the settings (``pii.action``, ``guardrails[1].litellm_params.mode``), as the
+    user wrote it in ``config_file``: under ``features.guardrails.`` in the seed form, under ``guard.`` in
+    a ``[guard]`` table, as is at the top level (native form, LiteLLM ``guardrails:`` list). A key the
+    file does not set (it came from the environment or an argument) is returned unchanged. Reads the file
+    again: only called on the way to a ``ConfigError``."""
+    if not config_file:
+        return key
+    try:
+        doc = _read_document(Path(config_file))
+    except ConfigError:
+        return key
+    return _written(key, doc)
+
+
+def _written(key: str, doc: Mapping[str, Any]) -> str:
+    table, prefix = _form(doc)
+    first = re.split(r"[.\[]", key, maxsplit=1)[0]
+    if first == "guardrails" and not isinstance(table.get("guardrails"), list):
+        # a top-level (LiteLLM) `guardrails:` list beside a seed or [guard] table
+        table, prefix = doc, ""
+    if first not in table:
+        return key
+    names = [part.split("[", 1)[0].upper() for part in key.split(".")]
+    if any(f"GUARD_{'__'.join(names[:n])}" in os.environ for n in range(1, len(names) + 1)):
+        return key  # the environment overrides the file there
+    return prefix + key
+
+
+def _form(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The table holding our settings in ``doc`` and the prefix of its keys as written."""
+    features = doc.get("features")
+    if isinstance(features, dict) and isinstance(features.get("guardrails"), dict):
+        return features["guardrails"], "features.guardrails."
+    if isinstance(doc.get("guard"), dict):
+        return doc["guard"], "guard."
+    return doc, ""
+
+
+def _read_document(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -274,18 +328,26 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError("config_file", f"{path} does not parse: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError("config_file", f"{path} must hold a table/mapping at the top level")
-    expanded: dict[str, Any] = _expand(_select(doc), "")
-    return expanded
+    return doc
 
 
 def _select(doc: dict[str, Any]) -> dict[str, Any]:
-    features = doc.get("features")
-    if isinstance(features, dict) and isinstance(features.get("guardrails"), dict):
-        data = dict(features["guardrails"])
-    elif isinstance(doc.get("guard"), dict):
-        data = dict(doc["guard"])
+    litellm = doc.get("litellm_settings")
+    if isinstance(litellm, dict) and "guardrails" in litellm:
+        raise ConfigError(
+            "litellm_settings.guardrails",
+            "LiteLLM's older guardrails form is not read; list the guardrails in the top-level "
+            "`guardrails:` list (guardrail_name + litellm_params)",
+        )
+    table, prefix = _form(doc)
+    if prefix:
+        data = dict(table)
     else:
         data = {k: v for k, v in doc.items() if k != "guardrails" or isinstance(v, list)}
+        for section in LITELLM_SECTIONS & data.keys():
+            # a whole LiteLLM proxy config: its own sections are LiteLLM's business, not ours
+            log.debug("config file: skipping LiteLLM's %r section", section)
+            del data[section]
     if isinstance(doc.get("guardrails"), list):
         data.setdefault("guardrails", doc["guardrails"])
     return data

@@ -25,8 +25,12 @@ if os.environ.get("CI"):
 
 
 @contextlib.asynccontextmanager
-async def serve(app: web.Application, *, handler_cancellation: bool = False) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
+async def serve(
+    app: web.Application, *, handler_cancellation: bool = False, auto_decompress: bool = True
+) -> AsyncIterator[str]:
+    runner = web.AppRunner(
+        app, handler_cancellation=handler_cancellation, access_log=None, auto_decompress=auto_decompress
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
@@ -83,6 +87,7 @@ def make_stack() -> Callable[..., Any]:
         guard: bool = True,
         upstream_app: web.Application | None = None,
         handler_cancellation: bool = False,
+        auto_decompress: bool = True,
         **guard_kwargs: Any,
     ) -> AsyncIterator[Stack]:
         mock = upstream_app or make_app()
@@ -96,7 +101,7 @@ def make_stack() -> Callable[..., Any]:
                 middleware = GuardMiddleware(settings, **guard_kwargs)
             app = make_gateway(upstream, guard=middleware, forward=forward)
             async with (
-                serve(app, handler_cancellation=handler_cancellation) as url,
+                serve(app, handler_cancellation=handler_cancellation, auto_decompress=auto_decompress) as url,
                 aiohttp.ClientSession() as s,
             ):
                 yield Stack(url, upstream, mock[RECORD] if RECORD in mock else Record(), s, middleware)

@@ -95,7 +95,49 @@ def test_variables_in_strings_are_expanded_and_a_missing_one_names_the_key(
     monkeypatch.delenv("REPL")
     with pytest.raises(ConfigError) as info:
         GuardSettings.load(config_file=str(path))
-    assert info.value.key == "pii.replacement" and "REPL" in info.value.message
+    assert info.value.key == "features.guardrails.pii.replacement" and "REPL" in info.value.message
+
+
+# One bad value, written in each file form ({p}: the tables' prefix); the error names the key as written.
+BAD_KEYS = [
+    ('[{p}pii]\naction = "explode"\n', "pii.action"),
+    ('[{p}input]\ndefault_action = "explode"\n', "input.default_action"),
+    ('[{p}input.actions]\nHATE = "explode"\n', "input.actions.HATE"),
+    ('[{p}input.provider]\ntype = "nonsense"\n', "input.provider.type"),
+    (
+        '[[{p}input.providers]]\ntype = "blocklist"\npatterns = [{{pattern = "(", is_regex = true}}]\n',
+        "input.providers[0].patterns[0].pattern",
+    ),
+    ("[{p}output]\ntimeout_ms = 0\n", "output.timeout_ms"),
+    (
+        '[[{p}guardrails]]\nname = "a"\ntype = "blocklist"\npatterns = [{{pattern = "x"}}]\n'
+        '[[{p}guardrails]]\nname = "b"\ntype = "blocklist"\nmode = "sometimes"\n'
+        'patterns = [{{pattern = "x"}}]\n',
+        "guardrails[1].mode",
+    ),
+]
+
+
+@pytest.mark.parametrize("prefix", ["features.guardrails.", "guard.", ""])
+@pytest.mark.parametrize(("body", "key"), BAD_KEYS)
+def test_a_config_error_names_the_key_as_written_in_each_file_form(
+    tmp_path: Path, prefix: str, body: str, key: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(body.format(p=prefix))
+    with pytest.raises(ConfigError) as info:
+        GuardMiddleware(GuardSettings.load(config_file=str(path)))
+    assert info.value.key == prefix + key, info.value
+    assert str(info.value).startswith(f"{prefix}{key}: ")
+
+
+def test_a_bad_value_from_the_environment_is_not_named_as_a_file_key(
+    seed_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUARD_PII__ACTION", "explode")
+    with pytest.raises(ConfigError) as info:
+        GuardSettings.load(config_file=str(seed_file))
+    assert info.value.key == "pii.action"
 
 
 def test_category_actions_match_case_insensitively() -> None:

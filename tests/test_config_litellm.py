@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 import yaml
 
+from guard_middleware import GuardMiddleware, GuardSettings
 from guard_middleware.config_litellm import guardrails_from_litellm
 from guard_middleware.errors import ConfigError
 from guard_middleware.providers import build_remote
@@ -192,3 +196,95 @@ def test_booleans_from_the_environment_are_parsed(monkeypatch: pytest.MonkeyPatc
     }
     (table,) = guardrails_from_litellm({"guardrails": [{"guardrail_name": "b", "litellm_params": params}]})
     assert table["mask_request_content"] is True and table["guardrail_version"] == 1
+
+
+# A whole LiteLLM proxy config, as `litellm --config` reads it (its docs' layout).
+LITELLM_PROXY = """
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+general_settings:
+  master_key: sk-1234
+  database_url: os.environ/DATABASE_URL
+router_settings:
+  routing_strategy: simple-shuffle
+litellm_settings:
+  drop_params: true
+  callbacks: ["prometheus"]
+environment_variables:
+  REDIS_HOST: localhost
+guardrails:
+  - guardrail_name: lakera-guard
+    litellm_params:
+      guardrail: lakera_v2
+      mode: during_call
+      api_key: os.environ/LAKERA_API_KEY
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "proxy.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_full_litellm_proxy_config_loads_and_its_own_sections_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="guard_middleware"):
+        settings = GuardSettings.load(config_file=_write(tmp_path, LITELLM_PROXY))
+    policy = GuardMiddleware(settings).policy
+    assert list(policy.guardrails) == ["lakera-guard"]
+    skipped = {m for m in caplog.messages if "skipping LiteLLM" in m}
+    assert len(skipped) == 5 and any("model_list" in m for m in skipped)
+
+
+def test_litellm_settings_guardrails_is_refused_with_a_pointer_to_the_top_level_list(tmp_path: Path) -> None:
+    old_form = LITELLM_PROXY.replace(
+        '  callbacks: ["prometheus"]\n',
+        "  guardrails:\n    - prompt_injection: {callbacks: [lakera_prompt_injection], default_on: true}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        GuardSettings.load(config_file=_write(tmp_path, old_form))
+    assert err.value.key == "litellm_settings.guardrails"
+    assert "top-level `guardrails:` list" in err.value.message
+
+
+def test_an_unknown_top_level_section_is_still_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        GuardSettings.load(config_file=_write(tmp_path, LITELLM_PROXY + "model_lists: []\n"))
+    assert err.value.key == "model_lists"
+
+
+@pytest.mark.parametrize(
+    ("entry", "bad_key"),
+    [
+        ("{guardrail: dynamoai, api_key: k, mode: sometimes}", "guardrails[1].litellm_params.mode"),
+        ("{guardrail: dynamoai, api_key: k, project_id: p}", "guardrails[1].litellm_params.project_id"),
+        ("{guardrail: nope}", "guardrails[1].litellm_params.guardrail"),
+        (
+            "{guardrail: lakera_v2, api_key: os.environ/NOT_SET_ANYWHERE}",
+            "guardrails[1].litellm_params.api_key",
+        ),
+        ("{guardrail: lakera_v2, api_key: '${NOT_SET_ANYWHERE}'}", "guardrails[1].litellm_params.api_key"),
+    ],
+)
+@pytest.mark.parametrize("beside", ["", "[features.guardrails]", "[guard]"])
+def test_a_litellm_entry_error_names_the_key_as_written_beside_any_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, bad_key: str, beside: str
+) -> None:
+    # the top-level `guardrails:` list, alone (LiteLLM) or beside a seed or [guard] table
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    doc: dict[str, object] = yaml.safe_load(LITELLM_PROXY)
+    doc["guardrails"].append(  # type: ignore[attr-defined]
+        {"guardrail_name": "bad", "litellm_params": yaml.safe_load(entry)}
+    )
+    if beside == "[features.guardrails]":
+        doc["features"] = {"guardrails": {"pii": {"action": "redact"}}}
+    elif beside == "[guard]":
+        doc["guard"] = {"pii": {"action": "redact"}}
+    with pytest.raises(ConfigError) as err:
+        GuardMiddleware(GuardSettings.load(config_file=_write(tmp_path, yaml.safe_dump(doc))))
+    assert err.value.key == bad_key

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import gzip
+import sys
 import zlib
 
 import brotli
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 from guard_middleware.decoders import (
     ContentDecoder,
@@ -29,6 +35,7 @@ ENCODERS = {
     "gzip": gzip.compress,
     "deflate": zlib.compress,
     "br": brotli.compress,
+    "zstd": zstd.compress,
 }
 
 
@@ -78,11 +85,36 @@ def test_concatenated_gzip_members_are_all_decoded() -> None:
     assert decode_bytewise(build_decoder("gzip"), body) == b"first second"
 
 
-@pytest.mark.parametrize("header", ["compress", "zstd", "gzip, zstd", "bogus", "br;q=1"])
+def test_concatenated_zstd_frames_are_all_decoded() -> None:
+    body = zstd.compress(b"first ") + zstd.compress(b"second")
+    assert decode_bytewise(build_decoder("zstd"), body) == b"first second"
+    decoder = build_decoder("zstd")
+    assert decoder.decode(body) + decoder.flush() == b"first second"
+
+
+def test_zstd_stacked_with_gzip_is_decoded() -> None:
+    assert decode_bytewise(build_decoder("zstd, gzip"), gzip.compress(zstd.compress(PLAIN))) == PLAIN
+
+
+def test_garbage_after_a_zstd_frame_raises_decoding_error() -> None:
+    decoder = build_decoder("zstd")
+    with pytest.raises(DecodingError):
+        decoder.decode(zstd.compress(PLAIN) + b"trailing junk")
+
+
+@pytest.mark.parametrize("header", ["compress", "bogus", "gzip, compress", "br;q=1"])
 def test_unknown_or_unavailable_codings_raise_unsupported_encoding_at_build_time(header: str) -> None:
     with pytest.raises(UnsupportedEncoding) as info:
         build_decoder(header)
     assert info.value.coding in header
+
+
+def test_zstd_without_its_module_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import guard_middleware.decoders as mod
+
+    monkeypatch.setattr(mod, "_HAS_ZSTD", False)
+    with pytest.raises(UnsupportedEncoding):
+        mod.build_decoder("zstd")
 
 
 def test_br_without_the_brotli_package_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,7 +196,7 @@ def test_sniffing_recognises_compressed_magic_numbers_and_not_plain_text(
 @settings(max_examples=60, deadline=None)
 @given(
     st.binary(max_size=3000),
-    st.sampled_from(["gzip", "deflate", "br", "gzip, br", "br, deflate"]),
+    st.sampled_from(["gzip", "deflate", "br", "zstd", "gzip, br", "br, deflate", "zstd, gzip"]),
     st.lists(st.integers(1, 200), max_size=20),
 )
 def test_any_split_of_a_compressed_body_decodes_to_the_original(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,11 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import serve
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 OUT_BLOCK = {"output": {"providers": [{"type": "blocklist", "patterns": [{"pattern": "forbidden-word"}]}]}}
 OUT_PII = {"pii": {"action": "redact", "apply_to": "output", "replacement": "[PII]"}}
@@ -109,6 +115,25 @@ async def test_compressed_upstream_body_is_decoded_and_checked_not_passed_on() -
     )
     assert status == 200
     assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
+
+
+async def test_zstd_upstream_body_is_decoded_and_checked_not_passed_on() -> None:
+    answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "mail a@b.io"}}]}
+    status, body = await _through_raw_gateway(
+        zstd.compress(json.dumps(answer).encode()),
+        {"Content-Type": "application/json", "Content-Encoding": "zstd"},
+    )
+    assert status == 200
+    assert json.loads(body)["choices"][0]["message"]["content"] == "mail [PII]"
+
+
+async def test_malformed_zstd_upstream_body_fails_closed_with_502() -> None:
+    status, body = await _through_raw_gateway(
+        b"\x28\xb5\x2f\xfd garbage a@b.io", {"Content-Type": "application/json", "Content-Encoding": "zstd"}
+    )
+    assert status == 502
+    assert json.loads(body)["error"]["code"] == "upstream_unreadable"
+    assert b"a@b.io" not in body
 
 
 async def test_unknown_upstream_encoding_fails_closed_with_502() -> None:

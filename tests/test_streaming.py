@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+import sys
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import serve
 from tests.streams import chunk_events, split_upstream, stream_chat
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 PII_OUT = {"pii": {"action": "redact", "apply_to": "output", "replacement": "[PII]"}}
 BLOCK_OUT = {"patterns": [{"pattern": "forbidden-word", "message": "not allowed"}], "type": "blocklist"}
@@ -193,13 +199,15 @@ async def test_an_event_that_cannot_be_checked_fails_closed(bad: bytes) -> None:
             assert "secret" not in seen.raw and seen.text() == "hello "
 
 
-async def test_compressed_upstream_stream_is_decoded_and_guarded() -> None:
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+async def test_compressed_upstream_stream_is_decoded_and_guarded(coding: str) -> None:
     from aiohttp import web
 
     from guard_middleware import GuardMiddleware, GuardSettings
 
-    payload = gzip.compress(chunk_events("", pieces=["mail a@b.", "io done"]))
-    upstream = split_upstream([payload[:20], payload[20:]], headers={"Content-Encoding": "gzip"})
+    compress = gzip.compress if coding == "gzip" else zstd.compress
+    payload = compress(chunk_events("", pieces=["mail a@b.", "io done"]))
+    upstream = split_upstream([payload[:20], payload[20:]], headers={"Content-Encoding": coding})
 
     async with serve(upstream) as up:
 
