@@ -176,6 +176,7 @@ class Auditor:
         unscanned: Sequence[str] = (),
         error: str | None = None,
         stream: bool = False,
+        cached: bool = False,
     ) -> None:
         if not self.wanted(action, findings, status):
             return
@@ -202,6 +203,9 @@ class Auditor:
             extra["error"] = error
         if stream:
             extra["stream"] = True
+        if cached:
+            # the verdict came from the verdict cache: the provider was not called for this evaluation
+            extra["cached"] = True
         level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
         self._emit(level, "guardrail_evaluation", extra)
 

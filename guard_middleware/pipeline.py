@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from guard_middleware._engine import BodyScanner, Literals, PiiScanner
 from guard_middleware.audit import Auditor
+from guard_middleware.cache import VerdictCache, decode_outcome, encode_outcome, verdict_key
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.body import walk_rules
@@ -130,8 +131,9 @@ class Evaluation:
 
 #: a local check's verdict and its findings per category
 _Collected = tuple[Action, dict[str, int]]
-#: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span
-_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object]
+#: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span, whether the
+#: outcome came from the verdict cache
+_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object, bool]
 
 
 def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
@@ -271,8 +273,12 @@ class Evaluator:
         auditor: Auditor,
         metrics: GuardMetrics | None = None,
         tracer: Tracer | None = None,
+        cache: VerdictCache | None = None,
+        cache_prefix: str = "",
     ) -> None:
         self.policy = policy
+        self.cache = cache
+        self.cache_prefix = cache_prefix
         self.auditor = auditor
         self.metrics = metrics if metrics is not None else NoMetrics()
         self.tracer = tracer if tracer is not None else Tracer(enabled=False)
@@ -549,25 +555,45 @@ class Evaluator:
             return
         sent = [Segment(segments[i].path, texts[i], segments[i].role, segments[i].kind) for i in index]
 
+        cache = self.cache
+
         async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
             span = self.tracer.start(g.name, phase.value, type(g.remote).__name__.removesuffix("Provider"))
             assert g.remote is not None
+            key = None
+            if cache is not None and g.cache_ttl_s > 0:
+                # A cache that cannot answer is a miss: the provider is asked, never skipped.
+                key = verdict_key(
+                    self.cache_prefix, g.name, g.cache_fingerprint, phase.value, ctx.route, ctx.metadata, sent
+                )
+                result, raw = await cache.get(key)
+                self.metrics.cache_lookup(g.name, result)
+                cached = decode_outcome(g.name, raw) if raw is not None else None
+                if cached is not None:
+                    return g, cached, None, "", started, span, True
             try:
                 async with asyncio.timeout(g.timeout_s):
                     with self.tracer.current(span):
-                        return g, await g.remote.evaluate(sent, ctx, runtime), None, "", started, span
+                        outcome = await g.remote.evaluate(sent, ctx, runtime)
             except TimeoutError:
-                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, False
             except ProviderError as exc:
-                return g, None, exc.kind, exc.detail, started, span
+                return g, None, exc.kind, exc.detail, started, span, False
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
-                return g, None, "error", repr(exc), started, span
+                return g, None, "error", repr(exc), started, span, False
+            if key is not None and cache is not None:
+                # Only answers the provider gave are stored (failures above never are), and only
+                # verdicts without text (see encode_outcome).
+                value = encode_outcome(outcome)
+                if value is not None:
+                    await cache.set(key, value, g.cache_ttl_s)
+            return g, outcome, None, "", started, span, False
 
         results = await asyncio.gather(*(one(g) for g in remotes))
         remote_rewrites: dict[int, tuple[str, str]] = {}
-        for g, outcome, kind, detail, started, span in results:
+        for g, outcome, kind, detail, started, span, from_cache in results:
             ev.applied.append(g.name)
             if outcome is None:
                 self._fail(
@@ -627,6 +653,7 @@ class Evaluator:
                 action=action,
                 findings=found,
                 duration_ms=(time.perf_counter() - started) * 1000,
+                cached=from_cache,
             )
             categories: dict[str, int] = {}
             for f in found:

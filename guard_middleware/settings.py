@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
@@ -114,6 +114,26 @@ class TracingSettings(_Section):
     enabled: bool = True
 
 
+class CacheSettings(_Section):
+    """The verdict cache of remote providers (each guardrail opts in with ``cache_ttl_s``)."""
+
+    # empty: in process (bounded LRU); redis://, rediss:// or unix://: Redis, shared by replicas
+    url: str = ""
+    max_entries: int = Field(default=10_000, ge=1)
+    key_prefix: str = "guard:verdict:"
+    timeout_ms: int = Field(default=100, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"unsupported cache URL scheme {url.split('://', 1)[0]!r}; "
+                "expected redis://, rediss:// or unix:// (or empty for the in-process cache)"
+            )
+        return url
+
+
 class PolicySettings(_Section):
     """Layered guardrail lists (base → team → named in the request)."""
 
@@ -140,6 +160,7 @@ class GuardSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     guardrails: list[dict[str, Any]] = Field(default_factory=list)
     policies: PolicySettings | None = None
     # Header a client may use to name extra guardrails (comma-separated).
@@ -174,7 +195,7 @@ class GuardSettings(BaseSettings):
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or "settings"
-            raise ConfigError(key, err["msg"]) from None
+            raise ConfigError(key, err["msg"].removeprefix("Value error, ")) from None
         except SettingsError as exc:
             # A complex value (a list, a table) in the environment is JSON: `GUARD_ROUTES=/v1/x` is not.
             field = re.search(r'field "([^"]+)"', str(exc))
