@@ -98,6 +98,15 @@ def verdict_key(
     return prefix + hashlib.blake2b(material, digest_size=_DIGEST_BYTES).hexdigest()
 
 
+def text_key(prefix: str, fingerprint: bytes, text: str) -> str:
+    """The key of one text's verdict, for providers that judge each text on its own and are sent
+    nothing else about it (``verdicts_per_text``). The configuration's digest, not the guardrail's
+    name: an input and an output guardrail configured alike share verdicts (the ``actions`` table is
+    applied after the cache). Framed apart from ``verdict_key``'s material."""
+    material = orjson.dumps(["text", fingerprint.hex(), text])
+    return prefix + hashlib.blake2b(material, digest_size=_DIGEST_BYTES).hexdigest()
+
+
 def encode_outcome(outcome: ProviderOutcome) -> bytes | None:
     """The verdict as compact JSON, or None when it must not be stored: rewrites are the checked text
     (masked), and a finding's ``replacement`` only exists with them."""

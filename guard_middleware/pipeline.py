@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from guard_middleware._engine import BodyScanner, Literals, PiiScanner
 from guard_middleware.audit import Auditor
-from guard_middleware.cache import VerdictCache, decode_outcome, encode_outcome, verdict_key
+from guard_middleware.cache import VerdictCache, decode_outcome, encode_outcome, text_key, verdict_key
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.body import walk_rules
@@ -538,6 +538,86 @@ class Evaluator:
             error=f"{kind}: {detail}",
         )
 
+    async def _call(
+        self, g: Guardrail, sent: Sequence[Segment], ctx: EvalContext, runtime: Runtime, span: object
+    ) -> ProviderOutcome:
+        assert g.remote is not None
+        async with asyncio.timeout(g.timeout_s):
+            with self.tracer.current(span):
+                return await g.remote.evaluate(sent, ctx, runtime)
+
+    async def _lookup(self, cache: VerdictCache, g: Guardrail, key: str) -> ProviderOutcome | None:
+        # A cache that cannot answer is a miss: the provider is asked, never skipped.
+        result, raw = await cache.get(key)
+        self.metrics.cache_lookup(g.name, result)
+        return decode_outcome(g.name, raw) if raw is not None else None
+
+    async def _ask(
+        self,
+        g: Guardrail,
+        phase: Phase,
+        sent: Sequence[Segment],
+        ctx: EvalContext,
+        runtime: Runtime,
+        span: object,
+    ) -> tuple[ProviderOutcome, bool]:
+        """The provider's verdict on ``sent``, from the verdict cache when it has it; whether it did.
+        Only answers the provider gave are stored (failures raise past the store), and only verdicts
+        without text (see ``encode_outcome``)."""
+        cache = self.cache
+        if cache is None or g.cache_ttl_s <= 0:
+            return await self._call(g, sent, ctx, runtime, span), False
+        per_text = getattr(g.remote, "verdicts_per_text", None)
+        if per_text is not None and per_text(phase):
+            return await self._ask_per_text(cache, g, sent, ctx, runtime, span)
+        key = verdict_key(
+            self.cache_prefix, g.name, g.cache_fingerprint, phase.value, ctx.route, ctx.metadata, sent
+        )
+        cached = await self._lookup(cache, g, key)
+        if cached is not None:
+            return cached, True
+        outcome = await self._call(g, sent, ctx, runtime, span)
+        value = encode_outcome(outcome)
+        if value is not None:
+            await cache.set(key, value, g.cache_ttl_s)
+        return outcome, False
+
+    async def _ask_per_text(
+        self,
+        cache: VerdictCache,
+        g: Guardrail,
+        sent: Sequence[Segment],
+        ctx: EvalContext,
+        runtime: Runtime,
+        span: object,
+    ) -> tuple[ProviderOutcome, bool]:
+        """A provider that judges each text on its own (OpenAI moderation, Azure text analysis): each
+        text is its own cache entry, in either phase, and the provider is sent only the texts the cache
+        does not know. An agent's re-sent history, and an answer re-sent as the next turn's input, are
+        not checked again."""
+        keys = [text_key(self.cache_prefix, g.cache_fingerprint, s.text) for s in sent]
+        known = await asyncio.gather(*(self._lookup(cache, g, k) for k in keys))
+        findings = [replace(f, segment=i) for i, o in enumerate(known) if o is not None for f in o.findings]
+        missing = [i for i, o in enumerate(known) if o is None]
+        if not missing:
+            return ProviderOutcome(findings=findings), True
+        outcome = await self._call(g, [sent[i] for i in missing], ctx, runtime, span)
+        fresh = outcome.findings
+        findings += [replace(f, segment=None if f.segment is None else missing[f.segment]) for f in fresh]
+        findings.sort(key=lambda f: -1 if f.segment is None else f.segment)
+        if not outcome.rewrites and all(f.segment is not None and f.replacement is None for f in fresh):
+            by_text: dict[int, list[Finding]] = {j: [] for j in range(len(missing))}
+            for f in fresh:
+                by_text[f.segment or 0].append(replace(f, segment=0))
+            stores = []
+            for j, text_findings in by_text.items():
+                value = encode_outcome(ProviderOutcome(findings=text_findings))
+                if value is not None:
+                    stores.append(cache.set(keys[missing[j]], value, g.cache_ttl_s))
+            await asyncio.gather(*stores)
+        rewrites = {missing[j]: text for j, text in outcome.rewrites.items()}
+        return ProviderOutcome(findings, rewrites, outcome.blocked_message), False
+
     async def _run_remote(
         self,
         ev: Evaluation,
@@ -555,27 +635,11 @@ class Evaluator:
             return
         sent = [Segment(segments[i].path, texts[i], segments[i].role, segments[i].kind) for i in index]
 
-        cache = self.cache
-
         async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
             span = self.tracer.start(g.name, phase.value, type(g.remote).__name__.removesuffix("Provider"))
-            assert g.remote is not None
-            key = None
-            if cache is not None and g.cache_ttl_s > 0:
-                # A cache that cannot answer is a miss: the provider is asked, never skipped.
-                key = verdict_key(
-                    self.cache_prefix, g.name, g.cache_fingerprint, phase.value, ctx.route, ctx.metadata, sent
-                )
-                result, raw = await cache.get(key)
-                self.metrics.cache_lookup(g.name, result)
-                cached = decode_outcome(g.name, raw) if raw is not None else None
-                if cached is not None:
-                    return g, cached, None, "", started, span, True
             try:
-                async with asyncio.timeout(g.timeout_s):
-                    with self.tracer.current(span):
-                        outcome = await g.remote.evaluate(sent, ctx, runtime)
+                outcome, from_cache = await self._ask(g, phase, sent, ctx, runtime, span)
             except TimeoutError:
                 return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, False
             except ProviderError as exc:
@@ -583,13 +647,7 @@ class Evaluator:
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
                 return g, None, "error", repr(exc), started, span, False
-            if key is not None and cache is not None:
-                # Only answers the provider gave are stored (failures above never are), and only
-                # verdicts without text (see encode_outcome).
-                value = encode_outcome(outcome)
-                if value is not None:
-                    await cache.set(key, value, g.cache_ttl_s)
-            return g, outcome, None, "", started, span, False
+            return g, outcome, None, "", started, span, from_cache
 
         results = await asyncio.gather(*(one(g) for g in remotes))
         remote_rewrites: dict[int, tuple[str, str]] = {}

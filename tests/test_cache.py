@@ -21,6 +21,7 @@ from guard_middleware import GuardMiddleware, GuardSettings
 from guard_middleware.errors import ConfigError
 from tests.bench_common import Server
 from tests.conftest import serve
+from tests.fakes.azure import FakeAzureContentSafety
 from tests.fakes.custom import FakeCustomGuardrail
 from tests.fakes.openai_moderation import FakeOpenAIModeration
 from tests.redis_server import RedisServer, redis_server  # noqa: F401  (the session fixture)
@@ -99,11 +100,77 @@ async def test_a_different_payload_is_a_miss_and_the_lru_keeps_max_entries(make_
         assert len(fake.requests) == 3  # "three" and "two" were still cached
         assert (await s.chat("one"))[0] == 200  # evicted: the least recently used
         assert len(fake.requests) == 4
-        # the same text in another role, or another model field, is another payload
-        assert (await s.chat(CLEAN))[0] == 200
-        assert (await s.chat(CLEAN, model="other-model"))[0] == 200
-        assert len(fake.requests) == 6
         assert s.guard is not None and len(s.guard.cache) == 2  # type: ignore[arg-type]
+
+
+async def test_a_provider_sent_more_than_texts_caches_whole_payloads(make_stack: Any) -> None:
+    # The custom webhook is sent the route and metadata (the request's model) too: each is part of the
+    # payload, so a change in any of them is a miss; and a grown conversation is a new payload.
+    fake = FakeCustomGuardrail()
+    async with fake.running() as url:
+        custom = {
+            "type": "custom",
+            "name": "hook",
+            "url": f"{url}/guard",
+            "api_key": "cu-test",
+            "cache_ttl_s": 60,
+        }
+        async with make_stack({"input": {"providers": [custom]}}) as s:
+            assert (await s.chat(CLEAN))[0] == 200
+            assert (await s.chat(CLEAN))[0] == 200
+            assert len(fake.requests) == 1
+            assert (await s.chat(CLEAN, model="other-model"))[0] == 200
+            assert len(fake.requests) == 2
+            history = [{"role": "user", "content": CLEAN}, {"role": "assistant", "content": "done"}]
+            assert (await s.chat(None, messages=[*history, {"role": "user", "content": "next"}]))[0] == 200
+            assert len(fake.requests) == 3
+            assert (await s.chat(None, messages=[*history, {"role": "user", "content": "next"}]))[0] == 200
+            assert len(fake.requests) == 3
+
+
+def azure(url: str) -> dict[str, Any]:
+    return {"type": "azure_content_safety", "name": "azure", "endpoint": url, "api_key": "az-test"}
+
+
+async def test_per_text_providers_are_sent_only_the_texts_the_cache_does_not_know(make_stack: Any) -> None:
+    # Azure text analysis is one call per text: an agent's re-sent history costs nothing, and the
+    # model's answer, checked on the way out, is not checked again when it comes back as input.
+    fake = FakeAzureContentSafety()
+    async with fake.running() as url:
+        config = {
+            "input": {"providers": [azure(url)]},
+            "output": {"providers": [azure(url) | {"name": "azure_out"}]},
+        }
+        async with make_stack(config) as s:
+            status, _, body = await s.chat(CLEAN)
+            assert status == 200
+            answer = body["choices"][0]["message"]["content"]
+            assert [r.json["text"] for r in fake.requests] == [CLEAN, answer]
+            turn2 = [
+                {"role": "user", "content": CLEAN},
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": VIOLENT},
+            ]
+            status, _, body = await s.chat(None, messages=turn2)
+            assert status == 400 and body["error"]["categories"] == ["VIOLENCE"]
+            assert [r.json["text"] for r in fake.requests[2:]] == [VIOLENT]
+            # the blocked text is in the history of the next turn: still blocked, from the cache
+            status, _, body = await s.chat(None, messages=[*turn2, {"role": "user", "content": "sorry"}])
+            assert status == 400 and body["error"]["categories"] == ["VIOLENCE"]
+            assert [r.json["text"] for r in fake.requests[3:]] == ["sorry"]
+
+
+async def test_openai_moderation_is_sent_only_new_inputs(make_stack: Any) -> None:
+    fake = FakeOpenAIModeration()
+    async with fake.running() as url, make_stack(guarded(url)) as s:
+        first = [{"role": "user", "content": "hello there"}]
+        assert (await s.chat(None, messages=first))[0] == 200
+        second = [*first, {"role": "assistant", "content": "hi"}, {"role": "user", "content": VIOLENT}]
+        status, _, body = await s.chat(None, messages=second)
+        assert status == 400 and body["error"]["categories"] == ["VIOLENCE"]
+        assert fake.requests[-1].json["input"] == ["hi", VIOLENT]
+        status, _, again = await s.chat(None, messages=second)  # all known: no call, the same answer
+        assert (status, again) == (400, body) and len(fake.requests) == 2
 
 
 async def test_failures_and_timeouts_are_not_cached(make_stack: Any) -> None:
