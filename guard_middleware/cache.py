@@ -60,6 +60,14 @@ class VerdictCache(Protocol):
         """Store ``value`` for ``ttl_s`` seconds; a failure is counted and swallowed. Never raises."""
         ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[tuple[LookupResult, bytes | None]]:
+        """``get`` of each key, in one round trip."""
+        ...
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
+        """``set`` of each (key, value), in one round trip."""
+        ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -176,6 +184,13 @@ class LruCache:
         self.counters.hits += 1
         return "hit", entry[1]
 
+    async def get_many(self, keys: Sequence[str]) -> list[tuple[LookupResult, bytes | None]]:
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
+        for key, value in items:
+            await self.set(key, value, ttl_s)
+
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
         entries = self._entries
         entries[key] = (time.monotonic() + ttl_s, value)
@@ -226,8 +241,8 @@ class RedisCache:
             except Exception as exc:  # closing a dead connection must not fail a shutdown
                 log.debug("closing the verdict cache: %r", exc)
 
-    def _failed(self, what: str, exc: BaseException) -> None:
-        self.counters.errors += 1
+    def _failed(self, what: str, exc: BaseException, count: int) -> None:
+        self.counters.errors += count
         now = time.monotonic()
         self._down_until = now + RETRY_AFTER_S
         if now - self._warned_at >= WARN_EVERY_S:
@@ -239,33 +254,47 @@ class RedisCache:
             )
 
     async def get(self, key: str) -> tuple[LookupResult, bytes | None]:
+        return (await self.get_many([key]))[0]
+
+    async def get_many(self, keys: Sequence[str]) -> list[tuple[LookupResult, bytes | None]]:
         if time.monotonic() < self._down_until:
-            self.counters.errors += 1
-            return "error", None
+            self.counters.errors += len(keys)
+            return [("error", None)] * len(keys)
         try:
             await self.start()
             async with asyncio.timeout(self.timeout_s):
-                value = await self._client.get(key)
+                values = await self._client.mget(keys)
         except Exception as exc:  # any Redis problem is a miss, never a failure
-            self._failed("lookup", exc)
-            return "error", None
-        if value is None:
-            self.counters.misses += 1
-            return "miss", None
-        self.counters.hits += 1
-        return "hit", bytes(value)
+            self._failed("lookup", exc, len(keys))
+            return [("error", None)] * len(keys)
+        out: list[tuple[LookupResult, bytes | None]] = []
+        for value in values:
+            if value is None:
+                self.counters.misses += 1
+                out.append(("miss", None))
+            else:
+                self.counters.hits += 1
+                out.append(("hit", bytes(value)))
+        return out
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:
-        if time.monotonic() < self._down_until:
+        await self.set_many([(key, value)], ttl_s)
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
+        if not items or time.monotonic() < self._down_until:
             return
+        ttl_ms = max(1, int(ttl_s * 1000))
         try:
             await self.start()
             async with asyncio.timeout(self.timeout_s):
-                await self._client.set(key, value, px=max(1, int(ttl_s * 1000)))
+                pipe = self._client.pipeline(transaction=False)
+                for key, value in items:
+                    pipe.set(key, value, px=ttl_ms)
+                await pipe.execute()
         except Exception as exc:
-            self._failed("store", exc)
+            self._failed("store", exc, len(items))
             return
-        self.counters.stores += 1
+        self.counters.stores += len(items)
 
 
 def check_url(url: str, key: str = "cache.url") -> None:

@@ -596,7 +596,10 @@ class Evaluator:
         does not know. An agent's re-sent history, and an answer re-sent as the next turn's input, are
         not checked again."""
         keys = [text_key(self.cache_prefix, g.cache_fingerprint, s.text) for s in sent]
-        known = await asyncio.gather(*(self._lookup(cache, g, k) for k in keys))
+        known: list[ProviderOutcome | None] = []
+        for result, raw in await cache.get_many(keys):
+            self.metrics.cache_lookup(g.name, result)
+            known.append(decode_outcome(g.name, raw) if raw is not None else None)
         findings = [replace(f, segment=i) for i, o in enumerate(known) if o is not None for f in o.findings]
         missing = [i for i, o in enumerate(known) if o is None]
         if not missing:
@@ -613,8 +616,8 @@ class Evaluator:
             for j, text_findings in by_text.items():
                 value = encode_outcome(ProviderOutcome(findings=text_findings))
                 if value is not None:
-                    stores.append(cache.set(keys[missing[j]], value, g.cache_ttl_s))
-            await asyncio.gather(*stores)
+                    stores.append((keys[missing[j]], value))
+            await cache.set_many(stores, g.cache_ttl_s)
         rewrites = {missing[j]: text for j, text in outcome.rewrites.items()}
         return ProviderOutcome(findings, rewrites, outcome.blocked_message), False
 

@@ -3,10 +3,12 @@
 Run: ``python tests/bench_cache.py [--tasks 64] [--turns 8] [--templates 16] [--concurrency 16]
 [--delay-ms 40]``. Not a pytest module: it measures and prints, it does not assert.
 
-Set-up: the mock LLM and two gateway processes (examples/gateway with the guard; its only check is the
-``custom`` provider on input with ``cache_ttl_s = 300``), the fake custom guardrail (tests/fakes/custom)
-in this process answering ``allow`` after ``--delay-ms`` (a realistic remote provider), and for the
-Redis rows a real ``redis-server`` (tests/redis_server.py). Cache modes: ``none`` (``cache_ttl_s = 0``),
+Set-up: the mock LLM and two gateway processes (examples/gateway with the guard; its only check is one
+remote provider on input with ``cache_ttl_s = 300``), the provider's fake in this process answering
+after ``--delay-ms`` (a realistic remote provider), and for the Redis rows a real ``redis-server``
+(tests/redis_server.py). Providers: ``custom`` (tests/fakes/custom; one call per request, cached by
+whole payload) and ``azure`` (``azure_content_safety``, tests/fakes/azure; one call per text, cached per
+text). Cache modes: ``none`` (``cache_ttl_s = 0``),
 ``lru`` (each process its own in-process cache), ``redis`` (both processes share one Redis).
 
 Traffic: ``--tasks`` agent tasks, ``--concurrency`` at a time; each runs ``--turns`` turns, re-sending
@@ -15,8 +17,9 @@ tool result), each request to the next gateway in turn (a load balancer). Two wo
 - ``distinct``: every task is its own conversation;
 - ``workflows``: the tasks run ``--templates`` workflows (several runs of the same scheduled agent,
   eval or retried job send the same conversation turn by turn).
-The cache key is the exact payload: a conversation that grows by a turn is a new payload, so only
-repeated payloads are saved.
+For ``custom`` the cache key is the exact payload: a conversation that grows by a turn is a new
+payload, so only repeated payloads are saved. Azure is sent each text on its own, so the re-sent history
+is cached text by text. "saved" is relative to the same workload without the cache.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 
 from tests.bench_common import Servers, machine_info, pct, prose, table
+from tests.fakes import FakeService
+from tests.fakes.azure import FakeAzureContentSafety
 from tests.fakes.custom import FakeCustomGuardrail
 from tests.redis_server import RedisServer
 
@@ -88,17 +93,18 @@ async def drive(
 
 
 async def scenario(
-    mode: str, workload: list[list[bytes]], args: argparse.Namespace, redis_url: str, upstream: str
-) -> list[object]:
-    fake = FakeCustomGuardrail(api_key=None)
+    kind: str, mode: str, workload: list[list[bytes]], args: argparse.Namespace, redis_url: str, upstream: str
+) -> tuple[int, list[float], float, int]:
+    """Provider calls, request latencies, elapsed seconds and failed requests of one run."""
+    fake: FakeService = FakeCustomGuardrail(api_key=None) if kind == "custom" else FakeAzureContentSafety()
     fake.fail("delay", delay=args.delay_ms / 1000)
     async with fake.running() as fake_url:
-        provider = {
-            "type": "custom",
-            "name": "webhook",
-            "url": f"{fake_url}/guard",
-            "cache_ttl_s": 0 if mode == "none" else 300,
-        }
+        provider: dict[str, Any] = (
+            {"type": "custom", "name": "webhook", "url": f"{fake_url}/guard"}
+            if kind == "custom"
+            else {"type": "azure_content_safety", "name": "azure", "endpoint": fake_url, "api_key": "az-test"}
+        )
+        provider["cache_ttl_s"] = 0 if mode == "none" else 300
         guard: dict[str, Any] = {"input": {"providers": [provider]}, "metrics": {"enabled": False}}
         if mode == "redis":
             guard["cache"] = {"url": redis_url, "key_prefix": f"bench:{time.time_ns()}:"}
@@ -106,21 +112,13 @@ async def scenario(
             urls = []
             for i in range(2):
                 spec = {"kind": "gateway", "upstream": upstream, "guard": guard, "max_seconds": 600}
-                srv = await asyncio.to_thread(servers.start, f"gw{i}_{mode}", spec, cpu=None)
+                srv = await asyncio.to_thread(servers.start, f"gw{i}_{kind}_{mode}", spec, cpu=None)
                 urls.append(srv.url)
             latencies, elapsed, errors = await drive(urls, workload, args.concurrency)
-    requests = len(latencies)
-    calls = len(fake.requests)
-    return [
-        mode,
-        requests,
-        calls,
-        f"{100 * (1 - calls / requests):.1f}%",
-        1000 * pct(latencies, 50),
-        1000 * pct(latencies, 95),
-        requests / elapsed,
-        errors,
-    ]
+    return len(fake.requests), latencies, elapsed, errors
+
+
+HEADERS = ["provider", "workload", "cache", "requests", "provider calls", "saved", "p50 ms", "p95 ms", "rps"]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -135,22 +133,37 @@ async def main(args: argparse.Namespace) -> None:
     }
     redis = RedisServer()
     upstream_srv = Servers()
+    rows: list[list[object]] = []
     try:
         mock = upstream_srv.start("mock", {"kind": "mock", "max_seconds": 600}, cpu=None)
-        for name, workload in workloads.items():
-            rows = [
-                await scenario(mode, workload, args, redis.url, mock.url) for mode in ("none", "lru", "redis")
-            ]
-            print(f"\nworkload: {name}")
-            print(
-                table(
-                    ["cache", "requests", "provider calls", "saved", "p50 ms", "p95 ms", "rps", "errors"],
-                    rows,
-                )
-            )
+        for kind in ("custom", "azure"):
+            for name, workload in workloads.items():
+                uncached = 0
+                for mode in ("none", "lru", "redis"):
+                    calls, latencies, elapsed, errors = await scenario(
+                        kind, mode, workload, args, redis.url, mock.url
+                    )
+                    if errors:
+                        raise SystemExit(f"{kind}/{name}/{mode}: {errors} requests failed")
+                    uncached = uncached or calls
+                    rows.append(
+                        [
+                            kind,
+                            name,
+                            mode,
+                            len(latencies),
+                            calls,
+                            f"{100 * (1 - calls / uncached):.1f}%",
+                            1000 * pct(latencies, 50),
+                            1000 * pct(latencies, 95),
+                            len(latencies) / elapsed,
+                        ]
+                    )
+                print(table(HEADERS, rows[-3:]) + "\n", flush=True)
     finally:
         upstream_srv.__exit__()
         redis.stop()
+    print(table(HEADERS, rows))
 
 
 if __name__ == "__main__":
