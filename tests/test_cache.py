@@ -362,6 +362,8 @@ def test_cache_settings_defaults_env_and_errors(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("GUARD_CACHE__TIMEOUT_MS", "50")
     settings = GuardSettings.load()
     assert (settings.cache.url, settings.cache.timeout_ms) == ("redis://cache:6379/0", 50)
+    monkeypatch.setenv("GUARD_CACHE__URL", "unix:///run/redis.sock?db=1")
+    assert GuardSettings.load().cache.url == "unix:///run/redis.sock?db=1"
     monkeypatch.setenv("GUARD_CACHE__URL", "memcached://cache:11211")
     with pytest.raises(ConfigError) as err:
         GuardSettings.load()
@@ -458,3 +460,29 @@ def test_secrets_are_only_inside_the_digest() -> None:
         for g in (a, b)
     ]
     assert keys[0] != keys[1] and all("sk-" not in k and json.dumps(k).count(":") == 1 for k in keys)
+
+
+async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped(make_stack: Any) -> None:
+    # A blackholed Redis (accepts, never answers): the lookup times out after timeout_ms and the
+    # provider is asked; for a second after that, lookups do not wait on Redis.
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    fake = FakeOpenAIModeration()
+    try:
+        cache = {"url": f"redis://127.0.0.1:{port}/0", "timeout_ms": 100}
+        async with fake.running() as url, make_stack(guarded(url, cache)) as s:
+            assert (await s.chat(VIOLENT))[0] == 400
+            assert (await s.chat(CLEAN))[0] == 200
+            assert len(fake.requests) == 2
+            assert s.guard is not None and s.guard.cache.counters.errors == 2
+            assert len(held) == 1  # one connection tried; the second request did not wait on it
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
