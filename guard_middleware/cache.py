@@ -257,6 +257,8 @@ class RedisCache:
         return (await self.get_many([key]))[0]
 
     async def get_many(self, keys: Sequence[str]) -> list[tuple[LookupResult, bytes | None]]:
+        if not keys:
+            return []
         if time.monotonic() < self._down_until:
             self.counters.errors += len(keys)
             return [("error", None)] * len(keys)
