@@ -178,6 +178,7 @@ class Auditor:
         stream: bool = False,
         team: str | None = None,
         guardrails: Sequence[str] = (),
+        cached: bool = False,
     ) -> None:
         if not self.wanted(action, findings, status):
             return
@@ -209,6 +210,9 @@ class Auditor:
         if guardrails:
             # a team policy applied: the resolved list, base → level → direct id → request
             extra["guardrails"] = list(guardrails)
+        if cached:
+            # the verdict came from the verdict cache: the provider was not called for this evaluation
+            extra["cached"] = True
         level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
         self._emit(level, "guardrail_evaluation", extra)
 

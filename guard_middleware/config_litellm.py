@@ -92,7 +92,7 @@ _TYPES: dict[str, tuple[str, Mapping[str, str], Mapping[str, Any]]] = {
 }
 
 # Keys LiteLLM reads itself that describe the guardrail, not the provider.
-_COMMON = frozenset({"guardrail", "mode", "default_on", "disable_exception_on_block"})
+_COMMON = frozenset({"guardrail", "mode", "default_on", "disable_exception_on_block", "cache_ttl_s"})
 # Accepted and ignored: they only affect LiteLLM's own logging/UI.
 _IGNORED = frozenset({"guardrail_info", "description"})
 
@@ -207,6 +207,15 @@ def _translate(entry: Any, where: str) -> dict[str, Any]:
             params.get("disable_exception_on_block", False), f"{pwhere}.disable_exception_on_block"
         ),
     }
+    if "cache_ttl_s" in params:
+        # Ours (LiteLLM has no verdict cache): how long this guardrail's verdicts are cached.
+        ttl = _resolve(params["cache_ttl_s"], f"{pwhere}.cache_ttl_s")
+        try:
+            table["cache_ttl_s"] = float(ttl)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{pwhere}.cache_ttl_s", f"expected a number of seconds, got {ttl!r}") from None
+        if not table["cache_ttl_s"] >= 0:
+            raise ConfigError(f"{pwhere}.cache_ttl_s", f"must be 0 (off) or a positive number, got {ttl!r}")
     options: dict[str, Any] = dict(fixed)
     thresholds: dict[str, tuple[Any, str]] = {}
     for k, raw in params.items():

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
+from guard_middleware.cache import VerdictCache, build_cache
 from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder, looks_plain
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
@@ -166,13 +167,23 @@ class GuardMiddleware:
             log.warning("%s", warning)
         self.auditor = Auditor(self.settings.audit)
         self.metrics: GuardMetrics = metrics_for(registry) if self.settings.metrics.enabled else NoMetrics()
+        cache_settings = self.settings.cache
+        # The verdict cache of remote providers (exposed for operators and tests): in process, or Redis.
+        self.cache: VerdictCache = build_cache(
+            cache_settings.url,
+            max_entries=cache_settings.max_entries,
+            key_prefix=cache_settings.key_prefix,
+            timeout_ms=cache_settings.timeout_ms,
+        )
         self.evaluator = Evaluator(
             self.policy,
             self.auditor,
             self.metrics,
             Tracer(enabled=self.settings.tracing.enabled, provider=tracer_provider),
+            cache=self.cache,
+            cache_prefix=cache_settings.key_prefix,
         )
-        self.runtime = Runtime(self.policy.blocking_pool_size)
+        self.runtime = Runtime(self.policy.blocking_pool_size, self.cache)
         self._team_resolver = team_resolver
         # a resolver with no `policies` configured: its names are still resolved (and checked)
         self._no_teams = TeamPolicies(teams={}, levels={}, guardrails=self.policy.guardrails, bedrock=None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from guard_middleware._engine import BodyScanner, Literals, PiiScanner
 from guard_middleware.audit import Auditor
+from guard_middleware.cache import VerdictCache, decode_outcome, encode_outcome, text_key, verdict_key
 from guard_middleware.checks.base import CheckError
 from guard_middleware.errors import GuardRejection, blocked_body, error_body
 from guard_middleware.formats.body import walk_rules
@@ -130,8 +131,9 @@ class Evaluation:
 
 #: a local check's verdict and its findings per category
 _Collected = tuple[Action, dict[str, int]]
-#: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span
-_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object]
+#: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span, whether the
+#: outcome came from the verdict cache
+_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object, bool]
 
 
 def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
@@ -271,8 +273,12 @@ class Evaluator:
         auditor: Auditor,
         metrics: GuardMetrics | None = None,
         tracer: Tracer | None = None,
+        cache: VerdictCache | None = None,
+        cache_prefix: str = "",
     ) -> None:
         self.policy = policy
+        self.cache = cache
+        self.cache_prefix = cache_prefix
         self.auditor = auditor
         self.metrics = metrics if metrics is not None else NoMetrics()
         self.tracer = tracer if tracer is not None else Tracer(enabled=False)
@@ -540,6 +546,89 @@ class Evaluator:
             error=f"{kind}: {detail}",
         )
 
+    async def _call(
+        self, g: Guardrail, sent: Sequence[Segment], ctx: EvalContext, runtime: Runtime, span: object
+    ) -> ProviderOutcome:
+        assert g.remote is not None
+        async with asyncio.timeout(g.timeout_s):
+            with self.tracer.current(span):
+                return await g.remote.evaluate(sent, ctx, runtime)
+
+    async def _lookup(self, cache: VerdictCache, g: Guardrail, key: str) -> ProviderOutcome | None:
+        # A cache that cannot answer is a miss: the provider is asked, never skipped.
+        result, raw = await cache.get(key)
+        self.metrics.cache_lookup(g.label, result)
+        return decode_outcome(g.name, raw) if raw is not None else None
+
+    async def _ask(
+        self,
+        g: Guardrail,
+        phase: Phase,
+        sent: Sequence[Segment],
+        ctx: EvalContext,
+        runtime: Runtime,
+        span: object,
+    ) -> tuple[ProviderOutcome, bool]:
+        """The provider's verdict on ``sent``, from the verdict cache when it has it; whether it did.
+        Only answers the provider gave are stored (failures raise past the store), and only verdicts
+        without text (see ``encode_outcome``)."""
+        cache = self.cache
+        if cache is None or g.cache_ttl_s <= 0:
+            return await self._call(g, sent, ctx, runtime, span), False
+        per_text = getattr(g.remote, "verdicts_per_text", None)
+        if per_text is not None and per_text(phase):
+            return await self._ask_per_text(cache, g, sent, ctx, runtime, span)
+        key = verdict_key(
+            self.cache_prefix, g.name, g.cache_fingerprint, phase.value, ctx.route, ctx.metadata, sent
+        )
+        cached = await self._lookup(cache, g, key)
+        if cached is not None:
+            return cached, True
+        outcome = await self._call(g, sent, ctx, runtime, span)
+        value = encode_outcome(outcome)
+        if value is not None:
+            await cache.set(key, value, g.cache_ttl_s)
+        return outcome, False
+
+    async def _ask_per_text(
+        self,
+        cache: VerdictCache,
+        g: Guardrail,
+        sent: Sequence[Segment],
+        ctx: EvalContext,
+        runtime: Runtime,
+        span: object,
+    ) -> tuple[ProviderOutcome, bool]:
+        """A provider that judges each text on its own (OpenAI moderation, Azure text analysis): each
+        text is its own cache entry, in either phase, and the provider is sent only the texts the cache
+        does not know. An agent's re-sent history, and an answer re-sent as the next turn's input, are
+        not checked again."""
+        keys = [text_key(self.cache_prefix, g.cache_fingerprint, s.text) for s in sent]
+        known: list[ProviderOutcome | None] = []
+        for result, raw in await cache.get_many(keys):
+            self.metrics.cache_lookup(g.label, result)
+            known.append(decode_outcome(g.name, raw) if raw is not None else None)
+        findings = [replace(f, segment=i) for i, o in enumerate(known) if o is not None for f in o.findings]
+        missing = [i for i, o in enumerate(known) if o is None]
+        if not missing:
+            return ProviderOutcome(findings=findings), True
+        outcome = await self._call(g, [sent[i] for i in missing], ctx, runtime, span)
+        fresh = outcome.findings
+        findings += [replace(f, segment=None if f.segment is None else missing[f.segment]) for f in fresh]
+        findings.sort(key=lambda f: -1 if f.segment is None else f.segment)
+        if not outcome.rewrites and all(f.segment is not None and f.replacement is None for f in fresh):
+            by_text: dict[int, list[Finding]] = {j: [] for j in range(len(missing))}
+            for f in fresh:
+                by_text[f.segment or 0].append(replace(f, segment=0))
+            stores = []
+            for j, text_findings in by_text.items():
+                value = encode_outcome(ProviderOutcome(findings=text_findings))
+                if value is not None:
+                    stores.append((keys[missing[j]], value))
+            await cache.set_many(stores, g.cache_ttl_s)
+        rewrites = {missing[j]: text for j, text in outcome.rewrites.items()}
+        return ProviderOutcome(findings, rewrites, outcome.blocked_message), False
+
     async def _run_remote(
         self,
         ev: Evaluation,
@@ -560,22 +649,20 @@ class Evaluator:
         async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
             span = self.tracer.start(g.label, phase.value, type(g.remote).__name__.removesuffix("Provider"))
-            assert g.remote is not None
             try:
-                async with asyncio.timeout(g.timeout_s):
-                    with self.tracer.current(span):
-                        return g, await g.remote.evaluate(sent, ctx, runtime), None, "", started, span
+                outcome, from_cache = await self._ask(g, phase, sent, ctx, runtime, span)
             except TimeoutError:
-                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, False
             except ProviderError as exc:
-                return g, None, exc.kind, exc.detail, started, span
+                return g, None, exc.kind, exc.detail, started, span, False
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
-                return g, None, "error", repr(exc), started, span
+                return g, None, "error", repr(exc), started, span, False
+            return g, outcome, None, "", started, span, from_cache
 
         results = await asyncio.gather(*(one(g) for g in remotes))
         remote_rewrites: dict[int, tuple[str, str]] = {}
-        for g, outcome, kind, detail, started, span in results:
+        for g, outcome, kind, detail, started, span, from_cache in results:
             ev.applied.append(g.name)
             if outcome is None:
                 self._fail(
@@ -637,6 +724,7 @@ class Evaluator:
                 action=action,
                 findings=found,
                 duration_ms=(time.perf_counter() - started) * 1000,
+                cached=from_cache,
             )
             categories: dict[str, int] = {}
             for f in found:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
+from guard_middleware.cache import config_fingerprint
 from guard_middleware.checks.base import TextCheck
 from guard_middleware.checks.blocklist import build_blocklist
 from guard_middleware.checks.limits import ContentLimits, build_content_limits
@@ -15,7 +16,7 @@ from guard_middleware.config_litellm import _BEDROCK as LITELLM_BEDROCK_KEYS
 from guard_middleware.config_litellm import guardrails_from_litellm
 from guard_middleware.errors import ConfigError
 from guard_middleware.formats import Format, format_for_route
-from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote
+from guard_middleware.providers import REMOTE_PROVIDER_TYPES, build_remote, canonical_type
 from guard_middleware.providers.base import RemoteProvider
 from guard_middleware.settings import GuardSettings, OutputSettings, PhaseSettings, written_key
 from guard_middleware.verdict import Action, Phase
@@ -40,8 +41,21 @@ COMMON_KEYS = frozenset(
         "disable_exception_on_block",
         "description",
         "replacement",
+        "cache_ttl_s",
     }
 )
+# Default verdict cache TTL per provider type (seconds; 0: off). A provider whose request carries only
+# the checked text and its static configuration gives the same verdict for the same payload; the custom
+# webhook also receives the request id, route and metadata, and may decide on them or keep state.
+DEFAULT_CACHE_TTL_S: Mapping[str, float] = {
+    "openai_moderation": 300.0,
+    "azure_content_safety": 300.0,
+    "bedrock": 300.0,
+    "lakera_v2": 300.0,
+    "lakera": 300.0,
+    "dynamoai": 300.0,
+    "custom": 0.0,
+}
 MODE_PHASE = {"pre_call": Phase.INPUT, "during_call": Phase.INPUT, "post_call": Phase.OUTPUT}
 ErrorPolicy = Literal["block", "allow", "log_and_allow"]
 
@@ -93,6 +107,10 @@ class Guardrail:
     rewrites_input: bool = False
     # The metrics and span label when the name is not a bounded value (a Bedrock id from team metadata).
     metric_label: str | None = None
+    # Remote providers: how long a verdict is cached (0: never), and a digest of the provider's type and
+    # options that is part of every cache key (a changed configuration never reuses an old verdict).
+    cache_ttl_s: float = 0.0
+    cache_fingerprint: bytes = b""
 
     @property
     def is_local(self) -> bool:
@@ -340,6 +358,19 @@ def _streaming_mode(output: OutputSettings) -> tuple[Literal["final_only", "per_
     return mode, 0
 
 
+def _cache_ttl(table: Mapping[str, Any], key: str, default: float) -> float:
+    value = table.get("cache_ttl_s", default)
+    try:
+        ttl = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}.cache_ttl_s", f"expected a number of seconds, got {value!r}") from None
+    if isinstance(value, bool) or not ttl >= 0 or ttl == float("inf"):
+        raise ConfigError(
+            f"{key}.cache_ttl_s", f"must be 0 (off) or a positive number of seconds, got {value!r}"
+        )
+    return ttl
+
+
 def _default_name(table: Mapping[str, Any], phase: Phase, existing: Mapping[str, Guardrail]) -> str:
     base = str(table.get("type", "guardrail"))
     return base if base not in existing else f"{phase.value}.{base}"
@@ -418,7 +449,11 @@ def _bedrock_template(
     def build(guardrail_id: str, version: str, label: str | None) -> Guardrail:
         name = bedrock_name(guardrail_id, version)
         remote = template.with_guardrail(guardrail_id, version, name=name)
-        return replace(proto, name=name, remote=remote, metric_label=label)
+        # each id its own cache fingerprint: verdicts of one Bedrock guardrail never answer for another
+        fingerprint = config_fingerprint(
+            "bedrock", {**native, "guardrail_id": guardrail_id, "guardrail_version": version}
+        )
+        return replace(proto, name=name, remote=remote, metric_label=label, cache_fingerprint=fingerprint)
 
     return build
 
@@ -484,6 +519,8 @@ def _build_guardrail(
         g.actions = ActionTable.build(
             table.get("actions", {}), table.get("default_action", section.default_action), key
         )
+    if "cache_ttl_s" in table and type_ not in REMOTE_PROVIDER_TYPES:
+        raise ConfigError(f"{key}.cache_ttl_s", "only remote providers' verdicts are cached")
     if type_ == "blocklist":
         g.text_check = build_blocklist(options, name=name, key=key)
         g.replacement = str(table.get("replacement", "[REDACTED]"))
@@ -494,6 +531,8 @@ def _build_guardrail(
         g.limits = build_content_limits(options, name=name, key=key)
     elif type_ in REMOTE_PROVIDER_TYPES:
         g.remote = build_remote(type_, options, name=name, key=key, timeout_ms=timeout_ms)
+        g.cache_ttl_s = _cache_ttl(table, key, DEFAULT_CACHE_TTL_S.get(type_, 0.0))
+        g.cache_fingerprint = config_fingerprint(canonical_type(type_), options)
         if type_ == "custom" and options.get("retry_enabled"):
             # timeout_ms is the seed's per-request timeout; the overall deadline must leave room for the
             # retries (each attempt, plus backoff capped at 2 s), or a retry could never happen.

@@ -1,5 +1,6 @@
 """Long-lived I/O resources: one pooled ClientSession for every HTTP provider, one bounded thread pool
-for blocking SDKs (boto3). Created on first use inside the running loop, closed on app cleanup."""
+for blocking SDKs (boto3), and the verdict cache's connection (Redis). Created on first use inside the
+running loop (or on app start-up), closed on app cleanup."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 
 import aiohttp
 
+from guard_middleware.cache import VerdictCache
+
 
 class Runtime:
-    def __init__(self, pool_size: int = 8) -> None:
+    def __init__(self, pool_size: int = 8, cache: VerdictCache | None = None) -> None:
         self._pool_size = pool_size
+        self._cache = cache
         self._session: aiohttp.ClientSession | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lifetime: AsyncIterator[None] | None = None
@@ -28,6 +32,8 @@ class Runtime:
             raise_for_status=False,
         )
         self._pool = ThreadPoolExecutor(max_workers=self._pool_size, thread_name_prefix="guard-blocking")
+        if self._cache is not None:
+            await self._cache.start()
         # Safety net for apps that never call close(): asyncio closes live async generators when the
         # loop shuts down (asyncio.run / run_app), which runs the finally clause below.
         self._lifetime = self._live()
@@ -55,6 +61,8 @@ class Runtime:
             await session.close()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        if self._cache is not None:
+            await self._cache.close()
 
     async def close(self) -> None:
         lifetime, self._lifetime = self._lifetime, None

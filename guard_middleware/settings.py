@@ -127,6 +127,26 @@ class TracingSettings(_Section):
     enabled: bool = True
 
 
+class CacheSettings(_Section):
+    """The verdict cache of remote providers (each guardrail opts in with ``cache_ttl_s``)."""
+
+    # empty: in process (bounded LRU); redis://, rediss:// or unix://: Redis, shared by replicas
+    url: str = ""
+    max_entries: int = Field(default=10_000, ge=1)
+    key_prefix: str = "guard:verdict:"
+    timeout_ms: int = Field(default=100, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"unsupported cache URL scheme {url.split('://', 1)[0]!r}; "
+                "expected redis://, rediss:// or unix:// (or empty for the in-process cache)"
+            )
+        return url
+
+
 class PolicySettings(_Section):
     """Layered guardrail lists (base → team level → team guardrails → direct Bedrock id → named in the
     request). Teams, levels and the Bedrock template are checked when the policy is compiled, where
@@ -172,6 +192,7 @@ class GuardSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     guardrails: list[dict[str, Any]] = Field(default_factory=list)
     policies: PolicySettings | None = None
     # Header a client may use to name extra guardrails (comma-separated).
@@ -209,7 +230,9 @@ class GuardSettings(BaseSettings):
             err = exc.errors()[0]
             key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
             config_file = overrides.get("config_file") or os.environ.get("GUARD_CONFIG_FILE")
-            raise ConfigError(written_key(key or "settings", config_file), err["msg"]) from None
+            raise ConfigError(
+                written_key(key or "settings", config_file), err["msg"].removeprefix("Value error, ")
+            ) from None
         except SettingsError as exc:
             # A complex value (a list, a table) in the environment is JSON: `GUARD_ROUTES=/v1/x` is not.
             field = re.search(r'field "([^"]+)"', str(exc))

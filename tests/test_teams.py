@@ -55,7 +55,8 @@ def fake_bedrock(*extra_ids: str) -> FakeBedrock:
 
 
 def template(url: str, **extra: Any) -> dict[str, Any]:
-    return {"region": "us-east-1", "endpoint_url": url, "max_attempts": 1, **extra}
+    # cache_ttl_s 0: these tests count the calls each request makes (the cache has its own test below)
+    return {"region": "us-east-1", "endpoint_url": url, "max_attempts": 1, "cache_ttl_s": 0, **extra}
 
 
 def name(gid: str, version: str = "1") -> str:
@@ -84,6 +85,7 @@ strict = [{ guardrailIdentifier = "highguard002", guardrailVersion = "1" }]
 region = "us-east-1"
 endpoint_url = "${BEDROCK_URL}"
 max_attempts = 1
+cache_ttl_s = 0
 allowed_id_pattern = "[a-z0-9]{12}"
 
 [features.guardrails.policies.teams.team-standard]
@@ -293,6 +295,22 @@ async def test_adhoc_providers_are_kept_in_a_bounded_lru_with_a_bounded_metrics_
         {"guardrail": "bedrock_adhoc", "phase": "input", "result": "allowed", "error_kind": ""},
     )
     assert evaluations == 4
+
+
+async def test_adhoc_verdicts_are_cached_per_guardrail_id(make_stack: Any, aws: None) -> None:
+    ids = ["adhocid00001", "adhocid00002"]
+    bedrock = FakeBedrock(guardrail_ids=set(ids))
+    async with bedrock.running() as url:
+        table = {
+            k: v for k, v in template(url, allowed_id_pattern="adhocid[0-9]{5}").items() if k != "cache_ttl_s"
+        }
+        resolver = lambda request: {"guardrail_id": request.headers["X-Id"]}  # noqa: E731
+        async with make_stack({"policies": {"bedrock": table}}, team_resolver=resolver) as s:
+            for gid in [ids[0], ids[1], ids[0], ids[1]]:
+                status, _, _ = await s.chat("the same text", headers={"X-Id": gid})
+                assert status == 200
+            # Bedrock's default TTL caches each id's verdict; one id's verdict never answers for the other
+            assert [c[0] for c in bedrock.calls()] == ids
 
 
 @pytest.mark.parametrize(

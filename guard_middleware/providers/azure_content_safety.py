@@ -112,6 +112,10 @@ class AzureContentSafetyProvider:
     ) -> AzureContentSafetyProvider:
         return cls(options, name=name, timeout_ms=timeout_ms)
 
+    def verdicts_per_text(self, phase: Phase) -> bool:
+        """Text analysis is one call per text; Prompt Shields (input) judges the texts together."""
+        return not (self._opts.prompt_shields and phase is Phase.INPUT)
+
     async def evaluate(
         self, segments: Sequence[Segment], ctx: EvalContext, runtime: Runtime
     ) -> ProviderOutcome:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from guard_middleware.errors import ConfigError
 from guard_middleware.providers._http import expect_dict, expect_list, post_json, reporting
 from guard_middleware.providers.base import EvalContext, Runtime
-from guard_middleware.verdict import Finding, ProviderError, ProviderOutcome, Segment
+from guard_middleware.verdict import Finding, Phase, ProviderError, ProviderOutcome, Segment
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "omni-moderation-latest"
@@ -73,6 +73,11 @@ class OpenAIModerationProvider:
         if not api_key:
             raise ConfigError(f"{key}.api_key", "required (or set OPENAI_API_KEY)")
         return cls(options, name=name, api_key=api_key, timeout_ms=timeout_ms)
+
+    def verdicts_per_text(self, phase: Phase) -> bool:
+        """Each input is classified on its own and nothing else is sent: the verdict cache keeps one
+        entry per text."""
+        return True
 
     async def evaluate(
         self, segments: Sequence[Segment], ctx: EvalContext, runtime: Runtime
