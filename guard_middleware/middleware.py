@@ -163,7 +163,12 @@ class GuardMiddleware:
             self.metrics,
             Tracer(enabled=self.settings.tracing.enabled, provider=tracer_provider),
         )
-        self.runtime = Runtime(self.policy.blocking_pool_size)
+        self.runtime = Runtime(
+            self.policy.provider_pools,
+            default_connections=self.policy.provider_max_connections,
+            blocking_threads=self.policy.blocking_pool_size,
+            on_queue_wait=self.metrics.queued,
+        )
         self._team_resolver = team_resolver
         self._needs_runtime = any(not g.is_local for g in self.policy.guardrails.values())
         self._routes = self.policy.routes

@@ -36,6 +36,7 @@ COMMON_KEYS = frozenset(
         "disable_exception_on_block",
         "description",
         "replacement",
+        "max_connections",
     }
 )
 MODE_PHASE = {"pre_call": Phase.INPUT, "during_call": Phase.INPUT, "post_call": Phase.OUTPUT}
@@ -87,6 +88,8 @@ class Guardrail:
     disable_exception_on_block: bool = False
     # Known at start-up to rewrite requests (PII redaction, provider masking): cannot run concurrently.
     rewrites_input: bool = False
+    # A remote guardrail's own connection pool (and, for blocking SDKs, thread pool) size.
+    max_connections: int = 512
 
     @property
     def is_local(self) -> bool:
@@ -110,7 +113,8 @@ class Policy:
     team_header: str | None = None
     team_request_key: str | None = None
     guardrails_header: str = "X-Guardrails"
-    blocking_pool_size: int = 8
+    blocking_pool_size: int | None = None
+    provider_max_connections: int = 512
     unknown_routes: Literal["pass", "block"] = "pass"
     api_prefix: str = "/v1/"
 
@@ -125,6 +129,11 @@ class Policy:
             return guardrail.actions.resolve(category)
         table = guardrail.actions or self.phase_actions[phase]
         return table.resolve(category)
+
+    @property
+    def provider_pools(self) -> dict[str, int]:
+        """Each remote guardrail's connection pool size."""
+        return {name: g.max_connections for name, g in self.guardrails.items() if not g.is_local}
 
     def select(self, phase: Phase, requested: Sequence[str], team: Sequence[str]) -> list[Guardrail]:
         """Base (operator-enforced) first, then the team's list, then those the request names. A request
@@ -223,6 +232,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
                 section=section,
                 pii_replacement=pii_replacement,
                 default_name=_default_name(table, phase, guardrails),
+                max_connections=settings.provider_max_connections,
             )
             g.concurrent = concurrent
             add(g, enforced=True)
@@ -304,6 +314,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
         team_request_key=policies.request_key if policies else None,
         guardrails_header=settings.guardrails_header,
         blocking_pool_size=settings.blocking_pool_size,
+        provider_max_connections=settings.provider_max_connections,
     )
 
 
@@ -349,6 +360,20 @@ def _route_formats(routes: list[str]) -> dict[str, Format]:
     return out
 
 
+def _max_connections(table: Mapping[str, Any], key: str, options: Mapping[str, Any], default: int) -> int:
+    """The guardrail's pool size: its ``max_connections``, else (Bedrock) the botocore pool it set,
+    else ``provider_max_connections``."""
+    bedrock_pool = options.get("max_pool_connections") if table.get("type") == "bedrock" else None
+    value = table.get("max_connections", default if bedrock_pool is None else bedrock_pool)
+    if isinstance(value, bool) or not isinstance(value, int):
+        where = "max_connections" if "max_connections" in table else "max_pool_connections"
+        raise ConfigError(f"{key}.{where}", f"expected a whole number, got {value!r}")
+    if value < 1:
+        where = "max_connections" if "max_connections" in table else "max_pool_connections"
+        raise ConfigError(f"{key}.{where}", f"must be at least 1, got {value}")
+    return value
+
+
 def _build_named(
     table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str
 ) -> Guardrail:
@@ -375,6 +400,7 @@ def _build_named(
         section=section,
         pii_replacement=pii_replacement,
         default_name=name,
+        max_connections=settings.provider_max_connections,
     )
     g.default_on = bool(table.get("default_on", False))
     g.concurrent = concurrent
@@ -389,6 +415,7 @@ def _build_guardrail(
     section: PhaseSettings,
     pii_replacement: str,
     default_name: str,
+    max_connections: int,
 ) -> Guardrail:
     type_ = table.get("type")
     if not isinstance(type_, str):
@@ -397,6 +424,7 @@ def _build_guardrail(
     options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
     timeout_ms = int(table.get("timeout_ms", section.timeout_ms))
     g = Guardrail(name=name, phases=phases, key=key, timeout_s=timeout_ms / 1000.0)
+    g.max_connections = _max_connections(table, key, options, max_connections)
     g.rewrites_input = Phase.INPUT in phases and bool(options.get("mask_request_content"))
     g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
     for policy_key in ("on_timeout", "on_error"):
@@ -419,7 +447,9 @@ def _build_guardrail(
     elif type_ == "content_limits":
         g.limits = build_content_limits(options, name=name, key=key)
     elif type_ in REMOTE_PROVIDER_TYPES:
-        g.remote = build_remote(type_, options, name=name, key=key, timeout_ms=timeout_ms)
+        g.remote = build_remote(
+            type_, options, name=name, key=key, timeout_ms=timeout_ms, max_connections=g.max_connections
+        )
         if type_ == "custom" and options.get("retry_enabled"):
             # timeout_ms is the seed's per-request timeout; the overall deadline must leave room for the
             # retries (each attempt, plus backoff capped at 2 s), or a retry could never happen.
