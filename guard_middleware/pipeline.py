@@ -520,6 +520,8 @@ class Evaluator:
         queued_s: float = 0.0,
     ) -> None:
         # ``force``: a failure no policy may wave through (nothing safe could be forwarded).
+        if queued_s >= 0.001:
+            detail += f" ({queued_s:.3f}s of it queued for a provider connection)"
         policy = "block" if force else (g.on_timeout if kind == "timeout" else g.on_error)
         result = "timeout" if kind == "timeout" else "error"
         self.metrics.evaluation(
@@ -573,12 +575,11 @@ class Evaluator:
                         return g, outcome, None, "", started, span, 0.0
             except TimeoutError:
                 queued = clock.close()
-                detail = f"no answer within {g.timeout_s:g}s"
-                if queued >= 0.001:
-                    detail += f" ({queued:.3f}s of it queued for a provider connection)"
-                return g, None, "timeout", detail, started, span, queued
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, queued
             except ProviderError as exc:
-                return g, None, exc.kind, exc.detail, started, span, 0.0
+                # A provider's own per-request timeout counts its time in the pool too.
+                queued = clock.close() if exc.kind == "timeout" else 0.0
+                return g, None, exc.kind, exc.detail, started, span, queued
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
                 return g, None, "error", repr(exc), started, span, 0.0

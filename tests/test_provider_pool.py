@@ -7,32 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from guard_middleware import GuardSettings
 from guard_middleware.errors import ConfigError
 from guard_middleware.policy import compile_policy
 from tests.fakes.bedrock import GUARDRAIL_ID, FakeBedrock
-from tests.fakes.custom import FakeCustomGuardrail
-
-
-@dataclass
-class SlowPathGuardrail(FakeCustomGuardrail):
-    """The custom webhook fake, answering ``delay`` seconds late on paths under ``/slow``: two
-    guardrails on one host, one of them slow."""
-
-    delay: float = 1.0
-
-    async def _guard(self, request: web.Request) -> web.Response:
-        if request.path.startswith("/slow"):
-            await asyncio.sleep(self.delay)
-        return await super()._guard(request)
+from tests.fakes.custom import SlowPathGuardrail
 
 
 def _custom(url: str, **extra: Any) -> dict[str, Any]:
