@@ -308,10 +308,10 @@ class DisconnectWatch:
     def close(self) -> None:
         """The request is answered: a disconnect from now on is aiohttp's business alone."""
         self._task = None
+        # Unhooked rather than cancelled: a cancelled future would still schedule its callback.
+        self._waiter.remove_done_callback(self._lost)
         if getattr(self._reader, "_eof_waiter", None) is self._waiter:
             self._reader._eof_waiter = None
-        if not self._waiter.done():
-            self._waiter.cancel()
 
 
 def watch_disconnect(request: web.BaseRequest) -> DisconnectWatch | None:

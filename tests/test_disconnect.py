@@ -146,3 +146,24 @@ async def test_requests_whose_client_stays_are_answered_as_before_on_one_connect
             assert status == 200 and text.rstrip().endswith("data: [DONE]")
     assert _closed(registry, "input") == _closed(registry, "upstream") == 0
     assert fake.dropped == 0
+
+
+@pytest.mark.parametrize("cancellation", MODES)
+async def test_with_concurrent_input_checks_both_the_provider_call_and_the_upstream_stop(
+    make_stack: Callable[..., Any], cancellation: bool
+) -> None:
+    fake = SlowPathGuardrail(delay=30.0)
+    upstream = HangingUpstream()
+    registry = CollectorRegistry()
+    async with fake.running() as url:
+        provider = {"type": "custom", "url": f"{url}/slow", "api_key": "cu-test"}
+        config = {"input": {"mode": "concurrent", "timeout_ms": 60_000, "providers": [provider]}}
+        async with make_stack(
+            config, upstream_app=upstream.app(), handler_cancellation=cancellation, registry=registry
+        ) as stack:
+            async with _raw_request(stack.url, CHAT):
+                await asyncio.wait_for(upstream.received.wait(), 5)
+                assert await _eventually(lambda: len(fake.requests) == 1)
+            assert await _eventually(lambda: fake.dropped == 1)
+            assert await _eventually(lambda: upstream.closed_after is not None)
+            assert await _eventually(lambda: _closed(registry, "input") == 1)
