@@ -31,7 +31,11 @@ async def _check(config: str | None, text: str, phase: Phase, as_json: bool) -> 
     evaluator = Evaluator(policy, Auditor(settings.audit))
     selected = policy.select(phase, [], [])
     segment = Segment(("messages", 0, "content"), text, "user" if phase is Phase.INPUT else "assistant")
-    runtime = Runtime(policy.blocking_pool_size)
+    runtime = Runtime(
+        policy.provider_pools,
+        default_connections=policy.provider_max_connections,
+        blocking_threads=policy.blocking_pool_size,
+    )
     if any(not g.is_local for g in selected):
         await runtime.start()
     try:

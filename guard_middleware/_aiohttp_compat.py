@@ -277,3 +277,66 @@ class AlreadySent(web.StreamResponse):
 
     async def write_eof(self, data: bytes = b"") -> None:
         return None
+
+
+class DisconnectWatch:
+    """Notices, without polling, that the client of a request has gone, and cancels the task serving
+    it, so the guard's provider calls and the handler's upstream request stop at once in both of
+    aiohttp's ``handler_cancellation`` modes (off, the default, nothing else would stop them).
+
+    How (aiohttp 3.10 through 3.14, and master): on connection loss ``RequestHandler.connection_lost``
+    calls ``request._cancel(exc)``, which is ``StreamReader.set_exception(exc)`` on the request's
+    payload; ``set_exception`` fails the reader's ``_eof_waiter`` future if one is set. Once the guard
+    has read the body the reader is at EOF, so nothing else ever waits there (``wait_eof`` returns at
+    once) and that slot can hold our future: one future and one callback per request, no timers.
+    """
+
+    __slots__ = ("_reader", "_task", "_waiter", "fired")
+
+    def __init__(self, reader: StreamReader, task: asyncio.Task[Any], waiter: asyncio.Future[None]) -> None:
+        self._reader = reader
+        self._task: asyncio.Task[Any] | None = task
+        self._waiter = waiter
+        self.fired = False
+        waiter.add_done_callback(self._lost)
+
+    def _lost(self, waiter: asyncio.Future[None]) -> None:
+        if waiter.cancelled():
+            return
+        waiter.exception()  # retrieved, so asyncio does not report it
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            self.fired = True
+            task.cancel()
+
+    def close(self) -> None:
+        """The request is answered: a disconnect from now on is aiohttp's business alone."""
+        self._task = None
+        # Unhooked rather than cancelled: a cancelled future would still schedule its callback.
+        self._waiter.remove_done_callback(self._lost)
+        if getattr(self._reader, "_eof_waiter", None) is self._waiter:
+            self._reader._eof_waiter = None
+
+
+def watch_disconnect(request: web.BaseRequest) -> DisconnectWatch | None:
+    """Watch the client of ``request``, whose body has been read to the end. None where the payload is
+    not an aiohttp ``StreamReader`` at EOF (another server's request class): no watch, no harm."""
+    reader = request.content
+    task = asyncio.current_task()
+    if task is None or not isinstance(reader, StreamReader) or not reader.is_eof():
+        return None
+    if getattr(reader, "_eof_waiter", False) is not None:
+        return None  # the slot is taken (or gone in this aiohttp): leave it alone
+    waiter: asyncio.Future[None] = task.get_loop().create_future()
+    watch = DisconnectWatch(reader, task, waiter)
+    gone = reader.exception()
+    if gone is not None:
+        waiter.set_exception(gone)  # the client left while the body was being checked
+    else:
+        reader._eof_waiter = waiter
+    return watch
+
+
+def client_gone(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

@@ -216,6 +216,20 @@ class Auditor:
         level = logging.WARNING if status == "guardrail_failed_to_respond" else logging.INFO
         self._emit(level, "guardrail_evaluation", extra)
 
+    def client_closed(self, *, request_id: str, route: str, stage: str, duration_ms: float) -> None:
+        """The client went away before its answer; the guard cancelled its checks and the handler."""
+        if not self._settings.enabled:
+            return
+        extra = {
+            "event": "client_closed",
+            "request_id": request_id,
+            "route": route,
+            "status": "client_closed",
+            "stage": stage,
+            "duration_ms": round(duration_ms, 3),
+        }
+        self._emit(logging.INFO, "client_closed", extra)
+
     def unguarded(self, *, request_id: str, route: str, method: str, blocked: bool) -> None:
         """A request under the API prefix that no format owns: passed unchecked, or refused."""
         if not self._settings.enabled:

@@ -236,6 +236,12 @@ def _translate(entry: Any, where: str) -> dict[str, Any]:
             for category, level in value.items():
                 thresholds[_norm(str(category))] = (level, f"{pwhere}.{k}.{category}")
             continue
+        if k == "max_connections":
+            # Ours, not LiteLLM's: the guardrail's connection pool (see the README).
+            table[k] = _as_int(value, f"{pwhere}.{k}")
+            if table[k] < 1:
+                raise ConfigError(f"{pwhere}.{k}", "must be at least 1")
+            continue
         if k == "aws_role_name":
             raise ConfigError(
                 f"{pwhere}.{k}",

@@ -118,6 +118,7 @@ class GuardMetrics(Collector):
         self.unguarded: dict[str, int] = {}
         self.queue_wait: dict[tuple[str], Latency] = {}
         self.cache: dict[tuple[str, str], int] = {}
+        self.closed: dict[tuple[str, str], int] = {}
 
     def series(self, guardrail: str, phase: str) -> Series:
         """The counters of ``guardrail`` in ``phase`` (callers on the hot path may keep it)."""
@@ -195,6 +196,12 @@ class GuardMetrics(Collector):
         key = (guardrail, result)
         self.cache[key] = self.cache.get(key, 0) + 1
 
+    def client_closed(self, route: str, stage: str) -> None:
+        """The client went away while the guard waited for ``stage``: ``input`` (its checks) or
+        ``upstream`` (the handler, its answer and the answer's checks)."""
+        key = (route, stage)
+        self.closed[key] = self.closed.get(key, 0) + 1
+
     # -- the scrape -------------------------------------------------------------------------------
     def collect(self) -> Iterator[Metric]:
         yield _counter(
@@ -254,6 +261,12 @@ class GuardMetrics(Collector):
             ["guardrail", "result"],
             self.cache,
         )
+        yield _counter(
+            "guard_client_closed",
+            "Guarded requests whose client went away before the answer (their work was cancelled).",
+            ["route", "stage"],
+            self.closed,
+        )
 
     def describe(self) -> Iterator[Metric]:
         # Lets the registry check names on register without collecting.
@@ -297,6 +310,9 @@ class NoMetrics(GuardMetrics):
         pass
 
     def cache_lookup(self, guardrail: str, result: str) -> None:
+        pass
+
+    def client_closed(self, route: str, stage: str) -> None:
         pass
 
 

@@ -39,6 +39,9 @@ from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import Action, Phase
 
 log = logging.getLogger("guard_middleware")
+#: the first client disconnect is logged at INFO (so an operator learns the guard handles them), the
+#: rest at DEBUG
+_closed_logged = False
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: guardrail and level names, or the team's metadata (``guardrail_level``, ``guardrail_id``,
@@ -183,7 +186,13 @@ class GuardMiddleware:
             cache=self.cache,
             cache_prefix=cache_settings.key_prefix,
         )
-        self.runtime = Runtime(self.policy.blocking_pool_size, self.cache)
+        self.runtime = Runtime(
+            self.policy.provider_pools,
+            default_connections=self.policy.provider_max_connections,
+            blocking_threads=self.policy.blocking_pool_size,
+            on_queue_wait=self.metrics.queued,
+            cache=self.cache,
+        )
         self._team_resolver = team_resolver
         # a resolver with no `policies` configured: its names are still resolved (and checked)
         self._no_teams = TeamPolicies(teams={}, levels={}, guardrails=self.policy.guardrails, bedrock=None)
@@ -247,7 +256,43 @@ class GuardMiddleware:
             return response
         if self._needs_runtime:
             await self.runtime.start()
-        return await _Exchange(self, request, handler, parsed, raw, request_id, requested, team).run()
+        exchange = _Exchange(self, request, handler, parsed, raw, request_id, requested, team)
+        watch = compat.watch_disconnect(request)
+        try:
+            return await exchange.run()
+        except asyncio.CancelledError:
+            if not (watch is not None and watch.fired) and not compat.client_gone(request):
+                raise
+            return self._client_closed(exchange, ours=watch is not None and watch.fired)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _client_closed(self, exchange: _Exchange, *, ours: bool) -> web.StreamResponse:
+        """The client went away: its provider calls and the handler (and with it the upstream request)
+        have been cancelled. Recorded as ``client_closed``; logged at DEBUG (INFO the first time)."""
+        global _closed_logged
+        task = asyncio.current_task()
+        if ours and task is not None:
+            task.uncancel()  # the cancellation the watch asked for; any other one still stands
+        self.metrics.client_closed(exchange.route, exchange.stage)
+        elapsed_ms = (asyncio.get_running_loop().time() - exchange.started) * 1000
+        self.auditor.client_closed(
+            request_id=exchange.request_id, route=exchange.route, stage=exchange.stage, duration_ms=elapsed_ms
+        )
+        level = logging.DEBUG if _closed_logged else logging.INFO
+        _closed_logged = True
+        log.log(
+            level,
+            "client of %s went away while the guard waited for %s; its checks and upstream call were "
+            "cancelled (further ones are logged at DEBUG)",
+            exchange.route,
+            exchange.stage,
+        )
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError  # aiohttp's handler_cancellation: it is unwinding the task
+        # Nothing can reach the client; 499 (client closed request) for the access log.
+        return compat.AlreadySent(499, keep_alive=False)
 
     async def _unguarded(self, request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
         """A request no format owns. Under the API prefix, a body that is not a multipart upload is
@@ -404,6 +449,9 @@ class _Exchange:
         self.route = parsed.route
         self.format = parsed.format
         self._pending: tuple[str, str] = ("", "")
+        # What the request waits for, should its client go away: "input" checks, then "upstream".
+        self.stage = "input"
+        self.started = asyncio.get_running_loop().time()
 
     def ctx(self, phase: Phase) -> EvalContext:
         return EvalContext(
@@ -463,6 +511,7 @@ class _Exchange:
             body = dump_json(parsed.body)  # the guardrails field is ours; the upstream never sees it
         new_request = compat.clone_for_handler(self.request, body, self)
         if not concurrent:
+            self.stage = "upstream"
             return await self._call_handler(new_request)
         return await self._race(new_request, concurrent)
 
@@ -489,6 +538,7 @@ class _Exchange:
                 await handler_task
             return self._input_blocked(ev)
         self.gate.set_result(None)
+        self.stage = "upstream"
         try:
             return await handler_task
         except asyncio.CancelledError:

@@ -22,6 +22,7 @@ from guard_middleware.formats.body import walk_rules
 from guard_middleware.metrics import RESULT_OF_ACTION, GuardMetrics, NoMetrics, Series
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
+from guard_middleware.queue_clock import QUEUE_CLOCK, QueueClock
 from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import (
     Action,
@@ -132,16 +133,23 @@ class Evaluation:
 #: a local check's verdict and its findings per category
 _Collected = tuple[Action, dict[str, int]]
 #: a remote call: guardrail, outcome (None: failed), failure kind, detail, start time, span, whether the
-#: outcome came from the verdict cache
-_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object, bool]
+#: outcome came from the verdict cache, seconds queued for a connection (known for timeouts)
+_RemoteResult = tuple[Guardrail, ProviderOutcome | None, str | None, str, float, object, bool, float]
 
 
-def _failure(guardrail: Guardrail, kind: str) -> GuardRejection:
+def _failure(guardrail: Guardrail, kind: str, queued_s: float = 0.0) -> GuardRejection:
     if kind == "timeout":
+        # Whoever reads a 504 needs to know whether the provider was slow or our pool was full.
+        queued = (
+            f" ({queued_s:.3f}s of its {guardrail.timeout_s:g}s deadline queued for a provider "
+            "connection; raise its max_connections)"
+            if queued_s >= 0.001
+            else ""
+        )
         return GuardRejection(
             504,
             error_body(
-                f"Guardrail {guardrail.name} did not answer in time.",
+                f"Guardrail {guardrail.name} did not answer in time{queued}.",
                 code="guardrail_timeout",
                 type_="guardrail_error",
                 guardrail=guardrail.name,
@@ -520,8 +528,11 @@ class Evaluator:
         force: bool = False,
         span: object = None,
         error_kind: str = "",
+        queued_s: float = 0.0,
     ) -> None:
         # ``force``: a failure no policy may wave through (nothing safe could be forwarded).
+        if queued_s >= 0.001:
+            detail += f" ({queued_s:.3f}s of it queued for a provider connection)"
         policy = "block" if force else (g.on_timeout if kind == "timeout" else g.on_error)
         result = "timeout" if kind == "timeout" else "error"
         self.metrics.evaluation(
@@ -529,7 +540,7 @@ class Evaluator:
         )
         self.tracer.end(span, result, detail)
         if policy == "block":
-            ev.failure = _failure(g, kind)
+            ev.failure = _failure(g, kind, queued_s)
             ev.action = Action.BLOCK
         # An operator must see a bad key or a dead provider at once, whatever the policy.
         log.warning("guardrail %s failed (%s): %s; policy %s", g.name, kind, detail, policy)
@@ -552,7 +563,8 @@ class Evaluator:
         assert g.remote is not None
         async with asyncio.timeout(g.timeout_s):
             with self.tracer.current(span):
-                return await g.remote.evaluate(sent, ctx, runtime)
+                # the guardrail's own pool; ad-hoc Bedrock ids share their template's (a bounded label)
+                return await g.remote.evaluate(sent, ctx, runtime.for_guardrail(g.label, g.max_connections))
 
     async def _lookup(self, cache: VerdictCache, g: Guardrail, key: str) -> ProviderOutcome | None:
         # A cache that cannot answer is a miss: the provider is asked, never skipped.
@@ -649,20 +661,28 @@ class Evaluator:
         async def one(g: Guardrail) -> _RemoteResult:
             started = time.perf_counter()
             span = self.tracer.start(g.label, phase.value, type(g.remote).__name__.removesuffix("Provider"))
+            # This call runs in its own task (gather), so the clock is this call's alone.
+            clock = QueueClock()
+            QUEUE_CLOCK.set(clock)
             try:
                 outcome, from_cache = await self._ask(g, phase, sent, ctx, runtime, span)
             except TimeoutError:
-                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, False
+                queued = clock.close()
+                return g, None, "timeout", f"no answer within {g.timeout_s:g}s", started, span, False, queued
             except ProviderError as exc:
-                return g, None, exc.kind, exc.detail, started, span, False
+                # A provider's own per-request timeout counts its time in the pool too.
+                queued = clock.close() if exc.kind == "timeout" else 0.0
+                return g, None, exc.kind, exc.detail, started, span, False, queued
             except Exception as exc:  # a provider bug must not become an unchecked pass
                 log.exception("guardrail %s raised", g.name)
-                return g, None, "error", repr(exc), started, span, False
-            return g, outcome, None, "", started, span, from_cache
+                return g, None, "error", repr(exc), started, span, False, 0.0
+            finally:
+                clock.close()
+            return g, outcome, None, "", started, span, from_cache, 0.0
 
         results = await asyncio.gather(*(one(g) for g in remotes))
         remote_rewrites: dict[int, tuple[str, str]] = {}
-        for g, outcome, kind, detail, started, span, from_cache in results:
+        for g, outcome, kind, detail, started, span, from_cache, queued_s in results:
             ev.applied.append(g.name)
             if outcome is None:
                 self._fail(
@@ -675,6 +695,7 @@ class Evaluator:
                     started,
                     span=span,
                     error_kind=kind or "error",
+                    queued_s=queued_s,
                 )
                 continue
             found = [

@@ -42,6 +42,7 @@ COMMON_KEYS = frozenset(
         "description",
         "replacement",
         "cache_ttl_s",
+        "max_connections",
     }
 )
 # Default verdict cache TTL per provider type (seconds; 0: off). A provider whose request carries only
@@ -111,6 +112,8 @@ class Guardrail:
     # options that is part of every cache key (a changed configuration never reuses an old verdict).
     cache_ttl_s: float = 0.0
     cache_fingerprint: bytes = b""
+    # A remote guardrail's own connection pool (and, for blocking SDKs, thread pool) size.
+    max_connections: int = 512
 
     @property
     def is_local(self) -> bool:
@@ -139,7 +142,8 @@ class Policy:
     team_request_key: str | None = None
     guardrails_header: str = "X-Guardrails"
     litellm_headers: bool = False
-    blocking_pool_size: int = 8
+    blocking_pool_size: int | None = None
+    provider_max_connections: int = 512
     unknown_routes: Literal["pass", "block"] = "pass"
     api_prefix: str = "/v1/"
 
@@ -154,6 +158,11 @@ class Policy:
             return guardrail.actions.resolve(category)
         table = guardrail.actions or self.phase_actions[phase]
         return table.resolve(category)
+
+    @property
+    def provider_pools(self) -> dict[str, int]:
+        """Each remote guardrail's connection pool size."""
+        return {name: g.max_connections for name, g in self.guardrails.items() if not g.is_local}
 
     def select(self, phase: Phase, requested: Sequence[str], team: Sequence[Guardrail]) -> list[Guardrail]:
         """Base (operator-enforced) first, then the team's guardrails (resolved by ``teams``), then those
@@ -263,6 +272,7 @@ def _compile(settings: GuardSettings) -> Policy:
                 section=section,
                 pii_replacement=pii_replacement,
                 default_name=_default_name(table, phase, guardrails),
+                max_connections=settings.provider_max_connections,
             )
             g.concurrent = concurrent
             add(g, enforced=True)
@@ -348,6 +358,7 @@ def _compile(settings: GuardSettings) -> Policy:
         guardrails_header=settings.guardrails_header,
         litellm_headers=settings.litellm_headers,
         blocking_pool_size=settings.blocking_pool_size,
+        provider_max_connections=settings.provider_max_connections,
     )
 
 
@@ -458,6 +469,20 @@ def _bedrock_template(
     return build
 
 
+def _max_connections(table: Mapping[str, Any], key: str, options: Mapping[str, Any], default: int) -> int:
+    """The guardrail's pool size: its ``max_connections``, else (Bedrock) the botocore pool it set,
+    else ``provider_max_connections``."""
+    bedrock_pool = options.get("max_pool_connections") if table.get("type") == "bedrock" else None
+    value = table.get("max_connections", default if bedrock_pool is None else bedrock_pool)
+    if isinstance(value, bool) or not isinstance(value, int):
+        where = "max_connections" if "max_connections" in table else "max_pool_connections"
+        raise ConfigError(f"{key}.{where}", f"expected a whole number, got {value!r}")
+    if value < 1:
+        where = "max_connections" if "max_connections" in table else "max_pool_connections"
+        raise ConfigError(f"{key}.{where}", f"must be at least 1, got {value}")
+    return value
+
+
 def _build_named(
     table: Mapping[str, Any], key: str, settings: GuardSettings, pii_replacement: str
 ) -> Guardrail:
@@ -484,6 +509,7 @@ def _build_named(
         section=section,
         pii_replacement=pii_replacement,
         default_name=name,
+        max_connections=settings.provider_max_connections,
     )
     g.default_on = bool(table.get("default_on", False))
     g.concurrent = concurrent
@@ -498,6 +524,7 @@ def _build_guardrail(
     section: PhaseSettings,
     pii_replacement: str,
     default_name: str,
+    max_connections: int,
 ) -> Guardrail:
     type_ = table.get("type")
     if not isinstance(type_, str):
@@ -506,6 +533,7 @@ def _build_guardrail(
     options = {k: v for k, v in table.items() if k not in COMMON_KEYS}
     timeout_ms = int(table.get("timeout_ms", section.timeout_ms))
     g = Guardrail(name=name, phases=phases, key=key, timeout_s=timeout_ms / 1000.0)
+    g.max_connections = _max_connections(table, key, options, max_connections)
     g.rewrites_input = Phase.INPUT in phases and bool(options.get("mask_request_content"))
     g.disable_exception_on_block = bool(table.get("disable_exception_on_block", False))
     for policy_key in ("on_timeout", "on_error"):
@@ -530,7 +558,9 @@ def _build_guardrail(
     elif type_ == "content_limits":
         g.limits = build_content_limits(options, name=name, key=key)
     elif type_ in REMOTE_PROVIDER_TYPES:
-        g.remote = build_remote(type_, options, name=name, key=key, timeout_ms=timeout_ms)
+        g.remote = build_remote(
+            type_, options, name=name, key=key, timeout_ms=timeout_ms, max_connections=g.max_connections
+        )
         g.cache_ttl_s = _cache_ttl(table, key, DEFAULT_CACHE_TTL_S.get(type_, 0.0))
         g.cache_fingerprint = config_fingerprint(canonical_type(type_), options)
         if type_ == "custom" and options.get("retry_enabled"):

@@ -199,7 +199,11 @@ class GuardSettings(BaseSettings):
     guardrails_header: str = "X-Guardrails"
     # Also send LiteLLM's ``x-litellm-applied-guardrails`` (same comma-separated list).
     litellm_headers: bool = False
-    blocking_pool_size: int = Field(default=8, ge=1)
+    # Threads per blocking (boto3) guardrail; None: as many as its connections (max_connections).
+    blocking_pool_size: int | None = Field(default=None, ge=1)
+    # Connections per remote guardrail unless its table sets `max_connections`: a provider answering in
+    # 2 s at 250 requests/s has 500 calls in flight (Little's law); more is a provider quota matter.
+    provider_max_connections: int = Field(default=512, ge=1)
 
     @model_validator(mode="after")
     def _baseline(self) -> GuardSettings:

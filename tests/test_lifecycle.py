@@ -52,14 +52,14 @@ def test_the_one_line_install_leaves_no_open_session_when_the_loop_ends() -> Non
 
             app.router.add_post("/v1/chat/completions", proxy)
             status = await _one_request(app)
-            assert guard.runtime._session is not None  # opened on first use
+            assert guard.runtime.started  # opened on first use
             return status
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert asyncio.run(scenario()) == 200
         gc.collect()
-    assert holder["guard"].runtime._session is None
+    assert not holder["guard"].runtime.started
     assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
 
 
@@ -73,9 +73,9 @@ async def test_cleanup_ctx_closes_the_provider_session_on_app_shutdown() -> None
             async with s.post(
                 f"{gw}/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]}
             ):
-                session_during = guard.runtime._session
-        assert session_during is not None and session_during.closed
-        assert guard.runtime._session is None
+                session_during = guard.runtime.for_guardrail("custom").http
+        assert session_during.closed
+        assert not guard.runtime.started
 
 
 async def test_two_guards_in_one_process_keep_their_own_policies(make_stack: Any) -> None:

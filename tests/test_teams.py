@@ -274,7 +274,13 @@ async def test_adhoc_providers_are_kept_in_a_bounded_lru_with_a_bounded_metrics_
     bedrock = FakeBedrock(guardrail_ids=set(ids))
     registry = CollectorRegistry()
     async with bedrock.running() as url:
-        config = {"policies": {"bedrock": template(url, allowed_id_pattern="adhocid[0-9]{5}", max_cached=2)}}
+        config = {
+            "policies": {
+                "bedrock": template(
+                    url, allowed_id_pattern="adhocid[0-9]{5}", max_cached=2, max_connections=3
+                )
+            }
+        }
         resolver = lambda request: {"guardrail_id": request.headers["X-Id"]}  # noqa: E731
         async with make_stack(config, team_resolver=resolver, registry=registry) as s:
             assert s.guard is not None and s.guard.policy.teams is not None
@@ -283,8 +289,10 @@ async def test_adhoc_providers_are_kept_in_a_bounded_lru_with_a_bounded_metrics_
             for gid in [*ids[:3], ids[0]]:
                 status, headers, _ = await s.chat("hello", headers={"X-Id": gid})
                 assert status == 200 and headers["X-Guardrails-Applied"] == name(gid, "DRAFT")
-            # boto3 ran in the guard's bounded thread pool
-            assert s.guard.runtime._pool is not None
+            # boto3 ran in one bounded thread pool shared by every ad-hoc id, sized by the template
+            lane = s.guard.runtime._lanes["bedrock_adhoc"]
+            assert lane._pool is not None and lane.max_connections == lane.threads == 3
+            assert not any(gid in name for name in s.guard.runtime._lanes for gid in ids)
             # two kept, least recently used first; the evicted one was built again when used
             assert adhoc.cached == [(ids[2], "DRAFT"), (ids[0], "DRAFT")]
             assert [c[0] for c in bedrock.calls()] == [ids[0], ids[1], ids[2], ids[0]]

@@ -62,13 +62,20 @@ def _config_error(key: str, exc: ValidationError) -> ConfigError:
 
 
 def build_remote(
-    type_: str, options: Mapping[str, Any], *, name: str, key: str, timeout_ms: int
+    type_: str,
+    options: Mapping[str, Any],
+    *,
+    name: str,
+    key: str,
+    timeout_ms: int,
+    max_connections: int | None = None,
 ) -> RemoteProvider:
     """Validate ``options`` for ``type_`` and build the provider, once, at start-up.
 
     ``key`` is the dotted path of the guardrail in the configuration (``guardrails[2]``); errors name
     ``f"{key}.<option>"``. ``timeout_ms`` is the guardrail's timeout, used as the per-call HTTP timeout
-    (and boto3's read timeout) so an abandoned call does not linger.
+    (and boto3's read timeout) so an abandoned call does not linger. ``max_connections`` is the
+    guardrail's pool size; Bedrock's botocore pool follows it unless ``max_pool_connections`` is set.
     """
     entry = _REGISTRY.get(canonical_type(type_))
     if entry is None:
@@ -79,4 +86,6 @@ def build_remote(
         parsed = model.model_validate(dict(options))
     except ValidationError as exc:
         raise _config_error(key, exc) from None
+    if isinstance(parsed, BedrockOptions) and parsed.max_pool_connections is None and max_connections:
+        parsed = parsed.model_copy(update={"max_pool_connections": max_connections})
     return builder(parsed, name=name, key=key, timeout_ms=timeout_ms)

@@ -32,11 +32,16 @@ class Runtime(Protocol):
 
     @property
     def http(self) -> aiohttp.ClientSession:
-        """The one pooled session every HTTP provider shares."""
+        """A pooled session (the calling guardrail's own, through ``for_guardrail``)."""
         ...
 
     async def run_blocking(self, fn: Any, /, *args: Any) -> Any:
         """Run a blocking call (boto3) in the bounded thread pool."""
+        ...
+
+    def for_guardrail(self, name: str, max_connections: int | None = None) -> Runtime:
+        """The resources of guardrail ``name``: its own connection and thread pools, so one slow
+        provider cannot starve the others (``max_connections`` sizes a pool not configured by name)."""
         ...
 
 

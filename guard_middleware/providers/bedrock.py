@@ -61,7 +61,8 @@ class BedrockOptions(MaskingOptions):
     trace_enabled: bool = False
     # botocore "standard" retry mode counts the first call: 1 means no retry.
     max_attempts: int = Field(default=2, ge=1, le=10)
-    max_pool_connections: int = Field(default=10, ge=1, le=1000)
+    # None: the guardrail's max_connections (the thread pool that calls boto3 has as many threads).
+    max_pool_connections: int | None = Field(default=None, ge=1)
     connect_timeout_ms: int = Field(default=2000, ge=1)
 
     @field_validator("guardrail_version", mode="before")
@@ -176,7 +177,7 @@ class BedrockProvider:
             connect_timeout=max(0.001, min(options.connect_timeout_ms, timeout_ms) / 1000),
             read_timeout=max(1, math.ceil(timeout_ms / 1000)),
             retries={"mode": "standard", "total_max_attempts": options.max_attempts},
-            max_pool_connections=options.max_pool_connections,
+            max_pool_connections=options.max_pool_connections or 10,
         )
         try:
             session = boto3.session.Session(

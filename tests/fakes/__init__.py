@@ -94,7 +94,7 @@ class FakeService:
     async def running(self) -> AsyncIterator[str]:
         runner = web.AppRunner(self.app())
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)  # a real service takes bursts
         await site.start()
         try:
             port = runner.addresses[0][1]

@@ -9,6 +9,7 @@ e-mail addresses -> ``redact`` with ``texts`` (each e-mail replaced by ``[EMAIL]
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,3 +66,24 @@ class FakeCustomGuardrail(FakeService):
                 }
             )
         return web.json_response({"action": "allow"})
+
+
+@dataclass
+class SlowPathGuardrail(FakeCustomGuardrail):
+    """The webhook, answering ``delay`` seconds late on paths under ``/slow`` (two guardrails on one
+    host, one of them slow). ``dropped`` counts the calls whose caller closed the connection while
+    waiting for the answer (the service notices it as a real one would, on its socket)."""
+
+    delay: float = 1.0
+    dropped: int = 0
+
+    async def _guard(self, request: web.Request) -> web.Response:
+        if request.path.startswith("/slow"):
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.delay
+            while loop.time() < until:
+                await asyncio.sleep(min(0.02, max(0.0, until - loop.time())))
+                if request.transport is None or request.transport.is_closing():
+                    self.dropped += 1
+                    raise ConnectionResetError("the caller went away")
+        return await super()._guard(request)

@@ -25,6 +25,9 @@ class TestRuntime:
     async def run_blocking(self, fn: Any, /, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    def for_guardrail(self, name: str) -> TestRuntime:
+        return self
+
 
 @contextlib.asynccontextmanager
 async def make_runtime() -> AsyncIterator[TestRuntime]:
