@@ -113,6 +113,8 @@ class Policy:
     blocking_pool_size: int = 8
     unknown_routes: Literal["pass", "block"] = "pass"
     api_prefix: str = "/v1/"
+    # ``pii.restore``: placeholders the request was given are put back in its answer
+    restore: bool = False
 
     def resolve_action(
         self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None
@@ -233,6 +235,13 @@ def compile_policy(settings: GuardSettings) -> Policy:
                 base[phase].append(guardrails[name])
 
     if pii is not None and pii.enabled:
+        if pii.restore and (pii.action != "anonymize" or pii.apply_to == "output"):
+            raise ConfigError(
+                "pii.restore",
+                "restores the values that anonymisation replaced in the request: it needs "
+                'action = "anonymize" and apply_to = "input" or "both" '
+                f"(here action = {pii.action!r}, apply_to = {pii.apply_to!r})",
+            )
         if pii.provider.get("type", "regex") != "regex":
             raise ConfigError(
                 "pii.provider.type",
@@ -304,6 +313,7 @@ def compile_policy(settings: GuardSettings) -> Policy:
         team_request_key=policies.request_key if policies else None,
         guardrails_header=settings.guardrails_header,
         blocking_pool_size=settings.blocking_pool_size,
+        restore=bool(pii is not None and pii.enabled and pii.restore),
     )
 
 
