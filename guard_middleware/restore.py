@@ -60,7 +60,7 @@ class Restorer:
     whole. At most ``max_len - 1`` characters are held, and only after an ``[``.
     """
 
-    __slots__ = ("_bytes", "_held", "_max_len", "_prefixes", "_values")
+    __slots__ = ("_bytes", "_held", "_max_len", "_prefixes", "_starts", "_values")
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._values = dict(values)
@@ -69,6 +69,10 @@ class Restorer:
         # every proper prefix of a placeholder (``[``, ``[E``, ..., ``[EMAIL_1``)
         self._prefixes = frozenset(p[:i] for p in self._values for i in range(1, len(p)))
         self._held: dict[Hashable, str] = {}
+        # In raw JSON event bytes, where a placeholder (or a piece of one) may begin: ``[`` and then a
+        # placeholder's second character, ``[`` ending a string (``["``), or an escaped ``[``.
+        seconds = sorted({re.escape(p[1].encode()) for p in self._values if len(p) > 1})
+        self._starts = re.compile(rb"\[(?:" + b"|".join([b'"', *seconds]) + rb")|\\u005[bB]")
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -89,6 +93,11 @@ class Restorer:
         """Whether a JSON body may hold an issued placeholder (they are ASCII with nothing JSON escapes,
         so one the model wrote appears in the bytes as it is)."""
         return b"[" in body and any(p in body for p in self._bytes)
+
+    def safe_prefix(self, data: bytes) -> int:
+        """How many leading bytes of raw stream ``data`` surely carry no placeholder nor piece of one."""
+        found = self._starts.search(data)
+        return len(data) if found is None else found.start()
 
     def feed(self, channel: Hashable, text: str) -> str:
         """The part of ``text`` (after what ``channel`` held) that can be released, restored."""

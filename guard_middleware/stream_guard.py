@@ -146,10 +146,10 @@ class StreamGuard:
         engine's own checks looks at this stream's text: no remote provider, no content limits, no
         copies to track, no audit record per evaluation, every text check on the engine."""
         chunks = self.model.fast_chunks()
-        if chunks is None or self.remote or self.limits or self.keep_original or not self.text_guardrails:
+        if chunks is None or self.remote or self.limits or self.keep_original:
             return None
-        if self.restorer is not None:
-            return None  # the engine does not restore placeholders
+        if not self.text_guardrails and self.restorer is None:
+            return None
         if self.x.guard.auditor.log_all:
             return None
         checks = native_checks(self.text_guardrails)
@@ -230,7 +230,18 @@ class StreamGuard:
         window = self.windows.get(channel)
         if window is None or not 0 <= choice < 1 << 64:
             return b"", data
-        out, used, last = fast.feed(data, choice, window, self.known, sys.get_int_max_str_digits())
+        given = data
+        restorer = self.restorer
+        if restorer is not None:
+            # The engine does not restore placeholders: it takes only the events before the first one
+            # that may carry (part of) one, and none while part of one is held.
+            if restorer.holding() or "[" in window.pending:
+                return b"", data
+            safe = restorer.safe_prefix(data)
+            if safe == 0:
+                return b"", data
+            given = data[:safe]
+        out, used, last = fast.feed(given, choice, window, self.known, sys.get_int_max_str_digits())
         if last is not None:
             self.model.note_settled(last)
         return out, data[used:]
