@@ -335,6 +335,17 @@ async def test_a_placeholder_prefix_at_the_end_of_the_answer_is_released(make_st
         async with stream:
             text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         assert text == f"see {EMAIL} and [EMAIL_"
+        async with client.responses.stream(model="m", input=PROMPT, extra_headers=reply) as rstream:
+            deltas = [e.delta async for e in rstream if e.type == "response.output_text.delta"]
+            final = await rstream.get_final_response()
+        assert "".join(deltas) == final.output_text == f"see {EMAIL} and [EMAIL_"
+        async with (
+            anth(s) as claude,
+            claude.messages.stream(
+                model="m", max_tokens=64, messages=user(PROMPT), extra_headers=reply
+            ) as astream,
+        ):
+            assert "".join([t async for t in astream.text_stream]) == f"see {EMAIL} and [EMAIL_"
 
 
 # -- the JSON fast path, audit, metrics ------------------------------------------------------------
@@ -452,3 +463,27 @@ def test_any_split_of_a_channel_restores_like_the_whole_text(cuts: list[int]) ->
     out.append(restorer.flush("c"))
     assert "".join(out) == RESTORED
     assert not restorer.holding()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 7, 9])
+@pytest.mark.parametrize("apply_to", ["input", "both"])
+async def test_chat_and_completions_streams_restore_with_and_without_output_checks(
+    make_stack: Any, chunk: int, apply_to: str
+) -> None:
+    # With output checks the engine's stream fast path settles the plain text events; restoration
+    # must take over for every event that carries a piece of a placeholder, then hand back.
+    config = {"pii": {"action": "anonymize", "apply_to": apply_to, "restore": True}}
+    prompt = f"{EMAIL} then a long tail of words after it, and {OTHER} at the end"
+    headers = {"X-Mock-Chunk": str(chunk)}
+    async with make_stack(config) as s, oai(s) as client:
+        stream = await client.chat.completions.create(
+            model="m", messages=user(prompt), stream=True, extra_headers=headers
+        )
+        async with stream:
+            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        assert text == f"You said: {prompt}"
+        legacy = await client.completions.create(model="m", prompt=prompt, stream=True, extra_headers=headers)
+        async with legacy:
+            text = "".join([c.choices[0].text async for c in legacy if c.choices])
+        assert text == f"You said: {prompt}"
+        upstream_saw_no_original(s, EMAIL, OTHER)
