@@ -185,6 +185,14 @@ def _translate(entry: Any, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}.litellm_params", "required table")
     pwhere = f"{where}.litellm_params"
     kind = params.get("guardrail")
+    if kind == "presidio":
+        # Presidio is a separate service we do not call; its local equivalent is the `pii` section.
+        restore_hint = "; for output_parse_pii set pii.restore = true" if "output_parse_pii" in params else ""
+        raise ConfigError(
+            f"{pwhere}.output_parse_pii" if "output_parse_pii" in params else f"{pwhere}.guardrail",
+            "guardrail 'presidio' is not supported (Presidio is not called); anonymise locally with the "
+            f'pii section: action = "anonymize"{restore_hint}',
+        )
     if kind not in _TYPES:
         hint = ""
         if isinstance(kind, str) and "." in kind:

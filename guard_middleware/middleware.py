@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
 from guard_middleware.cache import VerdictCache, build_cache
+from guard_middleware.checks.base import CheckError
 from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder, looks_plain
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
@@ -30,6 +31,7 @@ from guard_middleware.metrics import GuardMetrics, NoMetrics, metrics_for
 from guard_middleware.pipeline import Evaluation, Evaluator, Vault
 from guard_middleware.policy import Guardrail, Policy, compile_policy, describe, normalize_route
 from guard_middleware.providers.base import EvalContext
+from guard_middleware.restore import Restorer, restore_texts
 from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
@@ -428,6 +430,9 @@ class _Exchange:
         self.raw = raw
         self.request_id = request_id
         self.vault = Vault()
+        # ``pii.restore``: placeholder -> value, for the placeholders the request was given
+        self.restorable: dict[str, str] = {}
+        self._restorer: Restorer | None = None
         self.applied: list[str] = []
         self.warnings: list[str] = []
         self.input_selected = self.policy.select(Phase.INPUT, requested, team.guardrails)
@@ -452,6 +457,31 @@ class _Exchange:
         # What the request waits for, should its client go away: "input" checks, then "upstream".
         self.stage = "input"
         self.started = asyncio.get_running_loop().time()
+
+    @property
+    def restorer(self) -> Restorer | None:
+        """The answer's restorer (``pii.restore``), None when nothing in the request was anonymised.
+        A value that an output check would block is not restored: restoration puts back what the
+        client sent, never what an output block rule refuses to send."""
+        if not self.restorable:
+            return None
+        if self._restorer is None:
+            policy = self.policy
+            values: dict[str, str] = {}
+            for placeholder, value in self.restorable.items():
+                try:
+                    refused = any(
+                        policy.resolve_action(g, Phase.OUTPUT, m.category, None) is Action.BLOCK
+                        for g in self.output_selected
+                        if g.text_check is not None
+                        for m in g.text_check.find(value)
+                    )
+                except CheckError:
+                    refused = True
+                if not refused:
+                    values[placeholder] = value
+            self._restorer = Restorer(values)
+        return self._restorer if self._restorer else None
 
     def ctx(self, phase: Phase) -> EvalContext:
         return EvalContext(
@@ -500,6 +530,8 @@ class _Exchange:
         self._note(ev)
         if ev.action is Action.BLOCK:
             return self._input_blocked(ev)
+        if self.policy.restore:
+            self.restorable = self.vault.issued()  # before the answer issues placeholders of its own
         body = self.raw
         if ev.new_texts:
             try:
@@ -631,10 +663,11 @@ class _Exchange:
     async def _guard_unprepared(self, resp: web.StreamResponse) -> web.StreamResponse:
         if self.gate is not None:
             await self.gate
-        if not isinstance(resp, web.Response) or not self.output_selected:
+        if not isinstance(resp, web.Response) or not (self.output_selected or self.restorable):
             self._guard_headers(resp.headers)
             return resp
-        self.guard.metrics.request(self.route, self.format.name, "output", 0)
+        if self.output_selected:  # restoration alone is not a check
+            self.guard.metrics.request(self.route, self.format.name, "output", 0)
         coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
         try:
             body = self._decode_response(bytes(resp.body or b""), coding)  # type: ignore[arg-type]
@@ -660,7 +693,8 @@ class _Exchange:
     async def _guard_body(self, content_type: str, body: bytes) -> tuple[int, bytes]:
         """A complete answer body: JSON is checked as a whole, SSE through the stream guard; anything
         else on a guarded route cannot be checked and is refused."""
-        self.guard.metrics.scanned_bytes("output", len(body))
+        if self.output_selected:
+            self.guard.metrics.scanned_bytes("output", len(body))
         kind = _body_kind(content_type, body)
         if kind == "json":
             return await self.guard_json_body(body)
@@ -738,7 +772,7 @@ class _Exchange:
         )
         if fast is not None:
             self._note(fast)
-            return 200, body
+            return 200, self._restore_json(obj, body)
         extraction = self.format.extract_answer(obj)
         ev = await self._evaluate(
             Phase.OUTPUT, self.output_selected, extraction.segments, extraction.unscanned
@@ -754,8 +788,22 @@ class _Exchange:
             return rejection.status, json.dumps(self.format.error_body(rejection.body)).encode()
         if ev.new_texts:
             apply_rewrites(obj, extraction, ev.new_texts, ev.spans, clear_logprobs=True)
-            return 200, dump_json(obj)
-        return 200, body
+            body = dump_json(obj)
+        return 200, self._restore_json(obj, body)
+
+    def _restore_json(self, obj: Any, body: bytes) -> bytes:
+        """``pii.restore`` on a checked JSON answer (``obj`` is ``body`` parsed): every string the
+        model wrote gets the client's values back. An answer with no issued placeholder is sent as
+        it is."""
+        restorer = self.restorer
+        if restorer is None or not restorer.in_bytes(body):
+            return body
+        extraction = extract(obj, default_role="assistant", opaque=self.format.opaque_answer_keys, join=False)
+        restored = restore_texts(dict(enumerate(s.text for s in extraction.segments)), restorer.restore)
+        if not restored:
+            return body
+        apply_rewrites(obj, extraction, restored)
+        return dump_json(obj)
 
     def make_stream_guard(self) -> StreamGuard:
         self.stream = StreamGuard(self)
@@ -767,10 +815,11 @@ class _Exchange:
     ) -> compat.WriterMode:
         if self.gate is not None:
             await self.gate
-        if not self.output_selected:
+        if not (self.output_selected or self.restorable):
             self._guard_headers(headers)
             return "pass"
-        self.guard.metrics.request(self.route, self.format.name, "output", 0)
+        if self.output_selected:  # restoration alone is not a check
+            self.guard.metrics.request(self.route, self.format.name, "output", 0)
         content_type = headers.get("Content-Type", "")
         # With compression enabled by the handler, aiohttp compresses after us: we see plaintext and the
         # header is aiohttp's. Otherwise a Content-Encoding means the handler passes encoded bytes on.
@@ -786,7 +835,8 @@ class _Exchange:
 
     async def on_chunk(self, data: bytes) -> bytes:
         assert self.stream is not None
-        self.guard.metrics.scanned_bytes("output", len(data))
+        if self.output_selected:
+            self.guard.metrics.scanned_bytes("output", len(data))
         return await self.stream.feed(data)
 
     async def on_stream_end(self) -> bytes:

@@ -23,6 +23,7 @@ from guard_middleware.metrics import RESULT_OF_ACTION, GuardMetrics, NoMetrics, 
 from guard_middleware.policy import Guardrail, Policy
 from guard_middleware.providers.base import EvalContext, Runtime
 from guard_middleware.queue_clock import QUEUE_CLOCK, QueueClock
+from guard_middleware.restore import Vault as Vault  # re-exported: the shell creates one per request
 from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import (
     Action,
@@ -36,26 +37,6 @@ from guard_middleware.verdict import (
 )
 
 log = logging.getLogger("guard_middleware")
-
-
-class Vault:
-    """Anonymisation placeholders for one request: the same value gets the same ``[TYPE_n]`` in the
-    request and in its response."""
-
-    __slots__ = ("_counts", "_map")
-
-    def __init__(self) -> None:
-        self._map: dict[tuple[str, str], str] = {}
-        self._counts: dict[str, int] = {}
-
-    def placeholder(self, category: str, value: str) -> str:
-        key = (category.upper(), value)
-        found = self._map.get(key)
-        if found is None:
-            n = self._counts.get(key[0], 0) + 1
-            self._counts[key[0]] = n
-            found = self._map[key] = f"[{key[0]}_{n}]"
-        return found
 
 
 def replacement_for(guardrail: Guardrail, category: str, value: str, vault: Vault) -> str:

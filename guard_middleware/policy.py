@@ -146,6 +146,8 @@ class Policy:
     provider_max_connections: int = 512
     unknown_routes: Literal["pass", "block"] = "pass"
     api_prefix: str = "/v1/"
+    # ``pii.restore``: placeholders the request was given are put back in its answer
+    restore: bool = False
 
     def resolve_action(
         self, guardrail: Guardrail, phase: Phase, category: str, decided: Action | None
@@ -283,6 +285,13 @@ def _compile(settings: GuardSettings) -> Policy:
                 base[phase].append(guardrails[name])
 
     if pii is not None and pii.enabled:
+        if pii.restore and (pii.action != "anonymize" or pii.apply_to == "output"):
+            raise ConfigError(
+                "pii.restore",
+                "restores the values that anonymisation replaced in the request: it needs "
+                'action = "anonymize" and apply_to = "input" or "both" '
+                f"(here action = {pii.action!r}, apply_to = {pii.apply_to!r})",
+            )
         if pii.provider.get("type", "regex") != "regex":
             raise ConfigError(
                 "pii.provider.type",
@@ -359,6 +368,7 @@ def _compile(settings: GuardSettings) -> Policy:
         litellm_headers=settings.litellm_headers,
         blocking_pool_size=settings.blocking_pool_size,
         provider_max_connections=settings.provider_max_connections,
+        restore=bool(pii is not None and pii.enabled and pii.restore),
     )
 
 

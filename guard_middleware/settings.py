@@ -102,6 +102,8 @@ class PiiSettings(_Section):
     provider: dict[str, Any] = Field(default_factory=lambda: {"type": "regex"})
     # the debatable IP_ADDRESS families (`ip_address = {exclude_special = false}`)
     ip_address: IpAddressRules = Field(default_factory=IpAddressRules)
+    # put the client's values back where the model repeats their placeholders (action "anonymize")
+    restore: bool = False
 
 
 class AuditSettings(_Section):

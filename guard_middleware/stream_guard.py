@@ -48,6 +48,7 @@ from guard_middleware.formats.body import (
 from guard_middleware.metrics import RESULT_OF_ACTION
 from guard_middleware.pipeline import Evaluation, native_checks, replacement_for
 from guard_middleware.policy import Guardrail
+from guard_middleware.restore import restore_texts
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.streaming import TextWindow
 from guard_middleware.verdict import Action, Finding, Match, Phase, Segment
@@ -135,6 +136,9 @@ class StreamGuard:
         self._coding = ""
         self._audited = False
         self.piece_actions: dict[str, Action] = {}
+        # ``pii.restore``: applied to text as it leaves, after every check (checks, remote providers and
+        # the audit log see the model's text with its placeholders, never the restored values)
+        self.restorer = exchange.restorer
         self.fast = self._fast_scanner()
 
     def _fast_scanner(self) -> StreamScanner | None:
@@ -142,7 +146,9 @@ class StreamGuard:
         engine's own checks looks at this stream's text: no remote provider, no content limits, no
         copies to track, no audit record per evaluation, every text check on the engine."""
         chunks = self.model.fast_chunks()
-        if chunks is None or self.remote or self.limits or self.keep_original or not self.text_guardrails:
+        if chunks is None or self.remote or self.limits or self.keep_original:
+            return None
+        if not self.text_guardrails and self.restorer is None:
             return None
         if self.x.guard.auditor.log_all:
             return None
@@ -224,7 +230,18 @@ class StreamGuard:
         window = self.windows.get(channel)
         if window is None or not 0 <= choice < 1 << 64:
             return b"", data
-        out, used, last = fast.feed(data, choice, window, self.known, sys.get_int_max_str_digits())
+        given = data
+        restorer = self.restorer
+        if restorer is not None:
+            # The engine does not restore placeholders: it takes only the events before the first one
+            # that may carry (part of) one, and none while part of one is held.
+            if restorer.holding() or "[" in window.pending:
+                return b"", data
+            safe = restorer.safe_prefix(data)
+            if safe == 0:
+                return b"", data
+            given = data[:safe]
+        out, used, last = fast.feed(given, choice, window, self.known, sys.get_int_max_str_digits())
         if last is not None:
             self.model.note_settled(last)
         return out, data[used:]
@@ -377,10 +394,16 @@ class StreamGuard:
         if len(known) > _KNOWN_LIMIT:
             known.clear()
             known.update(self.copies)
+        restorer = self.restorer
         for i, seg in enumerate(segments):
-            checked = known[seg.text] = ev.new_texts.get(i, seg.text)
+            checked = ev.new_texts.get(i, seg.text)
             if self.remote and seg.kind != "other":
                 self.whole_texts.append(checked)  # model text: part of the whole answer
+            if restorer is not None:
+                restored = restorer.restore(checked)
+                if restored != checked:
+                    ev.new_texts[i] = checked = restored
+            known[seg.text] = checked
         if not ev.new_texts and not extraction.known:
             return False
         apply_rewrites(obj, extraction, ev.new_texts, ev.spans, clear_logprobs=True)
@@ -423,7 +446,10 @@ class StreamGuard:
             if step.blocked is not None:
                 return self._block_local(step.blocked[0], step.blocked[1])
             text = step.released
-        return await self._after_local(channel, text, final=False)
+        text = await self._after_local(channel, text, final=False)
+        if self.restorer is not None and text:
+            text = self.restorer.feed(channel, text)
+        return text
 
     async def _close_channel(self, channel: Channel) -> str:
         window = self.windows.pop(channel, None)
@@ -437,9 +463,15 @@ class StreamGuard:
                 return self._block_local(step.blocked[0], step.blocked[1])
             text = step.released
         text = await self._after_local(channel, text, final=True)
+        restorer = self.restorer
+        if restorer is not None:
+            text = restorer.feed(channel, text) + restorer.flush(channel)
         if self.keep_original and not self.x.terminated:
             original = "".join(self.original.pop(channel, ()))
-            self.copies[original] = self.known[original] = "".join(self.released.get(channel, ()))
+            checked = "".join(self.released.get(channel, ()))
+            self.copies[original] = self.known[original] = (
+                restorer.restore(checked) if restorer is not None else checked
+            )
         return text
 
     async def _after_local(self, channel: Channel, text: str, *, final: bool) -> str:
@@ -523,11 +555,26 @@ class StreamGuard:
         if ev.new_texts:
             apply_rewrites(holder, extraction, ev.new_texts, ev.spans)
         checked: str = holder[key]
+        shown = checked if self.restorer is None else self._restore_held(key, checked)
         if self.keep_original:
-            self.copies[original] = self.known[original] = checked
+            self.copies[original] = self.known[original] = shown
         if self.keep_released:
             self.released.setdefault(channel, []).append(checked)
-        return await self._emit(self.model.text_event(channel, checked))
+        return await self._emit(self.model.text_event(channel, shown))
+
+    def _restore_held(self, key: str, text: str) -> str:
+        """``pii.restore`` on a held text (tool-call JSON): walked as JSON, so a restored value is
+        written back JSON-escaped."""
+        assert self.restorer is not None
+        if "[" not in text:
+            return text
+        holder: dict[str, Any] = {key: text}
+        extraction = extract(holder, default_role="assistant", join=False)
+        restored = restore_texts(dict(enumerate(s.text for s in extraction.segments)), self.restorer.restore)
+        if restored:
+            apply_rewrites(holder, extraction, restored)
+        result: str = holder[key]
+        return result
 
     # -- remote providers -------------------------------------------------------------------------
     async def _remote_check(self, segments: list[Segment]) -> dict[int, str] | None:

@@ -100,6 +100,11 @@ class TextWindow:
         return len(self._pending)
 
     @property
+    def pending(self) -> str:
+        """The text fed but not yet released."""
+        return self._pending
+
+    @property
     def blocked(self) -> tuple[TextCheck, Match] | None:
         return self._blocked
 
