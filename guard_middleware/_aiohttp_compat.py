@@ -9,6 +9,7 @@ attributes fails loudly at boot instead of silently skipping the guard.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Literal, Protocol
 
 from aiohttp import StreamReader, web
@@ -57,6 +58,16 @@ def self_check() -> None:
             f"guard_middleware does not support aiohttp {aiohttp.__version__}: request attributes "
             f"{', '.join(missing)} are gone. Pin aiohttp>=3.10,<4."
         )
+    if not disconnect_watch_supported():
+        logging.getLogger("guard_middleware").warning(
+            "this aiohttp's StreamReader has no _eof_waiter: client disconnects are not noticed, so a "
+            "client that has gone still costs its provider and upstream calls"
+        )
+
+
+def disconnect_watch_supported() -> bool:
+    """Whether the reader slot ``DisconnectWatch`` borrows exists (3.10 through 3.14 have it)."""
+    return "_eof_waiter" in StreamReader.__init__.__code__.co_names
 
 
 def bytes_reader(data: bytes) -> StreamReader:

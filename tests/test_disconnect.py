@@ -167,3 +167,21 @@ async def test_with_concurrent_input_checks_both_the_provider_call_and_the_upstr
             assert await _eventually(lambda: fake.dropped == 1)
             assert await _eventually(lambda: upstream.closed_after is not None)
             assert await _eventually(lambda: _closed(registry, "input") == 1)
+
+
+def test_every_supported_aiohttp_has_the_slot_the_watch_borrows() -> None:
+    # CI runs this on the newest aiohttp and on 3.10: an aiohttp that drops the slot fails here first.
+    from guard_middleware._aiohttp_compat import disconnect_watch_supported
+
+    assert disconnect_watch_supported()
+
+
+def test_an_aiohttp_without_the_slot_is_named_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from guard_middleware import GuardMiddleware, _aiohttp_compat
+
+    monkeypatch.setattr(_aiohttp_compat, "disconnect_watch_supported", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="guard_middleware"):
+        GuardMiddleware(registry=CollectorRegistry())
+    assert any("client disconnects are not noticed" in r.getMessage() for r in caplog.records)
