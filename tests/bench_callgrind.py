@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,29 @@ def measure(
         log.close()
 
 
+@contextlib.contextmanager
+def mock_llm() -> Iterator[str]:
+    """The built-in mock LLM in its own process; yields its base URL."""
+    port = free_port()
+    mock = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from aiohttp import web; from examples.mock_llm import make_app; "
+            f"web.run_app(make_app(), host='127.0.0.1', port={port}, print=None)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, 30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        mock.terminate()
+        mock.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
@@ -190,42 +215,24 @@ def main() -> None:
     )
     parser.add_argument("--metrics-cost", action="store_true", help="guarded with metrics on vs off")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir:
-        mock_port = free_port()
-        mock = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from aiohttp import web; from examples.mock_llm import make_app; "
-                f"web.run_app(make_app(), host='127.0.0.1', port={mock_port}, print=None)",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_port(mock_port, 30)
-            mock_url = f"http://127.0.0.1:{mock_port}"
-            if args.metrics_cost:
-                print(f"{'size':>8}  {'no metrics Ir/req':>18}  {'metrics Ir/req':>15}  {'cost':>8}  share")
-                for size in (int(s) for s in args.sizes.split(",")):
-                    off = measure(True, size, args, mock_url, out_dir, metrics=False)
-                    on = measure(True, size, args, mock_url, out_dir, metrics=True)
-                    share = (on - off) / on
-                    print(f"{size:>8,}  {off:>18,.0f}  {on:>15,.0f}  {on - off:>8,.0f}  {share:.2%}")
-                return
-            print(f"{'size':>8}  {'bare Ir/req':>14}  {'guarded Ir/req':>15}  {'guard Ir/req':>13}  ratio")
+    with tempfile.TemporaryDirectory(prefix="bench_cg_") as out_dir, mock_llm() as mock_url:
+        if args.metrics_cost:
+            print(f"{'size':>8}  {'no metrics Ir/req':>18}  {'metrics Ir/req':>15}  {'cost':>8}  share")
             for size in (int(s) for s in args.sizes.split(",")):
-                bare = measure(False, size, args, mock_url, out_dir)
-                guarded = measure(True, size, args, mock_url, out_dir)
-                cost = guarded - bare
-                print(
-                    f"{size:>8,}  {bare:>14,.0f}  {guarded:>15,.0f}  {cost:>13,.0f}  {bare / guarded:.3f}",
-                    flush=True,
-                )
-        finally:
-            mock.terminate()
-            mock.wait(30)
+                off = measure(True, size, args, mock_url, out_dir, metrics=False)
+                on = measure(True, size, args, mock_url, out_dir, metrics=True)
+                share = (on - off) / on
+                print(f"{size:>8,}  {off:>18,.0f}  {on:>15,.0f}  {on - off:>8,.0f}  {share:.2%}")
+            return
+        print(f"{'size':>8}  {'bare Ir/req':>14}  {'guarded Ir/req':>15}  {'guard Ir/req':>13}  ratio")
+        for size in (int(s) for s in args.sizes.split(",")):
+            bare = measure(False, size, args, mock_url, out_dir)
+            guarded = measure(True, size, args, mock_url, out_dir)
+            cost = guarded - bare
+            print(
+                f"{size:>8,}  {bare:>14,.0f}  {guarded:>15,.0f}  {cost:>13,.0f}  {bare / guarded:.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.bench_callgrind import bodies, dump_instructions, free_port, send, wait_port
+from tests.bench_callgrind import bodies, dump_instructions, free_port, mock_llm, send, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,32 +72,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1024")
     parser.add_argument("--stream", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_restore_") as out_dir:
-        mock_port = free_port()
-        mock = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from aiohttp import web; from examples.mock_llm import make_app; "
-                f"web.run_app(make_app(), host='127.0.0.1', port={mock_port}, print=None)",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_port(mock_port, 30)
-            mock_url = f"http://127.0.0.1:{mock_port}"
-            kind = "stream" if args.stream else "json"
-            print(f"{'size':>8}  {'kind':>6}  {'restore off Ir/req':>18}  {'restore on Ir/req':>17}  cost")
-            for size in (int(s) for s in args.sizes.split(",")):
-                off = measure(False, size, args, mock_url, out_dir)
-                on = measure(True, size, args, mock_url, out_dir)
-                cost = on - off
-                print(f"{size:>8,}  {kind:>6}  {off:>18,.0f}  {on:>17,.0f}  {cost:,.0f} ({cost / off:.1%})")
-        finally:
-            mock.terminate()
-            mock.wait(30)
+    with tempfile.TemporaryDirectory(prefix="bench_restore_") as out_dir, mock_llm() as mock_url:
+        kind = "stream" if args.stream else "json"
+        print(f"{'size':>8}  {'kind':>6}  {'restore off Ir/req':>18}  {'restore on Ir/req':>17}  cost")
+        for size in (int(s) for s in args.sizes.split(",")):
+            off = measure(False, size, args, mock_url, out_dir)
+            on = measure(True, size, args, mock_url, out_dir)
+            cost = on - off
+            print(f"{size:>8,}  {kind:>6}  {off:>18,.0f}  {on:>17,.0f}  {cost:,.0f} ({cost / off:.1%})")
 
 
 if __name__ == "__main__":

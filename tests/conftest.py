@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import anthropic
+import openai
 import pytest
 from aiohttp import web
 from hypothesis import settings
@@ -75,6 +77,19 @@ class Stack:
                 else await resp.text()
             )
             return resp.status, dict(resp.headers), data
+
+
+# The official SDKs as a user's client of a stack (no retries: a test sees the first answer).
+def oai(s: Stack) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="k", max_retries=0)
+
+
+def anth(s: Stack) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=s.url, api_key="k", max_retries=0)
+
+
+def user(text: str) -> list[Any]:
+    return [{"role": "user", "content": text}]
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from anthropic.types import TextBlock, ToolUseBlock
 from hypothesis import given
@@ -27,7 +25,7 @@ from guard_middleware import GuardMiddleware, GuardSettings
 from guard_middleware.config_litellm import guardrails_from_litellm
 from guard_middleware.errors import ConfigError
 from guard_middleware.restore import Restorer, Vault
-from tests.conftest import Stack
+from tests.conftest import Stack, anth, oai, user
 
 EMAIL = "jane.doe@example.com"
 OTHER = "bob@example.org"
@@ -36,18 +34,6 @@ PROMPT = f"mail {EMAIL} please"
 ECHO = f"You said: {PROMPT}"  # what the client must read
 SENT = "mail [EMAIL_1] please"  # what the upstream must receive
 SMALL = {"X-Mock-Chunk": "3"}  # the placeholder spans several events
-
-
-def oai(s: Stack) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="k", max_retries=0)
-
-
-def anth(s: Stack) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=s.url, api_key="k", max_retries=0)
-
-
-def user(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 def upstream_saw_no_original(s: Stack, *values: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from anthropic.types import TextBlock, ToolUseBlock
 from openai.types.responses import ResponseFunctionToolCall
 
-from tests.conftest import Stack
+from tests.conftest import anth, oai, user
 
 BLOCKED = "competitor-name"
 EMAIL = "jane.doe@example.com"
@@ -48,18 +48,6 @@ REFUSE: dict[str, Any] = {
 PII_REPLY = {"X-Mock-Reply": f"write to {EMAIL} today", "X-Mock-Chunk": "3"}
 PII_REPLY_REDACTED = f"write to {REDACTED} today"
 BLOCKED_REPLY = {"X-Mock-Reply": f"fine so far, then the {BLOCKED} and more", "X-Mock-Chunk": "3"}
-
-
-def oai(s: Stack) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key="k", max_retries=0)
-
-
-def anth(s: Stack) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=s.url, api_key="k", max_retries=0)
-
-
-def user(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 def dumps(events: list[Any]) -> list[dict[str, Any]]:
