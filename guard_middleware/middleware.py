@@ -36,7 +36,7 @@ from guard_middleware.runtime import Runtime
 from guard_middleware.settings import GuardSettings
 from guard_middleware.sse import SSEError, SSEEvent, SSEParser, encode
 from guard_middleware.stream_guard import StreamGuard
-from guard_middleware.teams import NOTHING, Resolution, TeamPolicies
+from guard_middleware.teams import NOTHING, Resolution, TeamPolicies, misconfigured
 from guard_middleware.tracing import Tracer
 from guard_middleware.verdict import Action, Phase
 
@@ -390,19 +390,24 @@ class GuardMiddleware:
         teams = policy.teams
         if teams is None and self._team_resolver is None:
             return NOTHING
+        # The operator's sources first, so the team they name is the one audited; a client's header
+        # last: it only names a team (whose guardrails come from the configuration) and can only add.
         sources: list[object] = []
-        if policy.team_header:
-            # A client's header only names a team; its guardrails come from the configuration.
-            sources.append(request.headers.get(policy.team_header) or None)
         if policy.team_request_key:
             value = request.get(policy.team_request_key)
             if isinstance(value, (str, Mapping)):
                 sources.append(value)
         if self._team_resolver is not None:
-            resolved = self._team_resolver(request)
-            if inspect.isawaitable(resolved):
-                resolved = await resolved
+            try:
+                resolved = self._team_resolver(request)
+                if inspect.isawaitable(resolved):
+                    resolved = await resolved
+            except Exception:
+                log.exception("the team resolver raised")
+                raise misconfigured("the team resolver failed") from None
             sources.append(resolved)
+        if policy.team_header:
+            sources.append(request.headers.get(policy.team_header) or None)
         if teams is None:
             teams = self._no_teams
         return teams.resolve(sources)

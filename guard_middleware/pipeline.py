@@ -544,8 +544,10 @@ class Evaluator:
         assert g.remote is not None
         async with asyncio.timeout(g.timeout_s):
             with self.tracer.current(span):
-                # the guardrail's own pool; ad-hoc Bedrock ids share their template's (a bounded label)
-                return await g.remote.evaluate(sent, ctx, runtime.for_guardrail(g.label, g.max_connections))
+                # the guardrail's own pool; Bedrock ids built from the template share the template's
+                return await g.remote.evaluate(
+                    sent, ctx, runtime.for_guardrail(g.pool or g.label, g.max_connections)
+                )
 
     async def _lookup(self, cache: VerdictCache, g: Guardrail, key: str) -> ProviderOutcome | None:
         # A cache that cannot answer is a miss: the provider is asked, never skipped.

@@ -108,6 +108,9 @@ class Guardrail:
     rewrites_input: bool = False
     # The metrics and span label when the name is not a bounded value (a Bedrock id from team metadata).
     metric_label: str | None = None
+    # The connection/thread pool it shares when not its own: every Bedrock guardrail built from the
+    # `policies.bedrock` template uses the template's one boto3 client, so they share one pool.
+    pool: str | None = None
     # Remote providers: how long a verdict is cached (0: never), and a digest of the provider's type and
     # options that is part of every cache key (a changed configuration never reuses an old verdict).
     cache_ttl_s: float = 0.0
@@ -462,7 +465,7 @@ def _bedrock_template(
             f"{key}.mode", "masking rewrites the request, which cannot happen once it has left; use pre_call"
         )
     from guard_middleware.providers.bedrock import BedrockProvider
-    from guard_middleware.teams import bedrock_name
+    from guard_middleware.teams import ADHOC_LABEL, bedrock_name
 
     template = proto.remote
     assert isinstance(template, BedrockProvider)
@@ -474,7 +477,14 @@ def _bedrock_template(
         fingerprint = config_fingerprint(
             "bedrock", {**native, "guardrail_id": guardrail_id, "guardrail_version": version}
         )
-        return replace(proto, name=name, remote=remote, metric_label=label, cache_fingerprint=fingerprint)
+        return replace(
+            proto,
+            name=name,
+            remote=remote,
+            metric_label=label,
+            cache_fingerprint=fingerprint,
+            pool=ADHOC_LABEL,
+        )
 
     return build
 

@@ -97,7 +97,7 @@ class _Lane:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="guard-blocking")
             self._slots = asyncio.Semaphore(self.threads)
-        slots = self._slots
+        slots, pool = self._slots, self._pool
         assert slots is not None
         # The semaphore has exactly as many slots as the pool has threads, so a call that got a slot
         # starts at once: the wait for the slot is the whole queueing time, measured on the loop.
@@ -116,9 +116,14 @@ class _Lane:
                 self._report(loop.time() - started)
         else:
             await slots.acquire()
+        if self._pool is not pool:
+            # The lane closed while this call waited: fail (the guardrail's error policy decides) rather
+            # than run on asyncio's default executor, outside any bound.
+            slots.release()
+            raise RuntimeError("the guard's provider pool was closed")
         # The slot is freed when the thread is done, not when the caller gives up (a deadline): the
         # thread keeps running, and the next call must wait for it rather than queue unseen in the pool.
-        work = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        work = asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         work.add_done_callback(lambda done: _release(slots, done))
         return await asyncio.shield(work)
 

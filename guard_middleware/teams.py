@@ -200,6 +200,9 @@ class AdhocBedrock:
 
     def get(self, guardrail_id: str, version: str | None) -> Guardrail:
         """The guardrail for an id from request-time metadata; ``GuardRejection`` 403 if not allowed."""
+        # Checked first: an id the configuration declares (in a level) is not thereby allowed by name.
+        if not self.allowed(guardrail_id):
+            raise not_allowed(guardrail_id)
         key = (guardrail_id, version or self.default_version)
         found = self._declared.get(key)
         if found is not None:
@@ -209,8 +212,6 @@ class AdhocBedrock:
         if found is not None:
             cache.move_to_end(key)
             return found
-        if not self.allowed(guardrail_id):
-            raise not_allowed(guardrail_id)
         found = cache[key] = self._build(key[0], key[1], ADHOC_LABEL)
         if len(cache) > self.max_cached:
             cache.popitem(last=False)

@@ -194,3 +194,28 @@ def test_a_pool_size_below_one_is_a_config_error_naming_the_key(config: dict[str
     with pytest.raises(ConfigError) as caught:
         compile_policy(GuardSettings.load(**config))
     assert caught.value.key == key
+
+
+async def test_a_call_waiting_for_a_thread_when_its_pool_closes_fails_instead_of_running_unbounded() -> None:
+    import threading
+    import time
+
+    from guard_middleware.runtime import Runtime
+
+    runtime = Runtime({"g": 1})
+    await runtime.start()
+    lane = runtime.for_guardrail("g")
+    threads: list[str] = []
+
+    def work(seconds: float) -> None:
+        threads.append(threading.current_thread().name)
+        time.sleep(seconds)
+
+    first = asyncio.ensure_future(lane.run_blocking(work, 0.3))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(lane.run_blocking(work, 0.0))  # waits for the one thread
+    await asyncio.sleep(0.05)
+    await runtime.close()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], RuntimeError)
+    assert threads == ["guard-blocking_0"]  # never on asyncio's default executor

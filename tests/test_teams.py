@@ -518,3 +518,93 @@ def test_litellm_key_names_in_the_template_and_defaults() -> None:
     g = adhoc.get(CUSTOM, None)
     assert g.name == name(CUSTOM, "DRAFT") and g.label == "bedrock_adhoc"
     assert g.remote is not None and g.remote._client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
+
+
+async def _post(base: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/v1/chat/completions",
+            headers=headers or {},
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        ) as r,
+    ):
+        return r.status, dict(r.headers), await r.json(content_type=None)
+
+
+async def test_an_id_declared_in_a_level_is_not_thereby_allowed_from_metadata(aws: None) -> None:
+    bedrock = fake_bedrock()
+    async with bedrock.running() as url:
+        config = {
+            "policies": {
+                "request_key": "team",
+                "levels": {"strict": [{"guardrailIdentifier": STRICT, "guardrailVersion": "1"}]},
+                "bedrock": template(url, allowed_ids=[CUSTOM]),
+            }
+        }
+        meta = {"team_id": "x", "metadata": {"guardrail_id": STRICT, "guardrail_version": "1"}}
+        async with gateway_with_auth(config, lambda request: meta) as (base, _, record):
+            status, _, body = await _post(base)
+            assert status == 403 and body["error"]["code"] == "guardrail_not_allowed"
+            assert bedrock.requests == [] and record.bodies == []
+
+
+async def test_the_authenticated_team_is_audited_even_when_the_client_names_another(
+    aws: None, audit: Any
+) -> None:
+    bedrock = fake_bedrock()
+    async with bedrock.running() as url:
+        config = {
+            "audit": {"log_all_evaluations": True},
+            "policies": {
+                "header": "X-Team-Id",
+                "request_key": "team",
+                "teams": {"red": {"guardrail_id": CUSTOM}},
+                "bedrock": template(url, allowed_ids=[CUSTOM]),
+            },
+        }
+        meta = {"team_id": "blue", "metadata": {}}
+        async with gateway_with_auth(config, lambda request: meta) as (base, _, _record):
+            status, _, _ = await _post(base, {"X-Team-Id": "red"})
+            assert status == 200
+    # the header still adds red's guardrail (a client may only add), but the team is the operator's
+    assert {r.get("team") for r in audit() if r.get("guardrail")} == {"blue"}
+    assert [c[0] for c in bedrock.calls()] == [CUSTOM]
+
+
+async def test_every_bedrock_id_built_from_the_template_shares_its_one_pool(aws: None) -> None:
+    bedrock = fake_bedrock()
+    async with bedrock.running() as url:
+        config = {
+            "policies": {
+                "request_key": "team",
+                "levels": {
+                    "standard": [{"guardrailIdentifier": STANDARD, "guardrailVersion": "1"}],
+                    "strict": [{"guardrailIdentifier": STRICT, "guardrailVersion": "1"}],
+                },
+                "bedrock": template(url, allowed_ids=[CUSTOM], max_connections=4),
+            }
+        }
+        meta = {
+            "team_id": "x",
+            "metadata": {"guardrail_level": ["standard", "strict"], "guardrail_id": CUSTOM},
+        }
+        async with gateway_with_auth(config, lambda request: meta) as (base, guard, _):
+            status, headers, _ = await _post(base)
+            assert status == 200, headers
+            assert len(bedrock.calls()) == 3
+            # one boto3 client, so one bounded pool of threads, whatever the number of ids
+            assert list(guard.runtime._lanes) == ["bedrock_adhoc"]
+            assert guard.runtime._lanes["bedrock_adhoc"].threads == 4
+
+
+async def test_a_team_resolver_that_raises_gets_a_500_the_sdk_does_not_retry(
+    make_stack: Any, aws: None
+) -> None:
+    def broken(request: web.Request) -> Any:
+        raise KeyError("tenant")
+
+    async with make_stack({"policies": {"levels": {}}}, team_resolver=broken) as s:
+        status, headers, body = await s.chat("hello")
+        assert status == 500 and headers["x-should-retry"] == "false"
+        assert body["error"]["code"] == "guardrail_misconfigured"
