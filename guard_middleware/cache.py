@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -80,6 +81,20 @@ def config_fingerprint(type_: str, options: Mapping[str, Any]) -> bytes:
     return hashlib.blake2b(material, digest_size=_DIGEST_BYTES).digest()
 
 
+#: bumped when what a key covers or how a value is encoded changes: replicas of two versions sharing one
+#: Redis never read each other's entries
+_FORMAT = "v1"
+
+
+def _material(doc: list[Any]) -> bytes:
+    """The bytes a key digests. A text with a lone surrogate (possible in a stream's decoded pieces) is
+    not UTF-8, which orjson refuses: the standard library escapes it instead, framed apart (``~``)."""
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS, default=str)
+    except orjson.JSONEncodeError:
+        return b"~" + json.dumps(doc, sort_keys=True, default=str).encode()
+
+
 def verdict_key(
     prefix: str,
     guardrail: str,
@@ -91,17 +106,16 @@ def verdict_key(
 ) -> str:
     """``prefix`` + hex digest of everything that decides what the provider is sent. JSON framing keeps
     the fields apart (no two different inputs share a serialisation)."""
-    material = orjson.dumps(
+    material = _material(
         [
+            _FORMAT,
             guardrail,
             fingerprint.hex(),
             phase,
             route,
             metadata,
             [[s.text, s.role, s.kind, list(s.path)] for s in segments],
-        ],
-        option=orjson.OPT_SORT_KEYS,
-        default=str,
+        ]
     )
     return prefix + hashlib.blake2b(material, digest_size=_DIGEST_BYTES).hexdigest()
 
@@ -111,7 +125,7 @@ def text_key(prefix: str, fingerprint: bytes, text: str) -> str:
     nothing else about it (``verdicts_per_text``). The configuration's digest, not the guardrail's
     name: an input and an output guardrail configured alike share verdicts (the ``actions`` table is
     applied after the cache). Framed apart from ``verdict_key``'s material."""
-    material = orjson.dumps(["text", fingerprint.hex(), text])
+    material = _material([_FORMAT, "text", fingerprint.hex(), text])
     return prefix + hashlib.blake2b(material, digest_size=_DIGEST_BYTES).hexdigest()
 
 
@@ -135,24 +149,40 @@ def encode_outcome(outcome: ProviderOutcome) -> bytes | None:
     return orjson.dumps({"f": findings, "b": outcome.blocked_message})
 
 
-def decode_outcome(guardrail: str, raw: bytes) -> ProviderOutcome | None:
-    """The verdict stored by ``encode_outcome``; None when the value is not one (a foreign or corrupt
-    entry is a miss, never a guess)."""
+def _optional(value: Any, kind: type) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+
+def decode_outcome(guardrail: str, raw: bytes, segments: int) -> ProviderOutcome | None:
+    """The verdict stored by ``encode_outcome`` for a payload of ``segments`` texts; None when the value
+    is not one (a foreign or corrupt entry is a miss, never a guess nor a crash)."""
     try:
         doc = orjson.loads(raw)
-        findings = [
-            Finding(
-                guardrail,
-                str(category),
-                str(severity),
-                None if action is None else Action(int(action)),
-                segment,
-                start,
-                end,
-                message,
+        findings = []
+        for category, severity, action, segment, start, end, message in doc["f"]:
+            if not (
+                isinstance(category, str)
+                and isinstance(severity, str)
+                and _optional(action, int)
+                and _optional(segment, int)
+                and (segment is None or 0 <= segment < segments)
+                and _optional(start, int)
+                and _optional(end, int)
+                and _optional(message, str)
+            ):
+                return None
+            findings.append(
+                Finding(
+                    guardrail,
+                    category,
+                    severity,
+                    None if action is None else Action(action),
+                    segment,
+                    start,
+                    end,
+                    message,
+                )
             )
-            for category, severity, action, segment, start, end, message in doc["f"]
-        ]
         blocked = doc["b"]
         if blocked is not None and not isinstance(blocked, str):
             return None
@@ -269,14 +299,21 @@ class RedisCache:
         except Exception as exc:  # any Redis problem is a miss, never a failure
             self._failed("lookup", exc, len(keys))
             return [("error", None)] * len(keys)
+        if not isinstance(values, list) or len(values) != len(keys):
+            # a reply that does not answer each key (a proxy, a desynchronised connection): all misses
+            self._failed("lookup", ValueError("MGET answered a different number of keys"), len(keys))
+            return [("error", None)] * len(keys)
         out: list[tuple[LookupResult, bytes | None]] = []
         for value in values:
             if value is None:
                 self.counters.misses += 1
                 out.append(("miss", None))
-            else:
+            elif isinstance(value, bytes):
                 self.counters.hits += 1
-                out.append(("hit", bytes(value)))
+                out.append(("hit", value))
+            else:  # a client set to decode replies (``decode_responses``): not ours to guess
+                self.counters.errors += 1
+                out.append(("error", None))
         return out
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None:

@@ -23,6 +23,7 @@ from guard_middleware import _aiohttp_compat as compat
 from guard_middleware.audit import Auditor
 from guard_middleware.cache import VerdictCache, build_cache
 from guard_middleware.checks.base import CheckError
+from guard_middleware.checks.pii import FAMILIES
 from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, build_decoder, looks_plain
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
@@ -413,6 +414,12 @@ class GuardMiddleware:
         return teams.resolve(sources)
 
 
+#: ``pii.restore`` never puts back credentials (the SECRET family): a model has no reason to repeat one,
+#: and one from a system prompt or a tool result must not come back through an injected answer (say, a
+#: link that carries it to another site).
+NEVER_RESTORED = frozenset(FAMILIES["SECRET"])
+
+
 class _Exchange:
     """One guarded request/response. Holds the per-request state the writer hooks need."""
 
@@ -472,14 +479,26 @@ class _Exchange:
             return None
         if self._restorer is None:
             policy = self.policy
+            checks = [g for g in self.output_selected if g.text_check is not None]
             values: dict[str, str] = {}
             for placeholder, value in self.restorable.items():
+                category = placeholder[1:].rsplit("_", 1)[0]
+                if category in NEVER_RESTORED:
+                    continue
                 try:
                     refused = any(
-                        policy.resolve_action(g, Phase.OUTPUT, m.category, None) is Action.BLOCK
-                        for g in self.output_selected
-                        if g.text_check is not None
-                        for m in g.text_check.find(value)
+                        # the value's own type, known from the request (its context is not in the
+                        # answer: a PASSWORD or a DATE_OF_BIRTH is found by its context words)...
+                        (
+                            category in getattr(g.text_check, "types", ())
+                            and policy.resolve_action(g, Phase.OUTPUT, category, None) is Action.BLOCK
+                        )
+                        # ...or whatever an output check finds in the value itself (a blocklist term)
+                        or any(
+                            policy.resolve_action(g, Phase.OUTPUT, m.category, None) is Action.BLOCK
+                            for m in g.text_check.find(value)  # type: ignore[union-attr]
+                        )
+                        for g in checks
                     )
                 except CheckError:
                     refused = True
@@ -706,6 +725,8 @@ class _Exchange:
         if kind == "sse":
             stream = self.make_stream_guard()
             return 200, await stream.feed(body) + await stream.finish()
+        if not self.output_selected:
+            return 200, body  # only restoring, which is not a check: an answer of no known shape passes
         raise GuardRejection(
             502,
             error_body(
@@ -741,6 +762,8 @@ class _Exchange:
         """A non-2xx answer: its text (an upstream echoing the prompt, a provider's message) is checked
         like any answer; status and shape are kept, the text redacted, a block replaced by the refusal.
         JSON is walked as JSON (escapes decoded), SSE event by event, anything else as one text."""
+        if not self.output_selected:
+            return status, body  # only restoring: error answers are not restored
         self.guard.metrics.scanned_bytes("output", len(body))
         docs = _ErrorBody.parse(_body_kind(content_type, body), body)
         extraction = extract(docs.values, default_role="assistant")

@@ -549,11 +549,13 @@ class Evaluator:
                     sent, ctx, runtime.for_guardrail(g.pool or g.label, g.max_connections)
                 )
 
-    async def _lookup(self, cache: VerdictCache, g: Guardrail, key: str) -> ProviderOutcome | None:
+    async def _lookup(
+        self, cache: VerdictCache, g: Guardrail, key: str, segments: int
+    ) -> ProviderOutcome | None:
         # A cache that cannot answer is a miss: the provider is asked, never skipped.
         result, raw = await cache.get(key)
         self.metrics.cache_lookup(g.label, result)
-        return decode_outcome(g.name, raw) if raw is not None else None
+        return decode_outcome(g.name, raw, segments) if raw is not None else None
 
     async def _ask(
         self,
@@ -576,7 +578,7 @@ class Evaluator:
         key = verdict_key(
             self.cache_prefix, g.name, g.cache_fingerprint, phase.value, ctx.route, ctx.metadata, sent
         )
-        cached = await self._lookup(cache, g, key)
+        cached = await self._lookup(cache, g, key, len(sent))
         if cached is not None:
             return cached, True
         outcome = await self._call(g, sent, ctx, runtime, span)
@@ -602,7 +604,9 @@ class Evaluator:
         known: list[ProviderOutcome | None] = []
         for result, raw in await cache.get_many(keys):
             self.metrics.cache_lookup(g.label, result)
-            known.append(decode_outcome(g.name, raw) if raw is not None else None)
+            known.append(decode_outcome(g.name, raw, 1) if raw is not None else None)
+        if len(known) != len(sent):  # a cache that did not answer each text: none of its answers count
+            known = [None] * len(sent)
         findings = [replace(f, segment=i) for i, o in enumerate(known) if o is not None for f in o.findings]
         missing = [i for i, o in enumerate(known) if o is None]
         if not missing:

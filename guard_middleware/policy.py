@@ -382,15 +382,20 @@ def _streaming_mode(output: OutputSettings) -> tuple[Literal["final_only", "per_
     return mode, 0
 
 
+#: a verdict older than this reflects a policy nobody remembers; and Redis refuses absurd expiries
+MAX_CACHE_TTL_S = 30 * 24 * 3600
+
+
 def _cache_ttl(table: Mapping[str, Any], key: str, default: float) -> float:
     value = table.get("cache_ttl_s", default)
     try:
         ttl = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key}.cache_ttl_s", f"expected a number of seconds, got {value!r}") from None
-    if isinstance(value, bool) or not ttl >= 0 or ttl == float("inf"):
+    if isinstance(value, bool) or not 0 <= ttl <= MAX_CACHE_TTL_S:
         raise ConfigError(
-            f"{key}.cache_ttl_s", f"must be 0 (off) or a positive number of seconds, got {value!r}"
+            f"{key}.cache_ttl_s",
+            f"must be 0 (off) or a number of seconds up to {MAX_CACHE_TTL_S} (30 days), got {value!r}",
         )
     return ttl
 

@@ -378,6 +378,7 @@ def test_cache_settings_defaults_env_and_errors(monkeypatch: pytest.MonkeyPatch,
             "input.providers[0].cache_ttl_s",
         ),
         ({"input": {"provider": moderation("http://x", cache_ttl_s="soon")}}, "input.provider.cache_ttl_s"),
+        ({"input": {"provider": moderation("http://x", cache_ttl_s=1e300)}}, "input.provider.cache_ttl_s"),
         (
             {"input": {"providers": [{"type": "blocklist", "words": ["x"], "cache_ttl_s": 5}]}},
             "input.providers[0].cache_ttl_s",
@@ -486,3 +487,72 @@ async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped(make
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b'{"f":[["X","high",2,99,null,null,null]],"b":null}',  # a segment the payload does not have
+        b'{"f":[["X","high",2,"a",null,null,null]],"b":null}',  # a segment that is not a number
+        b'{"f":[["X","high",2,0,null,null,{"x":1}]],"b":null}',  # a message that is not text
+        b'{"f":[["X","high",2,0,"zz",null,null]],"b":null}',  # an offset that is not a number
+        b"not json at all",
+    ],
+)
+async def test_a_corrupt_or_foreign_entry_is_a_miss_never_a_crash(make_stack: Any, stored: bytes) -> None:
+    fake = FakeCustomGuardrail()
+    hook = {"type": "custom", "name": "hook", "url": "", "api_key": "cu-test", "cache_ttl_s": 60}
+    async with fake.running() as url:
+        config = {"input": {"providers": [{**hook, "url": f"{url}/guard"}]}}
+        async with make_stack(config) as s:
+            assert (await s.chat(CLEAN))[0] == 200
+            entries = s.guard.cache._entries
+            assert len(entries) == 1
+            for key, (expires, _) in list(entries.items()):
+                entries[key] = (expires, stored)
+            status, _, body = await s.chat(CLEAN)
+            assert status == 200, body
+            assert len(fake.requests) == 2  # asked again
+
+
+async def test_a_redis_client_that_decodes_replies_is_a_miss_not_a_failure(
+    make_stack: Any,
+    redis_server: RedisServer,  # noqa: F811
+) -> None:
+    fake = FakeOpenAIModeration()
+    cache = {"url": f"{redis_server.url}?decode_responses=True", "key_prefix": prefix()}
+    async with fake.running() as url, make_stack(guarded(url, cache)) as s:
+        assert [(await s.chat(VIOLENT))[0] for _ in range(2)] == [400, 400]
+        assert len(fake.requests) == 2  # the stored verdict could not be read: the provider was asked
+        assert s.guard.cache.counters.errors == 1
+
+
+SURROGATE_STREAM = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    b'"delta":{"content":"I will kill the process \\ud800"},"finish_reason":null}]}\n\n'
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+    b'"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+
+
+async def test_a_lone_surrogate_in_a_stream_gets_the_same_verdict_with_the_cache(make_stack: Any) -> None:
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=SURROGATE_STREAM, content_type="text/event-stream")
+
+    upstream = web.Application()
+    upstream.router.add_post("/{tail:.*}", answer)
+    seen: list[tuple[int, str]] = []
+    fake = FakeOpenAIModeration()
+    async with fake.running() as url:
+        for ttl in (0, 60):
+            provider = {**moderation(url), "on_error": "allow", "cache_ttl_s": ttl}
+            config = {"output": {"providers": [provider], "streaming_mode": "per_chunk"}}
+            async with make_stack(config, upstream_app=upstream) as s:
+                body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+                async with s.session.post(f"{s.url}/v1/chat/completions", json=body) as resp:
+                    seen.append((resp.status, await resp.text()))
+    assert seen[0] == seen[1]
+    assert "kill" not in seen[1][1]  # the provider was asked, and blocked it, both times

