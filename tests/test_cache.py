@@ -44,6 +44,11 @@ def guarded(url: str, cache: dict[str, Any] | None = None, **extra: Any) -> dict
     return {"input": {"providers": [moderation(url, **extra)]}, "cache": cache or {}}
 
 
+def hook(url: str) -> dict[str, Any]:
+    """The custom webhook (sent more than the texts: cached whole payload, and only when asked)."""
+    return {"type": "custom", "name": "hook", "url": f"{url}/guard", "api_key": "cu-test", "cache_ttl_s": 60}
+
+
 def prefix() -> str:
     return f"test:{uuid.uuid4().hex[:8]}:"
 
@@ -108,13 +113,7 @@ async def test_a_provider_sent_more_than_texts_caches_whole_payloads(make_stack:
     # payload, so a change in any of them is a miss; and a grown conversation is a new payload.
     fake = FakeCustomGuardrail()
     async with fake.running() as url:
-        custom = {
-            "type": "custom",
-            "name": "hook",
-            "url": f"{url}/guard",
-            "api_key": "cu-test",
-            "cache_ttl_s": 60,
-        }
+        custom = hook(url)
         async with make_stack({"input": {"providers": [custom]}}) as s:
             assert (await s.chat(CLEAN))[0] == 200
             assert (await s.chat(CLEAN))[0] == 200
@@ -193,13 +192,7 @@ async def test_a_masking_verdict_is_not_stored(make_stack: Any) -> None:
     # A redact verdict carries the (masked) text itself, which the cache never holds.
     fake = FakeCustomGuardrail()
     async with fake.running() as url:
-        custom = {
-            "type": "custom",
-            "name": "hook",
-            "url": f"{url}/guard",
-            "api_key": "cu-test",
-            "cache_ttl_s": 60,
-        }
+        custom = hook(url)
         async with make_stack({"input": {"providers": [custom]}}) as s:
             for _ in range(2):
                 status, _, _ = await s.chat("mail jane@example.com")
@@ -501,9 +494,8 @@ async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped(make
 )
 async def test_a_corrupt_or_foreign_entry_is_a_miss_never_a_crash(make_stack: Any, stored: bytes) -> None:
     fake = FakeCustomGuardrail()
-    hook = {"type": "custom", "name": "hook", "url": "", "api_key": "cu-test", "cache_ttl_s": 60}
     async with fake.running() as url:
-        config = {"input": {"providers": [{**hook, "url": f"{url}/guard"}]}}
+        config = {"input": {"providers": [hook(url)]}}
         async with make_stack(config) as s:
             assert (await s.chat(CLEAN))[0] == 200
             entries = s.guard.cache._entries
