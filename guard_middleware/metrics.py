@@ -97,6 +97,16 @@ class Series(Latency):
         self.results: dict[tuple[str, str], int] = {}
 
 
+class RouteCounts:
+    """One route's guarded phases and checked bytes. The middleware keeps one per route and adds to its
+    fields directly: the commonest counts cost an attribute increment, not a call and a tuple key."""
+
+    __slots__ = ("input", "input_bytes", "output", "output_bytes")
+
+    def __init__(self) -> None:
+        self.input = self.output = self.input_bytes = self.output_bytes = 0
+
+
 def _histogram(name: str, doc: str, labels: list[str], series: Mapping[Any, Latency]) -> Metric:
     family = HistogramMetricFamily(name, doc, labels=labels)
     for key, latency in list(series.items()):
@@ -109,11 +119,10 @@ class GuardMetrics(Collector):
     called on the event loop thread."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, str], int] = {}
+        self.routes: dict[tuple[str, str], RouteCounts] = {}
         self.evaluations: dict[tuple[str, str], Series] = {}
         self.findings: dict[tuple[str, str, str], int] = {}
         self._categories: dict[str, set[str]] = {}
-        self.scanned: dict[str, int] = {}
         self.streams_ended: dict[tuple[str, str], int] = {}
         self.unguarded: dict[str, int] = {}
         self.queue_wait: dict[tuple[str], Latency] = {}
@@ -129,14 +138,13 @@ class GuardMetrics(Collector):
         return found
 
     # -- the hot path ---------------------------------------------------------------------------------
-    def request(self, route: str, fmt: str, phase: str, nbytes: int) -> None:
-        """A phase of a request was guarded, ``nbytes`` of body checked."""
-        key = (route, fmt, phase)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        self.scanned[phase] = self.scanned.get(phase, 0) + nbytes
-
-    def scanned_bytes(self, phase: str, nbytes: int) -> None:
-        self.scanned[phase] = self.scanned.get(phase, 0) + nbytes
+    def route_counts(self, route: str, fmt: str) -> RouteCounts:
+        """The counts of ``route`` (in API format ``fmt``), for the caller to keep and add to."""
+        key = (route, fmt)
+        found = self.routes.get(key)
+        if found is None:
+            found = self.routes[key] = RouteCounts()
+        return found
 
     def evaluation(
         self, guardrail: str, phase: str, result: str, seconds: float | None, error_kind: str = ""
@@ -208,7 +216,12 @@ class GuardMetrics(Collector):
             "guard_requests",
             "Request and answer phases the guard checked.",
             ["route", "format", "phase"],
-            self.requests,
+            {
+                (route, fmt, phase): n
+                for (route, fmt), counts in list(self.routes.items())
+                for phase, n in (("input", counts.input), ("output", counts.output))
+                if n
+            },
         )
         evaluations: dict[tuple[str, str, str, str], int] = {}
         for (guardrail, phase), series in list(self.evaluations.items()):
@@ -235,7 +248,14 @@ class GuardMetrics(Collector):
             "guard_scanned_bytes",
             "Body bytes the guard checked.",
             ["phase"],
-            {(k,): v for k, v in list(self.scanned.items())},
+            {
+                (phase,): n
+                for phase, n in (
+                    ("input", sum(c.input_bytes for c in list(self.routes.values()))),
+                    ("output", sum(c.output_bytes for c in list(self.routes.values()))),
+                )
+                if n
+            },
         )
         yield _counter(
             "guard_streams_ended",
@@ -283,11 +303,8 @@ def _counter(name: str, doc: str, labels: list[str], values: Mapping[Any, int]) 
 class NoMetrics(GuardMetrics):
     """``metrics.enabled = false``: the same calls, nothing kept."""
 
-    def request(self, route: str, fmt: str, phase: str, nbytes: int) -> None:
-        pass
-
-    def scanned_bytes(self, phase: str, nbytes: int) -> None:
-        pass
+    def route_counts(self, route: str, fmt: str) -> RouteCounts:
+        return RouteCounts()  # added to and never read
 
     def evaluation(
         self, guardrail: str, phase: str, result: str, seconds: float | None, error_kind: str = ""

@@ -28,7 +28,7 @@ from guard_middleware.decoders import DecodedTooLarge, UnsupportedEncoding, buil
 from guard_middleware.errors import GuardRejection, bad_request, error_body
 from guard_middleware.formats import Format, ParsedRequest
 from guard_middleware.formats.body import apply_rewrites, dump_json, extract, parse_json
-from guard_middleware.metrics import GuardMetrics, NoMetrics, metrics_for
+from guard_middleware.metrics import GuardMetrics, NoMetrics, RouteCounts, metrics_for
 from guard_middleware.pipeline import Evaluation, Evaluator, Vault
 from guard_middleware.policy import Guardrail, Policy, compile_policy, describe, normalize_route
 from guard_middleware.providers.base import EvalContext
@@ -204,6 +204,8 @@ class GuardMiddleware:
             teams is not None and teams.bedrock is not None  # levels' and teams' Bedrock ids
         )
         self._routes = self.policy.routes
+        # each guarded route's counts, kept so a request adds to fields rather than calling the metrics
+        self._counts: dict[str, RouteCounts] = {}
         # Request ids: unique per process without a urandom syscall per request.
         self._id_prefix = f"{uuid.uuid4().hex[:12]}-"
         self._ids = itertools.count(1)
@@ -270,6 +272,12 @@ class GuardMiddleware:
         finally:
             if watch is not None:
                 watch.close()
+
+    def counts_for(self, route: str, fmt: str) -> RouteCounts:
+        counts = self._counts.get(route)
+        if counts is None:
+            counts = self._counts[route] = self.metrics.route_counts(route, fmt)
+        return counts
 
     def _client_closed(self, exchange: _Exchange, *, ours: bool) -> web.StreamResponse:
         """The client went away: its provider calls and the handler (and with it the upstream request)
@@ -465,6 +473,7 @@ class _Exchange:
         self.stream: StreamGuard | None = None
         self.route = parsed.route
         self.format = parsed.format
+        self.counts = guard.counts_for(parsed.route, parsed.format.name)
         self._pending: tuple[str, str] = ("", "")
         # What the request waits for, should its client go away: "input" checks, then "upstream".
         self.stage = "input"
@@ -544,7 +553,8 @@ class _Exchange:
     async def run(self) -> web.StreamResponse:
         parsed = self.parsed
         if self.input_selected:
-            self.guard.metrics.request(self.route, self.format.name, "input", len(self.raw))
+            self.counts.input += 1
+            self.counts.input_bytes += len(self.raw)
         blocking = [g for g in self.input_selected if not g.concurrent]
         concurrent = [g for g in self.input_selected if g.concurrent]
         ev = await self.guard.evaluator.clean_body(Phase.INPUT, blocking, self.raw)
@@ -691,7 +701,7 @@ class _Exchange:
             self._guard_headers(resp.headers)
             return resp
         if self.output_selected:  # restoration alone is not a check
-            self.guard.metrics.request(self.route, self.format.name, "output", 0)
+            self.counts.output += 1
         coding = "" if resp.compression else resp.headers.get("Content-Encoding", "")
         try:
             body = self._decode_response(bytes(resp.body or b""), coding)  # type: ignore[arg-type]
@@ -718,7 +728,7 @@ class _Exchange:
         """A complete answer body: JSON is checked as a whole, SSE through the stream guard; anything
         else on a guarded route cannot be checked and is refused."""
         if self.output_selected:
-            self.guard.metrics.scanned_bytes("output", len(body))
+            self.counts.output_bytes += len(body)
         kind = _body_kind(content_type, body)
         if kind == "json":
             return await self.guard_json_body(body)
@@ -764,7 +774,7 @@ class _Exchange:
         JSON is walked as JSON (escapes decoded), SSE event by event, anything else as one text."""
         if not self.output_selected:
             return status, body  # only restoring: error answers are not restored
-        self.guard.metrics.scanned_bytes("output", len(body))
+        self.counts.output_bytes += len(body)
         docs = _ErrorBody.parse(_body_kind(content_type, body), body)
         extraction = extract(docs.values, default_role="assistant")
         if not extraction.segments:
@@ -847,7 +857,7 @@ class _Exchange:
             self._guard_headers(headers)
             return "pass"
         if self.output_selected:  # restoration alone is not a check
-            self.guard.metrics.request(self.route, self.format.name, "output", 0)
+            self.counts.output += 1
         content_type = headers.get("Content-Type", "")
         # With compression enabled by the handler, aiohttp compresses after us: we see plaintext and the
         # header is aiohttp's. Otherwise a Content-Encoding means the handler passes encoded bytes on.
@@ -864,7 +874,7 @@ class _Exchange:
     async def on_chunk(self, data: bytes) -> bytes:
         assert self.stream is not None
         if self.output_selected:
-            self.guard.metrics.scanned_bytes("output", len(data))
+            self.counts.output_bytes += len(data)
         return await self.stream.feed(data)
 
     async def on_stream_end(self) -> bytes:
