@@ -130,7 +130,7 @@ class TracingSettings(_Section):
 
 
 class CacheSettings(_Section):
-    """The verdict cache of remote providers (each guardrail opts in with ``cache_ttl_s``)."""
+    """The verdict cache of remote providers (each guardrail's ``cache_ttl_s`` says for how long)."""
 
     # empty: in process (bounded LRU); redis://, rediss:// or unix://: Redis, shared by replicas
     url: str = ""
